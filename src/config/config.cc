@@ -1,0 +1,373 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <nlohmann/json.hpp>
+
+#include "util/log.h"
+
+extern char** environ;
+
+namespace wharf {
+namespace {
+
+using json = nlohmann::json;
+
+enum class Kind { kString, kUint, kBool };
+
+// One settable key. Every key of the file format and every environment
+// variable goes through this table, so the two can never disagree.
+struct Leaf {
+  const char* path;  // "http.limits.max_connections"
+  Kind kind;
+  uint64_t min = 0, max = 0;  // for kUint
+  std::function<Status(const json&)> set;
+};
+
+template <class T>
+Leaf UintLeaf(const char* path, T* target, uint64_t min, uint64_t max) {
+  return Leaf{path, Kind::kUint, min, max, [target](const json& v) {
+                *target = static_cast<T>(v.get<uint64_t>());
+                return Status();
+              }};
+}
+Leaf StringLeaf(const char* path, std::string* target) {
+  return Leaf{path, Kind::kString, 0, 0, [target](const json& v) {
+                *target = v.get<std::string>();
+                return Status();
+              }};
+}
+Leaf BoolLeaf(const char* path, bool* target) {
+  return Leaf{path, Kind::kBool, 0, 0, [target](const json& v) {
+                *target = v.get<bool>();
+                return Status();
+              }};
+}
+
+std::vector<Leaf> Leaves(Config* c) {
+  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+  constexpr uint64_t kU64 = std::numeric_limits<uint64_t>::max();
+  auto& l = c->http.limits;
+  return {
+      Leaf{"log.level", Kind::kString, 0, 0,
+           [c](const json& v) {
+             log::Level lv;
+             std::string s = v.get<std::string>();
+             if (!log::ParseLevel(s, &lv))
+               return Invalid("'" + s + "' is not one of debug, info, warn, error");
+             c->log_level = s;
+             return Status();
+           }},
+      StringLeaf("http.addr", &c->http.addr),
+      UintLeaf("http.workers", &c->http.workers, 0, 1024),
+      StringLeaf("http.tls.certificate", &c->http.tls_certificate),
+      StringLeaf("http.tls.key", &c->http.tls_key),
+      Leaf{"http.access_log", Kind::kString, 0, 0,
+           [c](const json& v) {
+             std::string s = v.get<std::string>();
+             if (s == "text") c->http.access_log = AccessLogFormat::kText;
+             else if (s == "json") c->http.access_log = AccessLogFormat::kJson;
+             else if (s == "off") c->http.access_log = AccessLogFormat::kOff;
+             else return Invalid("'" + s + "' is not one of text, json, off");
+             return Status();
+           }},
+      UintLeaf("http.shutdown_grace_seconds", &c->http.shutdown_grace_seconds, 0, 3600),
+      UintLeaf("http.limits.max_header_bytes", &l.max_header_bytes, 1024, 1 << 20),
+      UintLeaf("http.limits.max_headers", &l.max_headers, 8, 1000),
+      UintLeaf("http.limits.max_request_line", &l.max_request_line, 256, 1 << 20),
+      UintLeaf("http.limits.max_manifest_bytes", &l.max_manifest_bytes, 1024, 64 << 20),
+      UintLeaf("http.limits.max_blob_bytes", &l.max_blob_bytes, 0, kU64),
+      UintLeaf("http.limits.header_timeout_seconds", &l.header_timeout_seconds, 1, 3600),
+      UintLeaf("http.limits.idle_timeout_seconds", &l.idle_timeout_seconds, 1, 86400),
+      UintLeaf("http.limits.max_connections", &l.max_connections, 1, 1000000),
+      StringLeaf("storage.root", &c->storage.root),
+      BoolLeaf("storage.delete_enabled", &c->storage.delete_enabled),
+      UintLeaf("storage.upload_expiry_minutes", &c->storage.upload_expiry_minutes, 1, kU32),
+      UintLeaf("storage.gc_grace_minutes", &c->storage.gc_grace_minutes, 0, kU32),
+      Leaf{"auth.mode", Kind::kString, 0, 0,
+           [c](const json& v) {
+             std::string s = v.get<std::string>();
+             if (s == "htpasswd") c->auth.mode = AuthMode::kHtpasswd;
+             else if (s == "none" || s.empty()) c->auth.mode = AuthMode::kNone;
+             else return Invalid("'" + s + "' is not supported (use htpasswd or none)");
+             return Status();
+           }},
+      StringLeaf("auth.htpasswd.path", &c->auth.htpasswd_path),
+      StringLeaf("auth.htpasswd.realm", &c->auth.realm),
+      BoolLeaf("proxy.enabled", &c->proxy.enabled),
+      StringLeaf("proxy.remoteurl", &c->proxy.remote_url),
+      StringLeaf("proxy.username", &c->proxy.username),
+      StringLeaf("proxy.password", &c->proxy.password),
+  };
+}
+
+// Environment names that users of the reference registry already know.
+const std::pair<const char*, const char*> kRegistryEnv[] = {
+    {"REGISTRY_LOG_LEVEL", "log.level"},
+    {"REGISTRY_HTTP_ADDR", "http.addr"},
+    {"REGISTRY_HTTP_TLS_CERTIFICATE", "http.tls.certificate"},
+    {"REGISTRY_HTTP_TLS_KEY", "http.tls.key"},
+    {"REGISTRY_AUTH", "auth.mode"},
+    {"REGISTRY_AUTH_HTPASSWD_PATH", "auth.htpasswd.path"},
+    {"REGISTRY_AUTH_HTPASSWD_REALM", "auth.htpasswd.realm"},
+    {"REGISTRY_STORAGE_DELETE_ENABLED", "storage.delete_enabled"},
+    {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "storage.root"},
+    {"REGISTRY_PROXY_REMOTEURL", "proxy.remoteurl"},
+    {"REGISTRY_PROXY_USERNAME", "proxy.username"},
+    {"REGISTRY_PROXY_PASSWORD", "proxy.password"},
+    // Short WHARF_* aliases for the most common settings.
+    {"WHARF_WORKERS", "http.workers"},
+    {"WHARF_STORAGE_ROOT", "storage.root"},
+};
+
+// WHARF_HTTP_LIMITS_MAX_CONNECTIONS for "http.limits.max_connections".
+std::string EnvNameFor(std::string_view path) {
+  std::string s = "WHARF_";
+  for (char ch : path) s += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kString: return "a string";
+    case Kind::kUint: return "a non-negative integer";
+    case Kind::kBool: return "true or false";
+  }
+  return "";
+}
+
+Status SetLeaf(const Leaf& leaf, const json& v, const std::string& where) {
+  bool ok = (leaf.kind == Kind::kString && v.is_string()) ||
+            (leaf.kind == Kind::kBool && v.is_boolean()) ||
+            (leaf.kind == Kind::kUint && v.is_number_unsigned());
+  if (leaf.kind == Kind::kUint && v.is_number_integer() && !v.is_number_unsigned())
+    return Invalid(where + ": must not be negative");
+  if (!ok) return Invalid(where + ": expected " + KindName(leaf.kind));
+  if (leaf.kind == Kind::kUint) {
+    uint64_t n = v.get<uint64_t>();
+    if (n < leaf.min || n > leaf.max)
+      return Invalid(where + ": " + std::to_string(n) + " is outside " + std::to_string(leaf.min) +
+                     ".." + std::to_string(leaf.max));
+  }
+  Status st = leaf.set(v);
+  if (!st.ok()) return Invalid(where + ": " + st.message());
+  return Status();
+}
+
+Status Walk(const json& obj, const std::string& prefix, const std::vector<Leaf>& leaves,
+            std::string_view origin) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
+    auto leaf = std::find_if(leaves.begin(), leaves.end(),
+                             [&](const Leaf& l) { return path == l.path; });
+    if (leaf != leaves.end()) {
+      WHARF_RETURN_IF_ERROR(SetLeaf(*leaf, it.value(), std::string(origin) + ": " + path));
+      continue;
+    }
+    bool is_section = std::any_of(leaves.begin(), leaves.end(), [&](const Leaf& l) {
+      std::string_view p(l.path);
+      return p.size() > path.size() && p.substr(0, path.size()) == path && p[path.size()] == '.';
+    });
+    if (!is_section) return Invalid(std::string(origin) + ": " + path + ": unknown key");
+    if (!it.value().is_object())
+      return Invalid(std::string(origin) + ": " + path + ": expected an object");
+    WHARF_RETURN_IF_ERROR(Walk(it.value(), path, leaves, origin));
+  }
+  return Status();
+}
+
+Status ParseHostPort(const std::string& addr, std::string* host, uint16_t* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return Invalid("'" + addr + "' is not host:port");
+  std::string h = addr.substr(0, colon);
+  std::string p = addr.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) h = "0.0.0.0";  // ":5000", the reference registry's form
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || v > 65535)
+    return Invalid("'" + p + "' is not a port number");
+  *host = h;
+  *port = static_cast<uint16_t>(v);
+  return Status();
+}
+
+Status Readable(const std::string& path, const char* key) {
+  if (access(path.c_str(), R_OK) != 0)
+    return Invalid(std::string(key) + ": cannot read '" + path + "': " + strerror(errno));
+  return Status();
+}
+
+}  // namespace
+
+bool ParseBool(std::string_view s, bool* out) {
+  std::string l;
+  for (char ch : s) l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "true" || l == "yes" || l == "1" || l == "on") return *out = true, true;
+  if (l == "false" || l == "no" || l == "0" || l == "off") return *out = false, true;
+  return false;
+}
+
+Status ApplyJson(std::string_view text, std::string_view origin, Config* cfg) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (doc.is_discarded()) {
+    // Parse again with exceptions to get the position; the exception stays here.
+    try {
+      json ignored = json::parse(text, nullptr, true, true);
+      (void)ignored;
+    } catch (const json::parse_error& e) {
+      return Invalid(std::string(origin) + ": invalid JSON: " + e.what());
+    }
+    return Invalid(std::string(origin) + ": invalid JSON");
+  }
+  if (!doc.is_object()) return Invalid(std::string(origin) + ": the top level must be an object");
+  return Walk(doc, "", Leaves(cfg), origin);
+}
+
+Status ApplyFile(const std::string& path, Config* cfg) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Invalid("--config: cannot read '" + path + "': " + strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ApplyJson(ss.str(), path, cfg);
+}
+
+Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
+  std::vector<Leaf> leaves = Leaves(cfg);
+  auto apply = [&](const std::string& var, const std::string& path, const std::string& value) {
+    auto leaf = std::find_if(leaves.begin(), leaves.end(),
+                             [&](const Leaf& l) { return path == l.path; });
+    if (leaf == leaves.end()) return Internal("no config key " + path);
+    json v;
+    switch (leaf->kind) {
+      case Kind::kString: v = value; break;
+      case Kind::kBool: {
+        bool b;
+        if (!ParseBool(value, &b))
+          return Invalid(var + ": '" + value + "' is not a boolean (true/false/yes/no/1/0)");
+        v = b;
+        break;
+      }
+      case Kind::kUint: {
+        uint64_t n = 0;
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (value.empty() || ec != std::errc() || p != value.data() + value.size())
+          return Invalid(var + ": '" + value + "' is not a non-negative integer");
+        v = n;
+        break;
+      }
+    }
+    return SetLeaf(*leaf, v, var);
+  };
+  // Generic names first, so the well-known REGISTRY_* spellings win.
+  for (const Leaf& l : Leaves(cfg)) {
+    auto it = env.find(EnvNameFor(l.path));
+    if (it != env.end()) WHARF_RETURN_IF_ERROR(apply(it->first, l.path, it->second));
+  }
+  for (auto& [var, path] : kRegistryEnv) {
+    auto it = env.find(var);
+    if (it != env.end()) WHARF_RETURN_IF_ERROR(apply(var, path, it->second));
+  }
+  for (auto& [var, value] : env) {
+    if (var.rfind("WHARF_", 0) != 0) continue;
+    bool known = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
+                             [&](auto& p) { return var == p.first; }) ||
+                 std::any_of(leaves.begin(), leaves.end(),
+                             [&](const Leaf& l) { return var == EnvNameFor(l.path); });
+    if (!known) return Invalid(var + ": unknown WHARF_* variable");
+  }
+  return Status();
+}
+
+std::map<std::string, std::string> ProcessEnv() {
+  std::map<std::string, std::string> m;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view k = kv.substr(0, eq);
+    if (k.rfind("REGISTRY_", 0) == 0 || k.rfind("WHARF_", 0) == 0)
+      m.emplace(std::string(k), std::string(kv.substr(eq + 1)));
+  }
+  return m;
+}
+
+Status Validate(Config* cfg) {
+  Status st = ParseHostPort(cfg->http.addr, &cfg->http.host, &cfg->http.port);
+  if (!st.ok()) return Invalid("http.addr: " + st.message());
+  auto& tls = cfg->http;
+  if (tls.tls_certificate.empty() != tls.tls_key.empty())
+    return Invalid(tls.tls_certificate.empty() ? "http.tls.certificate: required when http.tls.key is set"
+                                               : "http.tls.key: required when http.tls.certificate is set");
+  if (!tls.tls_certificate.empty()) {
+    WHARF_RETURN_IF_ERROR(Readable(tls.tls_certificate, "http.tls.certificate"));
+    WHARF_RETURN_IF_ERROR(Readable(tls.tls_key, "http.tls.key"));
+  }
+  if (cfg->auth.mode == AuthMode::kHtpasswd) {
+    if (cfg->auth.htpasswd_path.empty())
+      return Invalid("auth.htpasswd.path: required when auth.mode is htpasswd");
+    WHARF_RETURN_IF_ERROR(Readable(cfg->auth.htpasswd_path, "auth.htpasswd.path"));
+  }
+  if (cfg->storage.root.empty()) return Invalid("storage.root: must not be empty");
+  const std::string& u = cfg->proxy.remote_url;
+  if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+    return Invalid("proxy.remoteurl: '" + u + "' must start with http:// or https://");
+  return Status();
+}
+
+Result<Config> Load(const std::string& path, const std::map<std::string, std::string>& env) {
+  Config cfg;
+  if (!path.empty()) WHARF_RETURN_IF_ERROR(ApplyFile(path, &cfg));
+  WHARF_RETURN_IF_ERROR(ApplyEnv(env, &cfg));
+  WHARF_RETURN_IF_ERROR(Validate(&cfg));
+  return cfg;
+}
+
+std::string Describe(const Config& c) {
+  const auto& l = c.http.limits;
+  auto mask = [](const std::string& s) { return s.empty() ? s : std::string("********"); };
+  const char* fmt = c.http.access_log == AccessLogFormat::kText   ? "text"
+                    : c.http.access_log == AccessLogFormat::kJson ? "json"
+                                                                  : "off";
+  json j = {
+      {"log", {{"level", c.log_level}}},
+      {"http",
+       {{"addr", c.http.addr},
+        {"workers", c.http.workers},
+        {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key}}},
+        {"access_log", fmt},
+        {"shutdown_grace_seconds", c.http.shutdown_grace_seconds},
+        {"limits",
+         {{"max_header_bytes", l.max_header_bytes},
+          {"max_headers", l.max_headers},
+          {"max_request_line", l.max_request_line},
+          {"max_manifest_bytes", l.max_manifest_bytes},
+          {"max_blob_bytes", l.max_blob_bytes},
+          {"header_timeout_seconds", l.header_timeout_seconds},
+          {"idle_timeout_seconds", l.idle_timeout_seconds},
+          {"max_connections", l.max_connections}}}}},
+      {"storage",
+       {{"root", c.storage.root},
+        {"delete_enabled", c.storage.delete_enabled},
+        {"upload_expiry_minutes", c.storage.upload_expiry_minutes},
+        {"gc_grace_minutes", c.storage.gc_grace_minutes}}},
+      {"auth",
+       {{"mode", c.auth.mode == AuthMode::kHtpasswd ? "htpasswd" : "none"},
+        {"htpasswd", {{"path", c.auth.htpasswd_path}, {"realm", c.auth.realm}}}}},
+      {"proxy",
+       {{"enabled", c.proxy.enabled},
+        {"remoteurl", c.proxy.remote_url},
+        {"username", c.proxy.username},
+        {"password", mask(c.proxy.password)}}},
+  };
+  return j.dump(2);
+}
+
+}  // namespace wharf

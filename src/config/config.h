@@ -1,0 +1,104 @@
+// Wharf's configuration: one plain struct, filled from embedded defaults, then
+// an optional JSON file (comments allowed), then environment variables.
+//
+// Precedence: defaults < file < environment. Loading never throws; every
+// problem comes back as a Status whose message is one line that names the key
+// (or environment variable) and what is wrong with it.
+//
+// Thread-safety: a Config is a value. The server copies what it needs at
+// start-up; nothing mutates a Config that another thread reads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "util/status.h"
+
+namespace wharf {
+
+enum class AccessLogFormat { kText, kJson, kOff };
+enum class AuthMode { kNone, kHtpasswd };
+
+struct Limits {
+  uint32_t max_header_bytes = 32 * 1024;   // request line + headers
+  uint32_t max_headers = 100;
+  uint32_t max_request_line = 8 * 1024;    // the URL, in bytes
+  uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  uint64_t max_blob_bytes = 0;             // per upload; 0 = unlimited
+  uint32_t header_timeout_seconds = 20;    // first byte to end of head
+  uint32_t idle_timeout_seconds = 120;     // no progress either way
+  uint32_t max_connections = 10000;        // per process
+};
+
+struct HttpConfig {
+  std::string addr = "0.0.0.0:5000";
+  std::string host = "0.0.0.0";  // derived from addr by validation
+  uint16_t port = 5000;          // derived from addr by validation
+  uint32_t workers = 0;          // 0 = one per core
+  std::string tls_certificate;
+  std::string tls_key;
+  AccessLogFormat access_log = AccessLogFormat::kText;
+  uint32_t shutdown_grace_seconds = 30;
+  Limits limits;
+};
+
+struct StorageConfig {
+  std::string root = "./data";
+  bool delete_enabled = false;
+  uint32_t upload_expiry_minutes = 24 * 60;
+  uint32_t gc_grace_minutes = 60;
+};
+
+struct AuthConfig {
+  AuthMode mode = AuthMode::kNone;
+  std::string htpasswd_path;
+  std::string realm = "Registry Realm";
+};
+
+struct ProxyConfig {
+  // Pull-through for docker.io is on by default. remote_url replaces the
+  // default upstream of docker.io, as REGISTRY_PROXY_REMOTEURL does in the
+  // reference registry.
+  bool enabled = true;
+  std::string remote_url;
+  std::string username;
+  std::string password;
+};
+
+struct Config {
+  std::string log_level = "info";
+  HttpConfig http;
+  StorageConfig storage;
+  AuthConfig auth;
+  ProxyConfig proxy;
+};
+
+// Parses JSON text (with // and /* */ comments) over `base`. Unknown keys and
+// wrong types are errors. `origin` names the source in messages.
+Status ApplyJson(std::string_view text, std::string_view origin, Config* cfg);
+
+// Reads and applies a config file. A missing or unreadable file is an error.
+Status ApplyFile(const std::string& path, Config* cfg);
+
+// Applies REGISTRY_* and WHARF_* variables from `env` (a name -> value map,
+// normally the process environment). Errors name the variable.
+Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg);
+
+// Returns the process environment as a map (only the variables Wharf reads).
+std::map<std::string, std::string> ProcessEnv();
+
+// Checks cross-field rules and the filesystem (certificate and htpasswd files
+// readable), and fills derived fields (http.host, http.port).
+Status Validate(Config* cfg);
+
+// Defaults, then the file (if path is not empty), then env, then Validate.
+Result<Config> Load(const std::string& path, const std::map<std::string, std::string>& env);
+
+// The effective configuration as commented-free JSON, secrets masked.
+std::string Describe(const Config& cfg);
+
+// Parses "true/false/yes/no/1/0/on/off" (any case).
+bool ParseBool(std::string_view s, bool* out);
+
+}  // namespace wharf

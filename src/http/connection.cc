@@ -1,0 +1,400 @@
+#include "http/connection.h"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+
+#include "util/log.h"
+
+namespace wharf::http {
+namespace {
+
+constexpr uint64_t kLingerMs = 2000;
+// Bytes written per writable event before yielding to other connections.
+constexpr uint64_t kWriteBudget = 4 << 20;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace
+
+Connection::Connection(Worker* w, int fd, std::string peer)
+    : w_(w),
+      fd_(fd),
+      peer_(std::move(peer)),
+      parser_(w->shared().limits, this),
+      ex_{parser_.request(), res_, w->index(), 0, nullptr},
+      in_(new char[kInBufSize]) {
+  parser_.request().peer = peer_;
+}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  uv_poll_init_socket(w_->loop(), &poll_, fd_);
+  poll_.data = this;
+  uv_timer_init(w_->loop(), &timer_);
+  timer_.data = this;
+  open_handles_ = 2;
+  last_activity_ms_ = uv_now(w_->loop());
+  ArmTimer(last_activity_ms_ + w_->shared().limits.idle_timeout_seconds * 1000ull);
+  UpdatePoll();
+}
+
+void Connection::ArmTimer(uint64_t due) {
+  uint64_t now = uv_now(w_->loop());
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) && due >= timer_due_ms_) return;
+  timer_due_ms_ = due;
+  uv_timer_start(&timer_, OnTimer, due > now ? due - now : 1, 0);
+}
+
+void Connection::UpdatePoll() {
+  if (phase_ == Phase::kClosed) return;
+  int want = 0;
+  switch (phase_) {
+    case Phase::kReading:
+      want = UV_READABLE | (out_off_ < out_.size() ? UV_WRITABLE : 0);
+      break;
+    case Phase::kWriting: want = UV_WRITABLE; break;
+    case Phase::kLingering: want = UV_READABLE; break;
+    case Phase::kClosed: break;
+  }
+  if (want == poll_events_) return;
+  poll_events_ = want;
+  if (want)
+    uv_poll_start(&poll_, want, OnPoll);
+  else
+    uv_poll_stop(&poll_);
+}
+
+void Connection::OnPoll(uv_poll_t* h, int status, int events) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (status < 0) {
+    c->Close();
+    return;
+  }
+  if (events & UV_READABLE) c->ReadSome();
+  if (c->phase_ == Phase::kClosed) return;
+  if (events & UV_WRITABLE) c->Pump();
+}
+
+void Connection::ReadSome() {
+  const Limits& lim = w_->shared().limits;
+  for (int i = 0; i < 4 && phase_ != Phase::kClosed; ++i) {
+    if (phase_ == Phase::kWriting) return;  // input waits until the response is out
+    if (phase_ == Phase::kLingering) {
+      char sink[16384];
+      ssize_t n = ::read(fd_, sink, sizeof sink);
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      Close();  // EOF or error: the client has seen our response
+      return;
+    }
+    if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+    if (in_end_ == kInBufSize) return;
+    ssize_t n = ::read(fd_, in_.get() + in_end_, kInBufSize - in_end_);
+    if (n > 0) {
+      uint64_t now = uv_now(w_->loop());
+      last_activity_ms_ = now;
+      if (!parser_.InMessage() && in_start_ == in_end_) {
+        head_started_ms_ = now;
+        ArmTimer(now + lim.header_timeout_seconds * 1000ull);
+      }
+      in_end_ += static_cast<size_t>(n);
+      Pump();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    Close();  // EOF (client went away, maybe mid-request) or a socket error
+    return;
+  }
+}
+
+void Connection::Pump() {
+  while (phase_ != Phase::kClosed) {
+    if (phase_ == Phase::kWriting) {
+      if (!Flush()) break;
+      ResponseDone();
+      continue;
+    }
+    if (phase_ == Phase::kLingering) break;
+    // Reading: first push out a queued "100 Continue".
+    if (out_off_ < out_.size()) {
+      if (!Flush()) {
+        if (phase_ == Phase::kClosed) return;
+      } else {
+        out_.clear();
+        out_off_ = 0;
+      }
+    }
+    if (in_start_ == in_end_) break;
+    size_t used = 0;
+    RequestParser::State st =
+        parser_.Feed(std::string_view(in_.get() + in_start_, in_end_ - in_start_), &used);
+    in_start_ += used;
+    req_bytes_in_ += used;
+    if (phase_ == Phase::kClosed) return;
+    if (st == RequestParser::State::kNeedMore) continue;
+    if (st == RequestParser::State::kError) {
+      const ParseError& e = parser_.error();
+      res_.Reset();
+      res_.Error(e.status, e.code, e.message);
+      close_after_ = true;
+    } else if (st == RequestParser::State::kStopped) {
+      close_after_ = true;
+    }
+    PrepareResponse();
+  }
+  UpdatePoll();
+}
+
+void Connection::QueueContinue() { out_.append(kContinue, sizeof kContinue - 1); }
+
+ParserEvents::Action Connection::OnHead(Request& req) {
+  req_start_us_ = uv_hrtime() / 1000;
+  res_.Reset();
+  ex_.sink.reset();
+  ex_.body_limit = 0;
+  answered_at_head_ = false;
+  mode_ = w_->shared().handler->Begin(ex_);
+  const bool has_body = req.chunked || req.content_length > 0;
+  if (mode_ == Handler::BodyMode::kRespond) {
+    if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
+    answered_at_head_ = true;
+    return has_body ? Action::kStop : Action::kContinue;
+  }
+  if (mode_ == Handler::BodyMode::kBuffer && req.has_content_length &&
+      req.content_length > ex_.body_limit) {
+    res_.Reset();
+    res_.Error(413, "SIZE_INVALID",
+               "request body larger than " + std::to_string(ex_.body_limit) + " bytes");
+    answered_at_head_ = true;
+    return Action::kStop;
+  }
+  if (req.expect_continue && has_body) QueueContinue();
+  return Action::kContinue;
+}
+
+ParserEvents::Action Connection::OnBody(std::string_view chunk) {
+  if (answered_at_head_) return Action::kContinue;
+  Request& req = parser_.request();
+  if (mode_ == Handler::BodyMode::kBuffer) {
+    if (req.body.size() + chunk.size() > ex_.body_limit) {
+      res_.Reset();
+      res_.Error(413, "SIZE_INVALID",
+                 "request body larger than " + std::to_string(ex_.body_limit) + " bytes");
+      answered_at_head_ = true;
+      return Action::kStop;
+    }
+    req.body.append(chunk);
+    return Action::kContinue;
+  }
+  Status st = ex_.sink ? ex_.sink->Write(chunk) : Internal("no body sink");
+  if (!st.ok()) {
+    if (!res_.answered()) res_.Error(500, "INTERNAL", st.message());
+    answered_at_head_ = true;
+    return Action::kStop;
+  }
+  return Action::kContinue;
+}
+
+void Connection::OnMessageComplete(Request&) {
+  if (!answered_at_head_) {
+    w_->shared().handler->Finish(ex_);
+    if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
+  }
+  ex_.sink.reset();
+}
+
+void Connection::PrepareResponse() {
+  Request& req = parser_.request();
+  if (!res_.answered()) res_.Error(500, "INTERNAL", "no response");
+  if (!req.keep_alive || res_.close || w_->draining()) close_after_ = true;
+  const int status = res_.status;
+  const bool bodyless = req.IsHead() || status == 204 || status == 304 || status < 200;
+  out_.erase(0, out_off_);
+  out_off_ = 0;
+  char line[96];
+  int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nDate: ", status, StatusText(status));
+  out_.append(line, n);
+  out_.append(w_->DateHeader());
+  out_.append("\r\n");
+  if (status >= 200 && status != 204 && status != 304) {
+    n = snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                 static_cast<unsigned long long>(res_.BodySize()));
+    out_.append(line, n);
+  }
+  if (close_after_)
+    out_.append("Connection: close\r\n");
+  else if (req.http_minor == 0)
+    out_.append("Connection: keep-alive\r\n");
+  out_.append(res_.headers);
+  out_.append("\r\n");
+  if (bodyless) {
+    res_.body.clear();
+    if (res_.file.fd >= 0) ::close(res_.file.fd);
+    res_.file = FileRange{};
+  }
+  body_off_ = 0;
+  phase_ = Phase::kWriting;
+}
+
+bool Connection::Flush() {
+  const bool response = phase_ == Phase::kWriting;
+  uint64_t budget = kWriteBudget;
+  while (budget > 0) {
+    size_t head_left = out_.size() - out_off_;
+    size_t body_left = response ? res_.body.size() - body_off_ : 0;
+    const bool file_left = response && res_.file.fd >= 0 && res_.file.length > 0;
+    ssize_t n;
+    if (head_left + body_left > 0) {
+      iovec iov[2];
+      int cnt = 0;
+      if (head_left) iov[cnt++] = {out_.data() + out_off_, head_left};
+      if (body_left) iov[cnt++] = {res_.body.data() + body_off_, body_left};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = cnt;
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (file_left ? MSG_MORE : 0));
+      if (n > 0) {
+        size_t k = static_cast<size_t>(n);
+        size_t h = std::min(k, head_left);
+        out_off_ += h;
+        body_off_ += k - h;
+      }
+    } else if (file_left) {
+      off_t off = static_cast<off_t>(res_.file.offset);
+      size_t want = static_cast<size_t>(std::min<uint64_t>(res_.file.length, budget));
+      n = ::sendfile(fd_, res_.file.fd, &off, want);
+      if (n == 0) {  // the file is shorter than promised: never pad, abort
+        WLOG_ERROR("%s: file body ended %llu bytes early", peer_.c_str(),
+                   static_cast<unsigned long long>(res_.file.length));
+        Close();
+        return false;
+      }
+      if (n > 0) {
+        res_.file.offset += static_cast<uint64_t>(n);
+        res_.file.length -= static_cast<uint64_t>(n);
+      }
+    } else {
+      return true;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return false;
+      Close();
+      return false;
+    }
+    req_bytes_out_ += static_cast<uint64_t>(n);
+    budget -= std::min<uint64_t>(budget, static_cast<uint64_t>(n));
+    last_activity_ms_ = uv_now(w_->loop());
+  }
+  // Budget spent: yield; the level-triggered poll brings us back.
+  return false;
+}
+
+void Connection::ResponseDone() {
+  Request& req = parser_.request();
+  const uint64_t micros = uv_hrtime() / 1000 - req_start_us_;
+  w_->metrics().RecordRequest(req.route, Metrics::MethodIndex(req.method), res_.status,
+                              req_bytes_in_, req_bytes_out_, micros);
+  w_->shared().access_log->Write(
+      AccessRecord{peer_, req.method, req.target, res_.status, req_bytes_out_, micros});
+  res_.Reset();
+  ex_.sink.reset();
+  out_.clear();
+  out_off_ = body_off_ = 0;
+  req_bytes_in_ = req_bytes_out_ = 0;
+  answered_at_head_ = false;
+  if (close_after_) {
+    const bool unread = in_start_ < in_end_ || parser_.InMessage() ||
+                        parser_.error().status != 0;
+    if (unread) {
+      StartLingering();
+    } else {
+      Close();
+    }
+    return;
+  }
+  parser_.Resume();
+  phase_ = Phase::kReading;
+  if (in_start_ < in_end_) head_started_ms_ = uv_now(w_->loop());
+}
+
+void Connection::StartLingering() {
+  // Half-close and drain what the client still sends, so that our error
+  // response is not destroyed by a reset from unread input.
+  phase_ = Phase::kLingering;
+  ::shutdown(fd_, SHUT_WR);
+  in_start_ = in_end_ = 0;
+  uv_timer_stop(&timer_);
+  timer_due_ms_ = 0;
+  ArmTimer(uv_now(w_->loop()) + kLingerMs);
+  UpdatePoll();
+}
+
+void Connection::OnTimer(uv_timer_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (c->phase_ == Phase::kClosed) return;
+  if (c->phase_ == Phase::kLingering) {
+    c->Close();
+    return;
+  }
+  const Limits& lim = c->w_->shared().limits;
+  const uint64_t now = uv_now(c->w_->loop());
+  const bool in_head =
+      c->phase_ == Phase::kReading && c->parser_.InMessage() && !c->parser_.HeadDone();
+  const uint64_t idle_due = c->last_activity_ms_ + lim.idle_timeout_seconds * 1000ull;
+  const uint64_t head_due = in_head ? c->head_started_ms_ + lim.header_timeout_seconds * 1000ull
+                                    : std::numeric_limits<uint64_t>::max();
+  if (now >= head_due) {
+    // Slowloris: the head did not arrive in time. Say so, then close.
+    c->res_.Reset();
+    c->res_.Error(408, "REQUEST_TIMEOUT", "request head not received in time");
+    c->close_after_ = true;
+    c->PrepareResponse();
+    c->Pump();
+    return;
+  }
+  if (now >= idle_due) {
+    c->Close();
+    return;
+  }
+  c->timer_due_ms_ = 0;
+  c->ArmTimer(std::min(idle_due, head_due));
+}
+
+void Connection::Drain() {
+  if (phase_ == Phase::kReading && !parser_.InMessage() && in_start_ == in_end_ &&
+      out_off_ == out_.size()) {
+    Close();
+    return;
+  }
+  close_after_ = true;
+}
+
+void Connection::Close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  ex_.sink.reset();  // aborts a streamed upload
+  uv_poll_stop(&poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnHandleClosed);
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnHandleClosed);
+  w_->Detach(this);
+}
+
+void Connection::OnHandleClosed(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (--c->open_handles_ == 0) {
+    ::close(c->fd_);
+    delete c;
+  }
+}
+
+}  // namespace wharf::http

@@ -1,0 +1,96 @@
+// Connection: one client socket on one worker loop.
+//
+// It reads with read(2) into a fixed buffer, parses with RequestParser, hands
+// requests to the Handler, and writes responses with sendmsg(2) and, for file
+// bodies, sendfile(2). Pipelined requests are answered in order, one at a
+// time. The connection enforces the header and idle timeouts and closes
+// itself; it deletes itself once its libuv handles are closed.
+//
+// Thread-safety: lives entirely on its worker's loop.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/handler.h"
+#include "http/parser.h"
+#include "http/worker.h"
+
+namespace wharf::http {
+
+class Connection final : public ParserEvents {
+ public:
+  // Takes ownership of the non-blocking socket `fd`.
+  Connection(Worker* w, int fd, std::string peer);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Start();
+  // Closes at once if idle; otherwise after the current response.
+  void Drain();
+  // Closes at once.
+  void Close();
+
+  Connection* next = nullptr;  // worker's intrusive list
+  Connection* prev = nullptr;
+
+ private:
+  enum class Phase { kReading, kWriting, kLingering, kClosed };
+  static constexpr size_t kInBufSize = 64 * 1024;
+
+  ~Connection() override;
+  Action OnHead(Request& req) override;
+  Action OnBody(std::string_view chunk) override;
+  void OnMessageComplete(Request& req) override;
+
+  static void OnPoll(uv_poll_t* h, int status, int events);
+  static void OnTimer(uv_timer_t* h);
+  static void OnHandleClosed(uv_handle_t* h);
+
+  void ReadSome();
+  void Pump();
+  void PrepareResponse();
+  // Writes pending output. Returns true when everything is written; false
+  // when the socket is full (or the connection was closed on an error).
+  bool Flush();
+  void ResponseDone();
+  void StartLingering();
+  void UpdatePoll();
+  void ArmTimer(uint64_t due_ms);
+  void QueueContinue();
+
+  Worker* w_;
+  int fd_;
+  std::string peer_;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int open_handles_ = 0;
+  int poll_events_ = 0;
+  Phase phase_ = Phase::kReading;
+  RequestParser parser_;
+  Response res_;
+  Exchange ex_;
+  Handler::BodyMode mode_ = Handler::BodyMode::kRespond;
+  bool answered_at_head_ = false;  // Begin() answered; body (if any) is ignored
+  bool close_after_ = false;
+
+  std::unique_ptr<char[]> in_;
+  size_t in_start_ = 0, in_end_ = 0;
+
+  std::string out_;         // response head, or a 100 Continue line
+  size_t out_off_ = 0;
+  size_t body_off_ = 0;     // into res_.body
+  bool out_is_continue_ = false;
+
+  uint64_t req_start_us_ = 0;
+  uint64_t req_bytes_in_ = 0;
+  uint64_t req_bytes_out_ = 0;
+  uint64_t last_activity_ms_ = 0;
+  uint64_t head_started_ms_ = 0;
+  uint64_t timer_due_ms_ = 0;
+};
+
+}  // namespace wharf::http

@@ -1,0 +1,56 @@
+// The contract between a connection and the application that answers it.
+//
+// For every request the connection calls, on its worker loop:
+//   1. Begin(ex) when the head is parsed. The handler either answers at once
+//      (fills ex.res and returns kRespond; a pending body is then not read and
+//      the connection closes after the response), asks for the body to be
+//      collected into ex.req.body up to ex.body_limit bytes (kBuffer), or
+//      installs ex.sink to receive the body as it streams in (kStream).
+//   2. Finish(ex) once the whole body has arrived (never after kRespond). It
+//      must fill ex.res before returning.
+// The sink is destroyed when the request ends, whether it completed or the
+// connection died mid-body; per-request state lives in the sink.
+// A body larger than ex.body_limit, in kBuffer mode, is answered with 413 by
+// the connection itself. A sink that fails fills ex.res and returns an error
+// from Write(); the connection then answers with ex.res and closes.
+//
+// Thread-safety: all calls for one connection happen on its worker loop. A
+// Handler instance is shared by all workers, so it must be thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "http/request.h"
+#include "http/response.h"
+#include "util/status.h"
+
+namespace wharf::http {
+
+// Receives a streamed request body.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Consumes the next chunk. On error the sink has put the answer in the
+  // exchange's response.
+  virtual Status Write(std::string_view chunk) = 0;
+};
+
+struct Exchange {
+  Request& req;
+  Response& res;
+  int worker = 0;                    // index of the worker loop
+  uint64_t body_limit = 0;           // for kBuffer
+  std::unique_ptr<BodySink> sink;    // for kStream
+};
+
+class Handler {
+ public:
+  enum class BodyMode { kRespond, kBuffer, kStream };
+  virtual ~Handler() = default;
+  virtual BodyMode Begin(Exchange& ex) = 0;
+  virtual void Finish(Exchange& ex) = 0;
+};
+
+}  // namespace wharf::http

@@ -1,0 +1,91 @@
+#include "http/request.h"
+
+namespace wharf::http {
+
+void Request::Clear() {
+  method = {};
+  target.clear();
+  path = query = {};
+  http_minor = 1;
+  for (size_t i = 0; i < header_count; ++i) {
+    headers[i].name.clear();
+    headers[i].value.clear();
+  }
+  header_count = 0;
+  has_content_length = false;
+  content_length = 0;
+  chunked = false;
+  keep_alive = true;
+  expect_continue = false;
+  body.clear();
+  route = 0;
+  params = {};
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+const std::string* Request::Find(std::string_view name) const {
+  for (size_t i = 0; i < header_count; ++i)
+    if (IEquals(headers[i].name, name)) return &headers[i].value;
+  return nullptr;
+}
+
+std::string Request::Joined(std::string_view name) const {
+  std::string out;
+  for (size_t i = 0; i < header_count; ++i) {
+    if (!IEquals(headers[i].name, name)) continue;
+    if (!out.empty()) out += ", ";
+    out += headers[i].value;
+  }
+  return out;
+}
+
+static int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexVal(s[i + 1]) >= 0 && HexVal(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexVal(s[i + 1]) * 16 + HexVal(s[i + 2]));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string Request::QueryParam(std::string_view key, bool* found) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view kv = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    size_t eq = kv.find('=');
+    std::string_view k = kv.substr(0, eq);
+    if (PercentDecode(k) != key) continue;
+    if (found) *found = true;
+    return eq == std::string_view::npos ? std::string() : PercentDecode(kv.substr(eq + 1));
+  }
+  if (found) *found = false;
+  return {};
+}
+
+}  // namespace wharf::http

@@ -1,0 +1,63 @@
+// An HTTP response as handlers build it.
+//
+// The body is exactly one of: bytes (`body`), a file range (`file`), or
+// nothing. A file range is written with sendfile(2) on plain TCP. For HEAD the
+// handler sets `content_length` to what a GET would send and no body.
+// The connection owns the Response and reuses it: Reset() keeps capacity and
+// closes an attached file descriptor.
+//
+// Thread-safety: owned and used by one worker loop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wharf::http {
+
+struct FileRange {
+  int fd = -1;           // owned by the Response once set
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 0;        // 0 = not answered yet
+  std::string headers;   // extra header lines, each "Name: value\r\n"
+  std::string body;
+  FileRange file;
+  std::optional<uint64_t> content_length;  // overrides the body size (HEAD)
+  bool close = false;    // close the connection after this response
+
+  Response() = default;
+  Response(const Response&) = delete;
+  Response& operator=(const Response&) = delete;
+  ~Response() { Reset(); }
+
+  void Reset();
+  bool answered() const { return status != 0; }
+
+  void AddHeader(std::string_view name, std::string_view value);
+  void AddHeader(std::string_view name, uint64_t value);
+  // Sets status, Content-Type and body in one go.
+  void Set(int status, std::string_view content_type, std::string body);
+  // Sends `length` bytes of `fd` from `offset`; takes ownership of fd.
+  void SetFile(int status, int fd, uint64_t offset, uint64_t length);
+  // An error in the OCI distribution error format:
+  //   {"errors":[{"code":"…","message":"…","detail":…}]}
+  // `detail_json` must be valid JSON or empty (then detail is omitted).
+  void Error(int status, std::string_view code, std::string_view message,
+             std::string_view detail_json = {});
+
+  // The size of the body that a GET would carry.
+  uint64_t BodySize() const;
+};
+
+// The reason phrase for a status code ("Not Found").
+const char* StatusText(int status);
+
+// Appends `s` to `out` as the inside of a JSON string literal.
+void AppendJsonEscaped(std::string* out, std::string_view s);
+
+}  // namespace wharf::http

@@ -1,0 +1,108 @@
+#include "http/server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace wharf::http {
+namespace {
+
+Status Bad(const HttpConfig& cfg, const std::string& what) {
+  return Invalid("http.addr: " + cfg.host + ":" + std::to_string(cfg.port) + ": " + what);
+}
+
+}  // namespace
+
+Server::Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics)
+    : cfg_(cfg), n_workers_(workers), access_log_(cfg.access_log) {
+  shared_.limits = cfg.limits;
+  shared_.handler = handler;
+  shared_.metrics = metrics;
+  shared_.access_log = &access_log_;
+}
+
+Server::~Server() {
+  for (int fd : fds_)
+    if (fd >= 0 && workers_.empty()) ::close(fd);
+}
+
+Status Server::Listen() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* ai = nullptr;
+  std::string port = std::to_string(cfg_.port);
+  int rc = getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &ai);
+  if (rc != 0) return Bad(cfg_, gai_strerror(rc));
+  sockaddr_storage addr{};
+  socklen_t alen = static_cast<socklen_t>(ai->ai_addrlen);
+  memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+  int family = ai->ai_family;
+  freeaddrinfo(ai);
+
+  auto make = [&](bool reuseport, int* out) -> Status {
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Bad(cfg_, std::string("socket: ") + strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0) {
+      int e = errno;
+      ::close(fd);
+      return Bad(cfg_, e == EADDRINUSE ? "address already in use" : strerror(e));
+    }
+    *out = fd;
+    return Status();
+  };
+
+  if (cfg_.port != 0) {
+    // A socket without SO_REUSEPORT fails if anyone else holds the port.
+    int probe;
+    WHARF_RETURN_IF_ERROR(make(false, &probe));
+    ::close(probe);
+  }
+  for (int i = 0; i < n_workers_; ++i) {
+    int fd;
+    WHARF_RETURN_IF_ERROR(make(true, &fd));
+    fds_.push_back(fd);
+    if (listen(fd, 4096) != 0) return Bad(cfg_, std::string("listen: ") + strerror(errno));
+    if (i == 0) {
+      // With port 0 the kernel picked one; the other workers join it.
+      sockaddr_storage got{};
+      socklen_t gl = sizeof got;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&got), &gl);
+      uint16_t p = got.ss_family == AF_INET6
+                       ? ntohs(reinterpret_cast<sockaddr_in6*>(&got)->sin6_port)
+                       : ntohs(reinterpret_cast<sockaddr_in*>(&got)->sin_port);
+      port_ = p;
+      if (family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(p);
+      else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
+    }
+  }
+  return Status();
+}
+
+void Server::Start() {
+  for (int i = 0; i < n_workers_; ++i)
+    workers_.push_back(std::make_unique<Worker>(i, fds_[i], &shared_));
+  for (auto& w : workers_) w->Start();
+}
+
+void Server::Drain() {
+  for (auto& w : workers_) w->RequestDrain();
+}
+
+void Server::CloseAll() {
+  for (auto& w : workers_) w->RequestClose();
+}
+
+void Server::Join() {
+  for (auto& w : workers_) w->Join();
+}
+
+}  // namespace wharf::http

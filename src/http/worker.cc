@@ -1,0 +1,211 @@
+#include "http/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "http/connection.h"
+#include "util/log.h"
+
+namespace wharf::http {
+namespace {
+
+constexpr uint64_t kAcceptBackoffMs = 200;
+
+std::string PeerString(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  char out[INET6_ADDRSTRLEN + 16];
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(out, sizeof out, "%s:%u", ip, ntohs(a->sin_port));
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    snprintf(out, sizeof out, "[%s]:%u", ip, ntohs(a->sin6_port));
+  } else {
+    snprintf(out, sizeof out, "unix");
+  }
+  return out;
+}
+
+}  // namespace
+
+Worker::Worker(int index, int listen_fd, ServerShared* shared)
+    : index_(index), listen_fd_(listen_fd), shared_(shared) {
+  uv_loop_init(&loop_);
+  uv_poll_init_socket(&loop_, &listen_poll_, listen_fd_);
+  listen_poll_.data = this;
+  uv_async_init(&loop_, &wake_, OnWake);
+  wake_.data = this;
+  uv_timer_init(&loop_, &accept_backoff_);
+  accept_backoff_.data = this;
+}
+
+Worker::~Worker() { uv_loop_close(&loop_); }
+
+void Worker::Start() {
+  uv_poll_start(&listen_poll_, UV_READABLE, OnAccept);
+  listening_ = true;
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::RequestDrain() {
+  int expected = 0;
+  command_.compare_exchange_strong(expected, 1);
+  uv_async_send(&wake_);
+}
+
+void Worker::RequestClose() {
+  command_.store(2);
+  uv_async_send(&wake_);
+}
+
+void Worker::OnWake(uv_async_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  int cmd = w->command_.load();
+  if (cmd >= 1 && !w->draining_) w->Drain();
+  if (cmd == 2) {
+    for (Connection* c = w->conns_; c;) {
+      Connection* next = c->next;
+      c->Close();
+      c = next;
+    }
+  }
+  w->MaybeFinish();
+}
+
+void Worker::Drain() {
+  AcceptSome();  // take what the kernel already queued for us
+  draining_ = true;
+  if (listening_) uv_poll_stop(&listen_poll_);
+  listening_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&listen_poll_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&accept_backoff_), nullptr);
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  for (Connection* c = conns_; c;) {
+    Connection* next = c->next;
+    c->Drain();
+    c = next;
+  }
+}
+
+void Worker::MaybeFinish() {
+  if (!draining_ || n_conns_ > 0 || finished_) return;
+  finished_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+}
+
+void Worker::OnAccept(uv_poll_t* h, int status, int) {
+  auto* w = static_cast<Worker*>(h->data);
+  if (status < 0) {
+    WLOG_ERROR("worker %d: listener error: %s", w->index_, uv_strerror(status));
+    return;
+  }
+  w->AcceptSome();
+}
+
+void Worker::OnResumeAccept(uv_timer_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  if (w->draining_ || w->listening_) return;
+  uv_poll_start(&w->listen_poll_, UV_READABLE, OnAccept);
+  w->listening_ = true;
+}
+
+void Worker::Refuse(int fd) {
+  static const char kBody[] =
+      "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections\"}]}\n";
+  static const std::string kMsg =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(sizeof kBody - 1) + "\r\n\r\n" + kBody;
+  ssize_t n = ::send(fd, kMsg.data(), kMsg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;  // best effort: the socket is new and its buffer empty
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+  metrics().ConnRefused();
+}
+
+void Worker::AcceptSome() {
+  if (listen_fd_ < 0) return;
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &sl,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the pending connection stays queued and the
+        // level-triggered poll would spin. Pause accepting for a moment.
+        uint64_t now = uv_now(&loop_);
+        if (now - last_fd_warning_ms_ > 10000) {
+          WLOG_WARN("worker %d: accept: %s; pausing accepts", index_, strerror(errno));
+          last_fd_warning_ms_ = now;
+        }
+        uv_poll_stop(&listen_poll_);
+        listening_ = false;
+        uv_timer_start(&accept_backoff_, OnResumeAccept, kAcceptBackoffMs, 0);
+        return;
+      }
+      WLOG_WARN("worker %d: accept: %s", index_, strerror(errno));
+      return;
+    }
+    uint32_t before = shared_->open_connections.fetch_add(1);
+    if (before >= shared_->limits.max_connections) {
+      shared_->open_connections.fetch_sub(1);
+      Refuse(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new Connection(this, fd, PeerString(ss));
+    Attach(c);
+    c->Start();
+  }
+}
+
+void Worker::Attach(Connection* c) {
+  c->next = conns_;
+  if (conns_) conns_->prev = c;
+  conns_ = c;
+  ++n_conns_;
+  metrics().ConnOpened();
+}
+
+void Worker::Detach(Connection* c) {
+  if (c->prev) c->prev->next = c->next;
+  else conns_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->next = c->prev = nullptr;
+  --n_conns_;
+  shared_->open_connections.fetch_sub(1);
+  metrics().ConnClosed();
+  MaybeFinish();
+}
+
+std::string_view Worker::DateHeader() {
+  time_t now = time(nullptr);
+  if (now != date_sec_) {
+    date_sec_ = now;
+    tm t;
+    gmtime_r(&now, &t);
+    strftime(date_, sizeof date_, "%a, %d %b %Y %H:%M:%S GMT", &t);
+  }
+  return date_;
+}
+
+}  // namespace wharf::http

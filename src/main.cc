@@ -1,0 +1,190 @@
+// wharf: command-line entry point.
+//   wharf serve [--config FILE]         run the registry
+//   wharf check-config [--config FILE]  validate and print the effective config
+//   wharf version                       print versions
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+#include <rocksdb/version.h>
+#include <uv.h>
+#include <llhttp.h>
+#include <openssl/crypto.h>
+#include <crypt.h>
+#include <xxhash.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "http/server.h"
+#include "registry/app.h"
+#include "registry/routes.h"
+#include "util/log.h"
+#include "util/metrics.h"
+
+namespace wharf {
+namespace {
+
+int Usage() {
+  fprintf(stderr,
+          "usage: wharf serve [--config FILE]\n"
+          "       wharf check-config [--config FILE]\n"
+          "       wharf version\n");
+  return 2;
+}
+
+int Version() {
+  printf("wharf %s\n", WHARF_VERSION);
+  printf("  libuv %s\n", uv_version_string());
+  printf("  llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
+#ifdef OPENSSL_IS_BORINGSSL
+  printf("  BoringSSL (API version %d)\n", BORINGSSL_API_VERSION);
+#else
+  printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
+#endif
+  printf("  RocksDB %d.%d.%d\n", ROCKSDB_MAJOR, ROCKSDB_MINOR, ROCKSDB_PATCH);
+  unsigned xv = XXH_versionNumber();
+  printf("  xxHash %u.%u.%u\n", xv / 10000, (xv / 100) % 100, xv % 100);
+  printf("  nlohmann_json %d.%d.%d\n", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
+         NLOHMANN_JSON_VERSION_PATCH);
+  printf("  libxcrypt %s\n", XCRYPT_VERSION_STR);
+  return 0;
+}
+
+// Parses "[--config FILE]" into *path. Returns false on anything else.
+bool ParseConfigFlag(int argc, char** argv, int from, std::string* path) {
+  for (int i = from; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--config" || a == "-c") && i + 1 < argc) {
+      *path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      *path = a.substr(9);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<Config> LoadOrExplain(int argc, char** argv) {
+  std::string path;
+  if (!ParseConfigFlag(argc, argv, 2, &path)) return Invalid("usage");
+  return Load(path, ProcessEnv());
+}
+
+int CheckConfig(const Config& cfg) {
+  printf("%s\n", Describe(cfg).c_str());
+  return 0;
+}
+
+// Signal plumbing for serve: runs on the main thread's own loop.
+struct Control {
+  http::Server* server = nullptr;
+  uv_signal_t term, intr, hup;
+  uv_timer_t grace;
+  uv_async_t workers_done;
+  uint32_t grace_seconds = 30;
+  bool draining = false;
+};
+
+void CloseControl(Control* c) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->term), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->intr), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->hup), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->grace), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->workers_done), nullptr);
+}
+
+void OnStopSignal(uv_signal_t* h, int signum) {
+  auto* c = static_cast<Control*>(h->data);
+  if (c->draining) {
+    WLOG_WARN("second %s: closing all connections now", strsignal(signum));
+    c->server->CloseAll();
+    return;
+  }
+  c->draining = true;
+  WLOG_INFO("%s: draining; grace period %us", strsignal(signum), c->grace_seconds);
+  c->server->Drain();
+  uv_timer_start(
+      &c->grace,
+      [](uv_timer_t* t) {
+        auto* cc = static_cast<Control*>(t->data);
+        WLOG_WARN("grace period over: closing remaining connections");
+        cc->server->CloseAll();
+      },
+      c->grace_seconds * 1000ull, 0);
+}
+
+void OnHup(uv_signal_t*, int) {
+  WLOG_INFO("SIGHUP: reload requested; no reloadable settings are configured");
+}
+
+int Serve(const Config& cfg) {
+  log::Level lv;
+  log::ParseLevel(cfg.log_level, &lv);
+  log::SetLevel(lv);
+  signal(SIGPIPE, SIG_IGN);
+
+  int workers = cfg.http.workers ? static_cast<int>(cfg.http.workers)
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  Metrics metrics(workers, registry::RouteLabels());
+  registry::Registry app(cfg, &metrics);
+  http::Server server(cfg.http, workers, &app, &metrics);
+  Status st = server.Listen();
+  if (!st.ok()) {
+    fprintf(stderr, "wharf: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  uv_loop_t* loop = uv_default_loop();
+  Control ctl;
+  ctl.server = &server;
+  ctl.grace_seconds = cfg.http.shutdown_grace_seconds;
+  for (uv_signal_t* s : {&ctl.term, &ctl.intr, &ctl.hup}) {
+    uv_signal_init(loop, s);
+    s->data = &ctl;
+  }
+  uv_signal_start(&ctl.term, OnStopSignal, SIGTERM);
+  uv_signal_start(&ctl.intr, OnStopSignal, SIGINT);
+  uv_signal_start(&ctl.hup, OnHup, SIGHUP);
+  uv_timer_init(loop, &ctl.grace);
+  ctl.grace.data = &ctl;
+  uv_async_init(loop, &ctl.workers_done, [](uv_async_t* a) {
+    CloseControl(static_cast<Control*>(a->data));
+  });
+  ctl.workers_done.data = &ctl;
+
+  server.Start();
+  WLOG_INFO("wharf %s listening on %s:%u (%d workers, storage %s)", WHARF_VERSION,
+            cfg.http.host.c_str(), server.port(), workers, cfg.storage.root.c_str());
+  std::thread joiner([&] {
+    server.Join();
+    uv_async_send(&ctl.workers_done);
+  });
+  uv_run(loop, UV_RUN_DEFAULT);
+  joiner.join();
+  uv_loop_close(loop);
+  WLOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace wharf
+
+int main(int argc, char** argv) {
+  using namespace wharf;
+  if (argc < 2) return Usage();
+  std::string cmd = argv[1];
+  if (cmd == "version" || cmd == "--version") return Version();
+  if (cmd != "serve" && cmd != "check-config") return Usage();
+  Result<Config> cfg = LoadOrExplain(argc, argv);
+  if (!cfg.ok()) {
+    if (cfg.status().message() == "usage") return Usage();
+    fprintf(stderr, "wharf: %s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  if (cmd == "check-config") return CheckConfig(*cfg);
+  return Serve(*cfg);
+}

@@ -1,0 +1,51 @@
+#include "util/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+
+namespace wharf::log {
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+const char* kNames[] = {"debug", "info", "warn", "error"};
+}  // namespace
+
+bool ParseLevel(std::string_view s, Level* out) {
+  for (int i = 0; i < 4; ++i) {
+    if (s == kNames[i]) {
+      *out = static_cast<Level>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetLevel(Level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+
+bool Enabled(Level l) { return static_cast<int>(l) >= g_level.load(std::memory_order_relaxed); }
+
+void Write(Level l, const char* fmt, ...) {
+  char buf[2048];
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  int n = static_cast<int>(strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t));
+  n += snprintf(buf + n, sizeof buf - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
+                kNames[static_cast<int>(l)]);
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
+  va_end(ap);
+  if (m < 0) m = 0;
+  n += m;
+  if (n > static_cast<int>(sizeof buf) - 1) n = sizeof buf - 1;  // truncated line
+  buf[n++] = '\n';
+  ssize_t w = ::write(STDERR_FILENO, buf, n);
+  (void)w;  // nowhere left to report a failed log write
+}
+
+}  // namespace wharf::log

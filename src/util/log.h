@@ -1,0 +1,27 @@
+// Diagnostic logging to stderr.
+//
+// One call writes one line with a single write(2), so lines from different
+// worker threads never interleave. Lines below the configured level are
+// dropped before formatting. Thread-safe; the level may change at any time.
+#pragma once
+
+#include <string_view>
+
+namespace wharf::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// Parses "debug", "info", "warn" or "error". Returns false on anything else.
+bool ParseLevel(std::string_view s, Level* out);
+void SetLevel(Level l);
+bool Enabled(Level l);
+
+// printf-style; the line gets a timestamp, the level and a trailing newline.
+void Write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace wharf::log
+
+#define WLOG_DEBUG(...) do { if (::wharf::log::Enabled(::wharf::log::Level::kDebug)) ::wharf::log::Write(::wharf::log::Level::kDebug, __VA_ARGS__); } while (0)
+#define WLOG_INFO(...) do { if (::wharf::log::Enabled(::wharf::log::Level::kInfo)) ::wharf::log::Write(::wharf::log::Level::kInfo, __VA_ARGS__); } while (0)
+#define WLOG_WARN(...) do { if (::wharf::log::Enabled(::wharf::log::Level::kWarn)) ::wharf::log::Write(::wharf::log::Level::kWarn, __VA_ARGS__); } while (0)
+#define WLOG_ERROR(...) ::wharf::log::Write(::wharf::log::Level::kError, __VA_ARGS__)
