@@ -1,0 +1,187 @@
+"""Shared fixtures: start the real wharf binary on a free loopback port.
+
+WHARF_BIN points at the binary under test (set by tests/run.sh); each test
+gets its own storage directory and its own server process.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "src", "wharf"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Wharf:
+    def __init__(self, tmp_path, env=None, config=None, args=None):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.root = str(tmp_path / "data")
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "REGISTRY_HTTP_ADDR": f"127.0.0.1:{self.port}",
+            "WHARF_STORAGE_ROOT": self.root,
+            "WHARF_WORKERS": "2",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                self.env[k] = os.environ[k]
+        self.env.update(env or {})
+        self.args = [WHARF_BIN, "serve"] + (args or [])
+        if config is not None:
+            cfg = tmp_path / "wharf.json"
+            cfg.write_text(config)
+            self.args += ["--config", str(cfg)]
+        self.out = open(tmp_path / "wharf.stdout", "w+")
+        self.err = open(tmp_path / "wharf.stderr", "w+")
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self.out, stderr=self.err)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("wharf exited early: " + self.stderr())
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("wharf did not become ready: " + self.stderr())
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode if self.proc else None
+
+    def stderr(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def stdout(self):
+        self.out.flush()
+        self.out.seek(0)
+        return self.out.read()
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def hwm_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def connect(self, timeout=10):
+        return Conn(socket.create_connection(("127.0.0.1", self.port), timeout=timeout))
+
+
+@pytest.fixture
+def make_wharf(tmp_path):
+    servers = []
+
+    def make(**kw):
+        sub = tmp_path / f"w{len(servers)}"
+        sub.mkdir()
+        w = Wharf(sub, **kw)
+        servers.append(w)
+        return w
+
+    yield make
+    for w in servers:
+        if w.proc and w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()
+        assert "AddressSanitizer" not in w.stderr(), w.stderr()
+        assert "runtime error:" not in w.stderr(), w.stderr()
+
+
+@pytest.fixture
+def wharf(make_wharf):
+    return make_wharf().start()
+
+
+class Conn:
+    """A raw client connection with a read buffer, for byte-exact tests."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed; buffered %r" % self.buf[:200])
+        self.buf += chunk
+
+    def recv(self, n):
+        """Buffered bytes first, then the socket (b"" means EOF)."""
+        if self.buf:
+            d, self.buf = self.buf[:n], self.buf[n:]
+            return d
+        return self.sock.recv(n)
+
+    def response(self, head_only=False):
+        """Reads one response: (status, lowercased headers, body). Honours
+        Content-Length; with head_only (HEAD) no body is read."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for l in lines[1:]:
+            k, v = l.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        if head_only or status in (100, 204, 304):
+            return status, headers, b""
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+
+def read_response(conn, head_only=False):
+    return conn.response(head_only)
+
+
+def curl(*args, check=True):
+    """Runs curl -s and returns CompletedProcess (stdout as bytes)."""
+    r = subprocess.run(["curl", "-sS", "--max-time", "60", *args], capture_output=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"curl {args} failed: {r.stderr.decode()}")
+    return r

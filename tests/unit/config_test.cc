@@ -1,0 +1,148 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace wharf {
+namespace {
+
+TEST(ConfigTest, DefaultsAreUsable) {
+  auto c = Load("", {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->http.host, "0.0.0.0");
+  EXPECT_EQ(c->http.port, 5000);
+  EXPECT_EQ(c->storage.root, "./data");
+  EXPECT_TRUE(c->proxy.enabled);
+  EXPECT_FALSE(c->storage.delete_enabled);
+}
+
+TEST(ConfigTest, JsonWithComments) {
+  Config c;
+  Status st = ApplyJson(R"({
+    // a comment
+    "http": {"addr": "127.0.0.1:6000", /* inline */ "workers": 3,
+             "limits": {"max_connections": 50}},
+    "storage": {"root": "/srv/wharf", "delete_enabled": true}
+  })", "test", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(Validate(&c).ok());
+  EXPECT_EQ(c.http.port, 6000);
+  EXPECT_EQ(c.http.workers, 3u);
+  EXPECT_EQ(c.http.limits.max_connections, 50u);
+  EXPECT_EQ(c.storage.root, "/srv/wharf");
+  EXPECT_TRUE(c.storage.delete_enabled);
+}
+
+TEST(ConfigTest, UnknownKeyNamesThePath) {
+  Config c;
+  Status st = ApplyJson(R"({"http": {"limits": {"max_conections": 5}}})", "f.json", &c);
+  EXPECT_EQ(st.message(), "f.json: http.limits.max_conections: unknown key");
+}
+
+TEST(ConfigTest, WrongTypesAndRanges) {
+  Config c;
+  EXPECT_EQ(ApplyJson(R"({"http": {"workers": "two"}})", "f", &c).message(),
+            "f: http.workers: expected a non-negative integer");
+  EXPECT_EQ(ApplyJson(R"({"http": {"workers": -1}})", "f", &c).message(),
+            "f: http.workers: must not be negative");
+  EXPECT_EQ(ApplyJson(R"({"storage": {"delete_enabled": "yes"}})", "f", &c).message(),
+            "f: storage.delete_enabled: expected true or false");
+  EXPECT_EQ(ApplyJson(R"({"http": "x"})", "f", &c).message(), "f: http: expected an object");
+  EXPECT_EQ(ApplyJson(R"({"http": {"limits": {"max_headers": 2}}})", "f", &c).message(),
+            "f: http.limits.max_headers: 2 is outside 8..1000");
+  EXPECT_EQ(ApplyJson(R"({"http": {"access_log": "xml"}})", "f", &c).message(),
+            "f: http.access_log: 'xml' is not one of text, json, off");
+  EXPECT_NE(ApplyJson("{ bad json", "f", &c).message().find("f: invalid JSON"), std::string::npos);
+  EXPECT_EQ(ApplyJson("[]", "f", &c).message(), "f: the top level must be an object");
+}
+
+TEST(ConfigTest, RegistryEnvOverrides) {
+  Config c;
+  std::map<std::string, std::string> env = {
+      {"REGISTRY_HTTP_ADDR", ":5001"},
+      {"REGISTRY_STORAGE_DELETE_ENABLED", "yes"},
+      {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/var/lib/registry"},
+      {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
+      {"REGISTRY_PROXY_REMOTEURL", "https://registry-1.docker.io"},
+      {"REGISTRY_PROXY_PASSWORD", "s3cret"},
+      {"WHARF_WORKERS", "4"},
+      {"WHARF_HTTP_LIMITS_IDLE_TIMEOUT_SECONDS", "9"},
+  };
+  ASSERT_TRUE(ApplyEnv(env, &c).ok());
+  ASSERT_TRUE(Validate(&c).ok());
+  EXPECT_EQ(c.http.host, "0.0.0.0");
+  EXPECT_EQ(c.http.port, 5001);
+  EXPECT_TRUE(c.storage.delete_enabled);
+  EXPECT_EQ(c.storage.root, "/var/lib/registry");
+  EXPECT_EQ(c.proxy.remote_url, "https://registry-1.docker.io");
+  EXPECT_EQ(c.http.workers, 4u);
+  EXPECT_EQ(c.http.limits.idle_timeout_seconds, 9u);
+  // The secret never appears in the printed configuration.
+  EXPECT_EQ(Describe(c).find("s3cret"), std::string::npos);
+  EXPECT_NE(Describe(c).find("********"), std::string::npos);
+}
+
+TEST(ConfigTest, EnvOverridesFile) {
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());
+  ASSERT_TRUE(ApplyEnv({{"WHARF_STORAGE_ROOT", "/from/env"}}, &c).ok());
+  EXPECT_EQ(c.storage.root, "/from/env");
+}
+
+TEST(ConfigTest, BooleansAcceptComposeSpellings) {
+  for (auto [s, want] : std::vector<std::pair<std::string, bool>>{
+           {"true", true}, {"YES", true}, {"1", true}, {"no", false}, {"False", false}, {"0", false}}) {
+    Config c;
+    c.storage.delete_enabled = !want;
+    ASSERT_TRUE(ApplyEnv({{"REGISTRY_STORAGE_DELETE_ENABLED", s}}, &c).ok()) << s;
+    EXPECT_EQ(c.storage.delete_enabled, want) << s;
+  }
+  Config c;
+  EXPECT_EQ(ApplyEnv({{"REGISTRY_STORAGE_DELETE_ENABLED", "maybe"}}, &c).message(),
+            "REGISTRY_STORAGE_DELETE_ENABLED: 'maybe' is not a boolean (true/false/yes/no/1/0)");
+}
+
+TEST(ConfigTest, BadEnvValuesNameTheVariable) {
+  Config c;
+  EXPECT_EQ(ApplyEnv({{"WHARF_WORKERS", "lots"}}, &c).message(),
+            "WHARF_WORKERS: 'lots' is not a non-negative integer");
+  EXPECT_EQ(ApplyEnv({{"WHARF_NOPE", "1"}}, &c).message(), "WHARF_NOPE: unknown WHARF_* variable");
+  EXPECT_EQ(ApplyEnv({{"REGISTRY_AUTH", "token"}}, &c).message(),
+            "REGISTRY_AUTH: 'token' is not supported (use htpasswd or none)");
+}
+
+TEST(ConfigTest, ValidationErrors) {
+  Config c;
+  c.http.addr = "localhost";
+  EXPECT_EQ(Validate(&c).message(), "http.addr: 'localhost' is not host:port");
+  c = Config();
+  c.http.addr = "0.0.0.0:99999";
+  EXPECT_EQ(Validate(&c).message(), "http.addr: '99999' is not a port number");
+  c = Config();
+  c.http.tls_certificate = "/nonexistent/cert.pem";
+  EXPECT_EQ(Validate(&c).message(), "http.tls.key: required when http.tls.certificate is set");
+  c.http.tls_key = "/nonexistent/key.pem";
+  EXPECT_EQ(Validate(&c).message(),
+            "http.tls.certificate: cannot read '/nonexistent/cert.pem': No such file or directory");
+  c = Config();
+  c.auth.mode = AuthMode::kHtpasswd;
+  EXPECT_EQ(Validate(&c).message(), "auth.htpasswd.path: required when auth.mode is htpasswd");
+  c = Config();
+  c.proxy.remote_url = "ftp://x";
+  EXPECT_EQ(Validate(&c).message(), "proxy.remoteurl: 'ftp://x' must start with http:// or https://");
+  c = Config();
+  c.http.addr = "[::1]:7000";
+  ASSERT_TRUE(Validate(&c).ok());
+  EXPECT_EQ(c.http.host, "::1");
+}
+
+TEST(ConfigTest, MissingFileIsAnError) {
+  Config c;
+  EXPECT_EQ(ApplyFile("/nonexistent/wharf.json", &c).message(),
+            "--config: cannot read '/nonexistent/wharf.json': No such file or directory");
+}
+
+}  // namespace
+}  // namespace wharf

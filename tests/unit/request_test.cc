@@ -1,0 +1,49 @@
+#include "http/request.h"
+
+#include <gtest/gtest.h>
+
+#include "http/response.h"
+
+namespace wharf::http {
+namespace {
+
+TEST(RequestTest, RepeatedHeadersAreJoined) {
+  Request r;
+  r.headers = {{"Accept", "a/b"}, {"Host", "h"}, {"accept", "c/d"}};
+  r.header_count = 3;
+  EXPECT_EQ(r.Joined("ACCEPT"), "a/b, c/d");
+  EXPECT_EQ(*r.Find("host"), "h");
+}
+
+TEST(RequestTest, QueryParamsAreDecoded) {
+  Request r;
+  r.target = "/x?digest=sha256%3Aabc&n=10&flag&last=a%2Fb";
+  r.query = std::string_view(r.target).substr(3);
+  bool found = false;
+  EXPECT_EQ(r.QueryParam("digest", &found), "sha256:abc");
+  EXPECT_TRUE(found);
+  EXPECT_EQ(r.QueryParam("n"), "10");
+  EXPECT_EQ(r.QueryParam("flag", &found), "");
+  EXPECT_TRUE(found);
+  EXPECT_EQ(r.QueryParam("last"), "a/b");
+  r.QueryParam("missing", &found);
+  EXPECT_FALSE(found);
+}
+
+TEST(RequestTest, PercentDecodeKeepsBrokenEscapes) {
+  EXPECT_EQ(PercentDecode("%zz%4"), "%zz%4");
+  EXPECT_EQ(PercentDecode("a%20b+c"), "a b c");
+}
+
+TEST(ResponseTest, ErrorBodyIsOciJson) {
+  Response res;
+  res.Error(404, "BLOB_UNKNOWN", "blob \"x\" unknown", R"({"digest":"sha256:1"})");
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(res.body,
+            "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob \\\"x\\\" unknown\","
+            "\"detail\":{\"digest\":\"sha256:1\"}}]}\n");
+  EXPECT_NE(res.headers.find("Content-Type: application/json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wharf::http
