@@ -284,3 +284,20 @@ def test_usage_errors_exit_2():
     assert subprocess.run([WHARF_BIN], capture_output=True).returncode == 2
     assert subprocess.run([WHARF_BIN, "bogus"], capture_output=True).returncode == 2
     assert subprocess.run([WHARF_BIN, "serve", "--nope"], capture_output=True).returncode == 2
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    import os
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "wharf.json")
+    r = subprocess.run([WHARF_BIN, "check-config", "--config", conf],
+                       env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = open(conf).read()
+
+    def keys(obj, prefix=""):
+        for k, v in obj.items():
+            yield prefix + k
+            if isinstance(v, dict):
+                yield from keys(v, prefix + k + ".")
+    for k in keys(json.loads(r.stdout)):
+        assert '"%s"' % k.split(".")[-1] in text, k

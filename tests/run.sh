@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds Wharf twice (release, and ASan+UBSan) and runs every test against
+# both: the GoogleTest unit tests and the pytest integration tests that drive
+# the real binary with curl, raw sockets and skopeo. Ends with the line
+# "N passed, N failed", counted from the JUnit XML of every run.
+#
+#   tests/run.sh            both builds
+#   WHARF_BUILDS=release tests/run.sh   only one
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RESULTS=$ROOT/build-results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+BUILDS=${WHARF_BUILDS:-"release asan"}
+PY=/usr/bin/python3
+rc=0
+
+setup() {  # name, meson args...
+  local dir=build-$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$RESULTS/setup-$(basename "$dir").log" 2>&1 || {
+      cat "$RESULTS/setup-$(basename "$dir").log"; return 1; }
+  fi
+  ninja -C "$dir" >"$RESULTS/build-$(basename "$dir").log" 2>&1 || {
+    tail -50 "$RESULTS/build-$(basename "$dir").log"; return 1; }
+  if grep -q "warning:" "$RESULTS/build-$(basename "$dir").log"; then
+    echo "compiler warnings in $dir:"; grep -A3 "warning:" "$RESULTS/build-$(basename "$dir").log"
+    return 1
+  fi
+}
+
+for b in $BUILDS; do
+  case $b in
+    release) args=(--buildtype=release) ;;
+    asan) args=(--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false) ;;
+    *) echo "unknown build $b"; exit 2 ;;
+  esac
+  echo "== build $b"
+  if ! setup "$b" "${args[@]}"; then
+    echo "build $b failed"
+    echo "<testsuite name='build-$b' tests='1' failures='1'><testcase name='build'><failure/></testcase></testsuite>" \
+      >"$RESULTS/$b-build.xml"
+    rc=1
+    continue
+  fi
+  # BoringSSL and OpenSSL 3 must never share a process.
+  if ldd "build-$b/src/wharf" | grep -Eq 'lib(ssl|crypto)\.so\.3' && ldd "build-$b/src/wharf" | grep -Eq 'lib(ssl|crypto)\.so\.0'; then
+    echo "build $b links both BoringSSL and OpenSSL 3"; rc=1
+  fi
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+  echo "== unit tests ($b)"
+  "build-$b/tests/unit_tests" --gtest_output="xml:$RESULTS/$b-unit.xml" >"$RESULTS/$b-unit.log" 2>&1 || {
+    grep -E "FAILED|Failure|ERROR|runtime error" "$RESULTS/$b-unit.log" | head -50; rc=1; }
+  tail -3 "$RESULTS/$b-unit.log"
+  echo "== integration tests ($b)"
+  WHARF_BIN=$ROOT/build-$b/src/wharf $PY -m pytest -q -p no:cacheprovider \
+    --junitxml="$RESULTS/$b-integration.xml" tests/integration || rc=1
+done
+
+$PY tests/summarize.py "$RESULTS"/*.xml || rc=1
+exit $rc
