@@ -130,8 +130,12 @@ int Serve(const Config& cfg) {
   int workers = cfg.http.workers ? static_cast<int>(cfg.http.workers)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Metrics metrics(workers, registry::RouteLabels());
-  registry::Registry app(cfg, &metrics);
-  http::Server server(cfg.http, workers, &app, &metrics);
+  auto app = registry::Registry::Open(cfg, &metrics);
+  if (!app.ok()) {
+    fprintf(stderr, "wharf: %s\n", app.status().message().c_str());
+    return 1;
+  }
+  http::Server server(cfg.http, workers, app->get(), &metrics);
   Status st = server.Listen();
   if (!st.ok()) {
     fprintf(stderr, "wharf: %s\n", st.message().c_str());

@@ -27,7 +27,7 @@ Connection::Connection(Worker* w, int fd, std::string peer)
       fd_(fd),
       peer_(std::move(peer)),
       parser_(w->shared().limits, this),
-      ex_{parser_.request(), res_, w->index(), 0, nullptr},
+      ex_{parser_.request(), res_, w->index(), w->loop(), this, 0, nullptr, false},
       in_(new char[kInBufSize]) {
   parser_.request().peer = peer_;
 }
@@ -59,6 +59,7 @@ void Connection::UpdatePoll() {
     case Phase::kReading:
       want = UV_READABLE | (out_off_ < out_.size() ? UV_WRITABLE : 0);
       break;
+    case Phase::kDeferred: break;
     case Phase::kWriting: want = UV_WRITABLE; break;
     case Phase::kLingering: want = UV_READABLE; break;
     case Phase::kClosed: break;
@@ -148,6 +149,10 @@ void Connection::Pump() {
     } else if (st == RequestParser::State::kStopped) {
       close_after_ = true;
     }
+    if (waiting_) {
+      phase_ = Phase::kDeferred;
+      break;
+    }
     PrepareResponse();
   }
   UpdatePoll();
@@ -206,9 +211,25 @@ ParserEvents::Action Connection::OnBody(std::string_view chunk) {
 void Connection::OnMessageComplete(Request&) {
   if (!answered_at_head_) {
     w_->shared().handler->Finish(ex_);
-    if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
+    if (ex_.deferred)
+      waiting_ = true;
+    else if (!res_.answered())
+      res_.Error(500, "INTERNAL", "handler gave no response");
   }
   ex_.sink.reset();
+}
+
+void Connection::ResumeDeferred() {
+  waiting_ = false;
+  ex_.deferred = false;
+  if (phase_ == Phase::kClosed) {
+    if (open_handles_ == 0) delete this;  // the client left while we worked
+    return;
+  }
+  if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
+  last_activity_ms_ = uv_now(w_->loop());
+  PrepareResponse();
+  Pump();
 }
 
 void Connection::PrepareResponse() {
@@ -237,6 +258,7 @@ void Connection::PrepareResponse() {
   out_.append("\r\n");
   if (bodyless) {
     res_.body.clear();
+    res_.shared_body.reset();
     if (res_.file.fd >= 0) ::close(res_.file.fd);
     res_.file = FileRange{};
   }
@@ -249,14 +271,15 @@ bool Connection::Flush() {
   uint64_t budget = kWriteBudget;
   while (budget > 0) {
     size_t head_left = out_.size() - out_off_;
-    size_t body_left = response ? res_.body.size() - body_off_ : 0;
+    const std::string_view body = response ? res_.Bytes() : std::string_view();
+    size_t body_left = body.size() - body_off_;
     const bool file_left = response && res_.file.fd >= 0 && res_.file.length > 0;
     ssize_t n;
     if (head_left + body_left > 0) {
       iovec iov[2];
       int cnt = 0;
       if (head_left) iov[cnt++] = {out_.data() + out_off_, head_left};
-      if (body_left) iov[cnt++] = {res_.body.data() + body_off_, body_left};
+      if (body_left) iov[cnt++] = {const_cast<char*>(body.data()) + body_off_, body_left};
       msghdr msg{};
       msg.msg_iov = iov;
       msg.msg_iovlen = cnt;
@@ -345,6 +368,11 @@ void Connection::OnTimer(uv_timer_t* h) {
     c->Close();
     return;
   }
+  if (c->phase_ == Phase::kDeferred) {  // our own work; the client is not idle
+    c->timer_due_ms_ = 0;
+    c->ArmTimer(uv_now(c->w_->loop()) + c->w_->shared().limits.idle_timeout_seconds * 1000ull);
+    return;
+  }
   const Limits& lim = c->w_->shared().limits;
   const uint64_t now = uv_now(c->w_->loop());
   const bool in_head =
@@ -393,7 +421,7 @@ void Connection::OnHandleClosed(uv_handle_t* h) {
   auto* c = static_cast<Connection*>(h->data);
   if (--c->open_handles_ == 0) {
     ::close(c->fd_);
-    delete c;
+    if (!c->waiting_) delete c;  // else ResumeDeferred() deletes it
   }
 }
 

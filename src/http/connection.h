@@ -21,7 +21,7 @@
 
 namespace wharf::http {
 
-class Connection final : public ParserEvents {
+class Connection final : public ParserEvents, public Resumable {
  public:
   // Takes ownership of the non-blocking socket `fd`.
   Connection(Worker* w, int fd, std::string peer);
@@ -38,13 +38,14 @@ class Connection final : public ParserEvents {
   Connection* prev = nullptr;
 
  private:
-  enum class Phase { kReading, kWriting, kLingering, kClosed };
+  enum class Phase { kReading, kDeferred, kWriting, kLingering, kClosed };
   static constexpr size_t kInBufSize = 64 * 1024;
 
   ~Connection() override;
   Action OnHead(Request& req) override;
   Action OnBody(std::string_view chunk) override;
   void OnMessageComplete(Request& req) override;
+  void ResumeDeferred() override;
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnTimer(uv_timer_t* h);
@@ -76,6 +77,7 @@ class Connection final : public ParserEvents {
   Handler::BodyMode mode_ = Handler::BodyMode::kRespond;
   bool answered_at_head_ = false;  // Begin() answered; body (if any) is ignored
   bool close_after_ = false;
+  bool waiting_ = false;           // a deferred response is outstanding
 
   std::unique_ptr<char[]> in_;
   size_t in_start_ = 0, in_end_ = 0;

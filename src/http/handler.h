@@ -7,7 +7,7 @@
 //      collected into ex.req.body up to ex.body_limit bytes (kBuffer), or
 //      installs ex.sink to receive the body as it streams in (kStream).
 //   2. Finish(ex) once the whole body has arrived (never after kRespond). It
-//      must fill ex.res before returning.
+//      must fill ex.res before returning, or call ex.Defer() and answer later.
 // The sink is destroyed when the request ends, whether it completed or the
 // connection died mid-body; per-request state lives in the sink.
 // A body larger than ex.body_limit, in kBuffer mode, is answered with 413 by
@@ -17,6 +17,8 @@
 // Thread-safety: all calls for one connection happen on its worker loop. A
 // Handler instance is shared by all workers, so it must be thread-safe.
 #pragma once
+
+#include <uv.h>
 
 #include <cstdint>
 #include <memory>
@@ -37,12 +39,29 @@ class BodySink {
   virtual Status Write(std::string_view chunk) = 0;
 };
 
+// Implemented by the connection: picks up a deferred response.
+class Resumable {
+ public:
+  virtual ~Resumable() = default;
+  virtual void ResumeDeferred() = 0;
+};
+
 struct Exchange {
   Request& req;
   Response& res;
   int worker = 0;                    // index of the worker loop
+  uv_loop_t* loop = nullptr;         // the worker's loop
+  Resumable* conn = nullptr;
   uint64_t body_limit = 0;           // for kBuffer
   std::unique_ptr<BodySink> sink;    // for kStream
+  bool deferred = false;
+
+  // Called in Finish() instead of answering: the response comes later. The
+  // handler must then fill `res` and call Resume() exactly once, on this
+  // loop's thread (e.g. from a uv_queue_work completion). The Exchange stays
+  // valid until then, even if the client goes away meanwhile.
+  void Defer() { deferred = true; }
+  void Resume() { conn->ResumeDeferred(); }
 };
 
 class Handler {

@@ -11,6 +11,7 @@ void Response::Reset() {
   status = 0;
   headers.clear();
   body.clear();
+  shared_body.reset();
   if (file.fd >= 0) ::close(file.fd);
   file = FileRange{};
   content_length.reset();
@@ -80,7 +81,7 @@ void Response::Error(int st, std::string_view code, std::string_view message,
 uint64_t Response::BodySize() const {
   if (content_length) return *content_length;
   if (file.fd >= 0) return file.length;
-  return body.size();
+  return Bytes().size();
 }
 
 const char* StatusText(int s) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ struct Response {
   int status = 0;        // 0 = not answered yet
   std::string headers;   // extra header lines, each "Name: value\r\n"
   std::string body;
+  // A body shared with a cache (e.g. a manifest); sent instead of `body`.
+  std::shared_ptr<const std::string> shared_body;
   FileRange file;
   std::optional<uint64_t> content_length;  // overrides the body size (HEAD)
   bool close = false;    // close the connection after this response
@@ -52,6 +55,8 @@ struct Response {
 
   // The size of the body that a GET would carry.
   uint64_t BodySize() const;
+  // The bytes body (shared or own).
+  std::string_view Bytes() const { return shared_body ? std::string_view(*shared_body) : body; }
 };
 
 // The reason phrase for a status code ("Not Found").

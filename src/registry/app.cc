@@ -1,6 +1,10 @@
 #include "registry/app.h"
 
+#include "registry/errors.h"
+#include "registry/handlers.h"
+#include "registry/names.h"
 #include "registry/routes.h"
+#include "util/log.h"
 
 namespace wharf::registry {
 
@@ -10,6 +14,7 @@ using http::Router;
 namespace {
 
 constexpr char kApiVersion[] = "registry/2.0";
+constexpr uint64_t kManifestCacheBytes = 64ull << 20;
 
 std::string AllowHeader(uint32_t m) {
   static const std::pair<uint32_t, const char*> kNames[] = {
@@ -27,49 +32,120 @@ std::string AllowHeader(uint32_t m) {
 
 }  // namespace
 
-Registry::Registry(const Config& cfg, Metrics* metrics) : cfg_(cfg), metrics_(metrics) {
+Registry::Registry(const Config& cfg, Metrics* metrics) : metrics_(metrics) {
+  svc_.cfg = cfg;
   BuildRouter(&router_);
+}
+
+Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* metrics) {
+  std::unique_ptr<Registry> r(new Registry(cfg, metrics));
+  Services& s = r->svc_;
+  const std::string& root = cfg.storage.root;
+  s.blobs = std::make_unique<storage::BlobStore>(root);
+  Status st = s.blobs->Init();
+  if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
+  auto meta = storage::MetaStore::Open(root + "/meta");
+  if (!meta.ok()) return Status(meta.status().code(), "storage.root: " + meta.status().message());
+  s.meta = std::move(*meta);
+  s.uploads = std::make_unique<storage::UploadManager>(s.blobs.get(), s.meta.get(),
+                                                       cfg.http.limits.max_blob_bytes);
+  st = s.uploads->Init();
+  if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
+  s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);
+  r->maintenance_ = std::thread([p = r.get()] { p->Maintain(); });
+  return r;
+}
+
+Registry::~Registry() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+void Registry::Maintain() {
+  const int64_t expiry_ms = int64_t{svc_.cfg.storage.upload_expiry_minutes} * 60 * 1000;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::seconds(30));
+    if (stop_) break;
+    lock.unlock();
+    size_t n = svc_.uploads->Expire(expiry_ms);
+    if (n) WLOG_INFO("expired %zu abandoned uploads", n);
+    lock.lock();
+  }
 }
 
 Registry::BodyMode Registry::Begin(Exchange& ex) {
   http::Request& req = ex.req;
+  http::Response& res = ex.res;
   Router::Match m;
   switch (router_.Find(req.method, req.path, &m)) {
     case Router::Outcome::kNotFound:
-      ex.res.Error(404, "NOT_FOUND", "no such endpoint");
+      res.Error(404, "NOT_FOUND", "no such endpoint");
       return BodyMode::kRespond;
     case Router::Outcome::kMethodNotAllowed:
-      ex.res.Error(405, "UNSUPPORTED", "method not allowed on this endpoint");
-      ex.res.AddHeader("Allow", AllowHeader(m.allowed));
+      Fail(res, Err::kUnsupported, "method not allowed on this endpoint");
+      res.AddHeader("Allow", AllowHeader(m.allowed));
       return BodyMode::kRespond;
     case Router::Outcome::kFound:
       break;
   }
   req.route = m.route;
   req.params = m.params;
-  // Every route so far answers from the head alone.
-  Answer(ex);
+  const bool repo_route = m.route != kRouteBase && m.route != kRouteHealthz &&
+                          m.route != kRouteMetrics && m.route != kRouteCatalog;
+  if (repo_route && !ValidName(req.params[0])) {
+    Fail(res, Err::kNameInvalid, "invalid repository name");
+    return BodyMode::kRespond;
+  }
+  if (m.route != kRouteMetrics && m.route != kRouteHealthz)
+    res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
+  switch (m.route) {
+    case kRouteBase:
+      res.Set(200, "application/json", "{}");
+      break;
+    case kRouteHealthz:
+      res.Set(200, "text/plain; charset=utf-8", "ok\n");
+      break;
+    case kRouteMetrics:
+      res.Set(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render());
+      break;
+    case kRouteCatalog:
+      ListCatalog(svc_, ex);
+      break;
+    case kRouteTags:
+      ListTags(svc_, ex);
+      break;
+    case kRouteReferrers:
+      ListReferrers(svc_, ex);
+      break;
+    case kRouteManifest:
+      return ManifestBegin(svc_, ex);
+    case kRouteUploadStart:
+      return UploadStartBegin(svc_, ex);
+    case kRouteUpload:
+      return UploadBegin(svc_, ex);
+    case kRouteBlob:
+      return BlobBegin(svc_, ex);
+  }
   return BodyMode::kRespond;
 }
 
-void Registry::Finish(Exchange& ex) { Answer(ex); }
-
-void Registry::Answer(Exchange& ex) {
-  http::Response& res = ex.res;
+void Registry::Finish(Exchange& ex) {
   switch (ex.req.route) {
-    case kRouteBase:
-      res.Set(200, "application/json", "{}");
-      res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
-      return;
-    case kRouteHealthz:
-      res.Set(200, "text/plain; charset=utf-8", "ok\n");
-      return;
-    case kRouteMetrics:
-      res.Set(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render());
-      return;
-    default:
-      res.Error(404, "NOT_FOUND", "no such endpoint");
+    case kRouteManifest:
+      return ManifestFinish(svc_, ex);
+    case kRouteUploadStart:
+      return UploadStartFinish(svc_, ex);
+    case kRouteUpload:
+      return UploadFinish(svc_, ex);
+    case kRouteBlob:
+      return BlobFinish(svc_, ex);
   }
+  Fail(ex.res, Err::kInternal, "unexpected request body");
 }
 
 }  // namespace wharf::registry

@@ -1,31 +1,50 @@
 // Registry: the http::Handler that answers the OCI distribution API and the
 // operational endpoints (/healthz, /metrics).
 //
-// Thread-safety: one instance serves every worker; it holds no per-request
-// state, and what it shares (stores, metrics) is thread-safe.
+// Open() prepares storage (directories, RocksDB, resumable uploads) and
+// starts a maintenance thread that expires abandoned uploads.
+//
+// Thread-safety: one instance serves every worker; it keeps no per-request
+// state, and what it shares (Services, metrics) is thread-safe.
 #pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "config/config.h"
 #include "http/handler.h"
 #include "http/router.h"
+#include "registry/services.h"
 #include "util/metrics.h"
 
 namespace wharf::registry {
 
 class Registry final : public http::Handler {
  public:
-  // `metrics` must outlive the registry.
-  Registry(const Config& cfg, Metrics* metrics);
+  // `metrics` must outlive the registry. Errors name the storage problem.
+  static Result<std::unique_ptr<Registry>> Open(const Config& cfg, Metrics* metrics);
+  ~Registry() override;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   BodyMode Begin(http::Exchange& ex) override;
   void Finish(http::Exchange& ex) override;
 
- private:
-  void Answer(http::Exchange& ex);
+  Services& services() { return svc_; }
 
-  Config cfg_;
+ private:
+  Registry(const Config& cfg, Metrics* metrics);
+  void Maintain();
+
+  Services svc_;
   Metrics* metrics_;
   http::Router router_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread maintenance_;
 };
 
 }  // namespace wharf::registry

@@ -9,6 +9,15 @@ const std::vector<RouteSpec>& RouteTable() {
       {kRouteBase, "/v2/", kGet | kHead, "base"},
       {kRouteHealthz, "/healthz", kGet | kHead, "healthz"},
       {kRouteMetrics, "/metrics", kGet | kHead, "metrics"},
+      {kRouteCatalog, "/v2/_catalog", kGet, "catalog"},
+      {kRouteTags, "/v2/<name...>/tags/list", kGet, "tags"},
+      {kRouteManifest, "/v2/<name...>/manifests/<reference>", kGet | kHead | kPut | kDelete,
+       "manifest"},
+      {kRouteUploadStart, "/v2/<name...>/blobs/uploads/", kPost, "upload_start"},
+      {kRouteUpload, "/v2/<name...>/blobs/uploads/<uuid>", kGet | kPatch | kPut | kDelete,
+       "upload"},
+      {kRouteBlob, "/v2/<name...>/blobs/<digest>", kGet | kHead | kDelete, "blob"},
+      {kRouteReferrers, "/v2/<name...>/referrers/<digest>", kGet, "referrers"},
   };
   return t;
 }

@@ -14,6 +14,13 @@ enum RouteId : int {
   kRouteBase,
   kRouteHealthz,
   kRouteMetrics,
+  kRouteCatalog,
+  kRouteTags,
+  kRouteManifest,
+  kRouteUploadStart,
+  kRouteUpload,
+  kRouteBlob,
+  kRouteReferrers,
   kRouteCount,
 };
 

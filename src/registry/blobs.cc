@@ -1,0 +1,95 @@
+// GET/HEAD/DELETE /v2/<name>/blobs/<digest>
+#include <unistd.h>
+
+#include "registry/blocking.h"
+#include "registry/errors.h"
+#include "registry/handlers.h"
+#include "registry/headers.h"
+#include "registry/range.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+
+namespace {
+std::string DigestDetail(const std::string& d) { return "{\"digest\":\"" + d + "\"}"; }
+}  // namespace
+
+BodyMode BlobBegin(Services& s, http::Exchange& ex) {
+  http::Request& req = ex.req;
+  http::Response& res = ex.res;
+  const std::string repo(req.params[0]);
+  auto d = Digest::Parse(req.params[1]);
+  if (!d.ok()) {
+    Fail(res, Err::kDigestInvalid, d.status().message());
+    return BodyMode::kRespond;
+  }
+  const std::string dg = d->str();
+  auto linked = s.meta->LinkedSize(repo, dg);
+  if (!linked.ok()) {
+    if (linked.status().code() == Code::kNotFound)
+      Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
+    else
+      FailStorage(res, linked.status());
+    return BodyMode::kRespond;
+  }
+  if (req.method == "DELETE") {
+    if (!s.cfg.storage.delete_enabled) {
+      Fail(res, Err::kUnsupported, "deletion is disabled (storage.delete_enabled)");
+      return BodyMode::kRespond;
+    }
+    ex.body_limit = 0;
+    return BodyMode::kBuffer;  // BlobFinish unlinks it off the loop
+  }
+
+  uint64_t size = 0;
+  auto fd = s.blobs->Open(*d, &size);
+  if (!fd.ok()) {
+    WLOG_ERROR("blob %s is linked in %s but unreadable: %s", dg.c_str(), repo.c_str(),
+               fd.status().ToString().c_str());
+    Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
+    return BodyMode::kRespond;
+  }
+  const std::string etag = ETagOf(dg);
+  ByteRange r;
+  RangeResult rr = RangeResult::kNone;
+  if (const std::string* h = req.Find("Range")) rr = ParseRange(*h, size, &r);
+  const std::string* inm = req.Find("If-None-Match");
+  if (inm && NoneMatch(*inm, etag)) {
+    ::close(*fd);
+    res.status = 304;
+  } else if (rr == RangeResult::kUnsatisfiable) {
+    ::close(*fd);
+    Fail(res, Err::kRangeInvalid, "requested range not satisfiable");
+    res.AddHeader("Content-Range", "bytes */" + std::to_string(size));
+  } else if (rr == RangeResult::kOk) {
+    res.SetFile(206, *fd, r.first, r.length());
+    res.AddHeader("Content-Range", "bytes " + std::to_string(r.first) + "-" +
+                                       std::to_string(r.last) + "/" + std::to_string(size));
+  } else {
+    res.SetFile(200, *fd, 0, size);
+  }
+  if (res.status != 416) {
+    res.AddHeader("Content-Type", "application/octet-stream");
+    res.AddHeader("Cache-Control", "max-age=31536000");
+  }
+  res.AddHeader("Docker-Content-Digest", dg);
+  res.AddHeader("ETag", etag);
+  res.AddHeader("Accept-Ranges", "bytes");
+  return BodyMode::kRespond;
+}
+
+void BlobFinish(Services& s, http::Exchange& ex) {
+  auto st = std::make_shared<Status>();
+  std::string repo(ex.req.params[0]);
+  std::string dg = Digest::Parse(ex.req.params[1])->str();
+  RunBlocking(
+      ex, [&s, st, repo, dg] { *st = s.meta->Unlink(repo, dg); },
+      [&ex, st] {
+        if (st->ok())
+          ex.res.status = 202;
+        else
+          FailStorage(ex.res, *st);
+      });
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,36 @@
+// The OCI distribution API handlers, one file per resource:
+//   blobs.cc      GET/HEAD/DELETE /v2/<name>/blobs/<digest>
+//   uploads.cc    POST/PATCH/PUT/GET/DELETE /v2/<name>/blobs/uploads/...
+//   manifests.cc  GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
+//   listing.cc    GET /v2/<name>/tags/list, GET /v2/_catalog,
+//                 GET /v2/<name>/referrers/<digest>
+//
+// Each resource has a Begin (the head has arrived: answer now or say how the
+// body is taken) and, where a body or blocking work follows, a Finish. They
+// follow the http::Handler contract. ex.req.params[0] is the repository name
+// (already validated) and params[1] the last path parameter.
+#pragma once
+
+#include "http/handler.h"
+#include "registry/services.h"
+
+namespace wharf::registry {
+
+using BodyMode = http::Handler::BodyMode;
+
+BodyMode BlobBegin(Services& s, http::Exchange& ex);
+void BlobFinish(Services& s, http::Exchange& ex);
+
+BodyMode UploadStartBegin(Services& s, http::Exchange& ex);
+void UploadStartFinish(Services& s, http::Exchange& ex);
+BodyMode UploadBegin(Services& s, http::Exchange& ex);
+void UploadFinish(Services& s, http::Exchange& ex);
+
+BodyMode ManifestBegin(Services& s, http::Exchange& ex);
+void ManifestFinish(Services& s, http::Exchange& ex);
+
+void ListTags(Services& s, http::Exchange& ex);
+void ListCatalog(Services& s, http::Exchange& ex);
+void ListReferrers(Services& s, http::Exchange& ex);
+
+}  // namespace wharf::registry

@@ -1,0 +1,16 @@
+// Small helpers for the registry's response headers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace wharf::registry {
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string UrlEncode(std::string_view s);
+// The quoted ETag of a digest: "\"sha256:…\"".
+std::string ETagOf(std::string_view digest);
+// True if an If-None-Match header value matches `etag` (or is "*").
+bool NoneMatch(std::string_view if_none_match, std::string_view etag);
+
+}  // namespace wharf::registry

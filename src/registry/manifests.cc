@@ -1,0 +1,240 @@
+// GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "registry/blocking.h"
+#include "registry/errors.h"
+#include "registry/handlers.h"
+#include "registry/headers.h"
+#include "registry/manifest.h"
+#include "registry/names.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+namespace {
+
+// A validated reference: a tag, or a digest.
+struct Reference {
+  bool is_digest = false;
+  std::string tag;
+  Digest digest;
+};
+
+bool ParseReference(std::string_view ref, Reference* out, http::Response& res) {
+  if (LooksLikeDigest(ref)) {
+    auto d = Digest::Parse(ref);
+    if (!d.ok()) {
+      Fail(res, Err::kDigestInvalid, d.status().message());
+      return false;
+    }
+    out->is_digest = true;
+    out->digest = *d;
+    return true;
+  }
+  if (!ValidTag(ref)) {
+    Fail(res, Err::kTagInvalid, "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
+    return false;
+  }
+  out->tag = std::string(ref);
+  return true;
+}
+
+void Unknown(Services& s, http::Response& res, const std::string& repo) {
+  if (!s.meta->RepoExists(repo))
+    Fail(res, Err::kNameUnknown, "repository name not known to registry",
+         "{\"name\":\"" + repo + "\"}");
+  else
+    Fail(res, Err::kManifestUnknown, "manifest unknown");
+}
+
+// Reads manifest bytes from the cache or, on a miss, from the blob file.
+std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& digest,
+                                                uint64_t size) {
+  if (auto hit = s.manifests->Get(digest)) return hit;
+  auto d = Digest::Parse(digest);
+  if (!d.ok()) return nullptr;
+  uint64_t fsize = 0;
+  auto fd = s.blobs->Open(*d, &fsize);
+  if (!fd.ok()) return nullptr;
+  auto bytes = std::make_shared<std::string>(fsize, '\0');
+  ssize_t n = ::pread(*fd, bytes->data(), fsize, 0);
+  ::close(*fd);
+  if (n < 0 || static_cast<uint64_t>(n) != fsize || fsize != size) return nullptr;
+  s.manifests->Put(digest, bytes);
+  return bytes;
+}
+
+void Serve(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
+  http::Response& res = ex.res;
+  std::string digest, media_type;
+  uint64_t size = 0;
+  if (ref.is_digest) {
+    digest = ref.digest.str();
+    auto m = s.meta->GetManifest(repo, digest);
+    if (!m.ok()) {
+      if (m.status().code() == Code::kNotFound) Unknown(s, res, repo);
+      else FailStorage(res, m.status());
+      return;
+    }
+    media_type = m->media_type;
+    size = m->size;
+  } else {
+    auto t = s.meta->GetTag(repo, ref.tag);
+    if (!t.ok()) {
+      if (t.status().code() == Code::kNotFound) Unknown(s, res, repo);
+      else FailStorage(res, t.status());
+      return;
+    }
+    digest = std::move(t->digest);
+    media_type = std::move(t->media_type);
+    size = t->size;
+  }
+  if (!Accepts(ex.req.Joined("Accept"), media_type)) {
+    Fail(res, Err::kManifestUnknown,
+         "manifest is " + media_type + ", which the Accept header does not allow");
+    return;
+  }
+  const std::string etag = ETagOf(digest);
+  const std::string* inm = ex.req.Find("If-None-Match");
+  if (inm && NoneMatch(*inm, etag)) {
+    res.status = 304;
+  } else if (ex.req.IsHead()) {
+    res.status = 200;
+    res.content_length = size;
+  } else {
+    auto bytes = LoadManifest(s, digest, size);
+    if (!bytes) {
+      WLOG_ERROR("manifest %s of %s is recorded but unreadable", digest.c_str(), repo.c_str());
+      Fail(res, Err::kManifestUnknown, "manifest unknown");
+      return;
+    }
+    res.status = 200;
+    res.shared_body = std::move(bytes);
+  }
+  res.AddHeader("Content-Type", media_type);
+  res.AddHeader("Docker-Content-Digest", digest);
+  res.AddHeader("ETag", etag);
+}
+
+void Put(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
+  http::Response& res = ex.res;
+  const std::string& body = ex.req.body;
+  ParsedManifest m;
+  ManifestError err;
+  const std::string* ct = ex.req.Find("Content-Type");
+  if (!ParseManifest(body, ct ? *ct : std::string(), &m, &err)) {
+    Fail(res, err.code, err.message);
+    return;
+  }
+  Digest digest = DigestOf(body, ref.is_digest ? ref.digest.algo : DigestAlgo::kSha256);
+  if (ref.is_digest && !(digest == ref.digest)) {
+    Fail(res, Err::kDigestInvalid, "manifest content has digest " + digest.str(),
+         "{\"digest\":\"" + ref.digest.str() + "\"}");
+    return;
+  }
+  for (const std::string& b : m.blobs) {
+    if (!s.meta->LinkedSize(repo, b).ok()) {
+      Fail(res, Err::kManifestBlobUnknown, "manifest references a blob unknown to this repository",
+           "{\"digest\":\"" + b + "\"}");
+      return;
+    }
+  }
+  for (const std::string& c : m.children) {
+    if (!s.meta->GetManifest(repo, c).ok()) {
+      Fail(res, Err::kManifestBlobUnknown,
+           "index references a manifest unknown to this repository",
+           "{\"digest\":\"" + c + "\"}");
+      return;
+    }
+  }
+  storage::ManifestWrite w;
+  w.repo = repo;
+  w.digest = digest.str();
+  w.record.media_type = m.media_type;
+  w.record.size = body.size();
+  w.record.subject = m.subject;
+  w.record.artifact_type = m.artifact_type;
+  w.record.created_ms = storage::NowMs();
+  if (!ref.is_digest) w.tag = ref.tag;
+  if (!m.subject.empty()) w.referrer_descriptor = ReferrerDescriptor(m, w.digest, body.size());
+  auto bytes = std::make_shared<const std::string>(body);
+  auto st = std::make_shared<Status>();
+  auto subject = m.subject;
+  RunBlocking(
+      ex,
+      [&s, st, w, digest, bytes] {
+        *st = s.blobs->Write(digest, *bytes);  // durable before the record
+        if (st->ok()) *st = s.meta->PutManifest(w);
+      },
+      [&s, &ex, st, w, bytes, subject] {
+        if (!st->ok()) {
+          FailStorage(ex.res, *st);
+          return;
+        }
+        s.manifests->Put(w.digest, bytes);
+        ex.res.status = 201;
+        ex.res.AddHeader("Location", "/v2/" + w.repo + "/manifests/" + w.digest);
+        ex.res.AddHeader("Docker-Content-Digest", w.digest);
+        if (!subject.empty()) ex.res.AddHeader("OCI-Subject", subject);
+      });
+}
+
+void Delete(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
+  auto st = std::make_shared<Status>();
+  if (ref.is_digest) {
+    std::string digest = ref.digest.str();
+    RunBlocking(
+        ex, [&s, st, repo, digest] { *st = s.meta->DeleteManifest(repo, digest); },
+        [&ex, st] {
+          if (st->ok()) ex.res.status = 202;
+          else if (st->code() == Code::kNotFound) Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+          else FailStorage(ex.res, *st);
+        });
+    return;
+  }
+  std::string tag = ref.tag;
+  RunBlocking(
+      ex,
+      [&s, st, repo, tag] {
+        auto t = s.meta->GetTag(repo, tag);
+        *st = t.ok() ? s.meta->DeleteTag(repo, tag) : t.status();
+      },
+      [&ex, st] {
+        if (st->ok()) ex.res.status = 202;
+        else if (st->code() == Code::kNotFound) Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+        else FailStorage(ex.res, *st);
+      });
+}
+
+}  // namespace
+
+BodyMode ManifestBegin(Services& s, http::Exchange& ex) {
+  Reference ref;
+  if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
+  if (ex.req.method == "GET" || ex.req.method == "HEAD") {
+    Serve(s, ex, std::string(ex.req.params[0]), ref);
+    return BodyMode::kRespond;
+  }
+  if (ex.req.method == "DELETE") {
+    if (!s.cfg.storage.delete_enabled) {
+      Fail(ex.res, Err::kUnsupported, "deletion is disabled (storage.delete_enabled)");
+      return BodyMode::kRespond;
+    }
+    ex.body_limit = 0;
+    return BodyMode::kBuffer;
+  }
+  ex.body_limit = s.cfg.http.limits.max_manifest_bytes;
+  return BodyMode::kBuffer;
+}
+
+void ManifestFinish(Services& s, http::Exchange& ex) {
+  Reference ref;
+  ParseReference(ex.req.params[1], &ref, ex.res);  // validated in ManifestBegin
+  const std::string repo(ex.req.params[0]);
+  if (ex.req.method == "PUT")
+    Put(s, ex, repo, ref);
+  else
+    Delete(s, ex, repo, ref);
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,23 @@
+// Services: what the registry handlers share. Owned by Registry; handlers
+// get a reference. Every member is thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "config/config.h"
+#include "registry/manifest_cache.h"
+#include "storage/blob_store.h"
+#include "storage/meta_store.h"
+#include "storage/uploads.h"
+
+namespace wharf::registry {
+
+struct Services {
+  Config cfg;
+  std::unique_ptr<storage::BlobStore> blobs;
+  std::unique_ptr<storage::MetaStore> meta;
+  std::unique_ptr<storage::UploadManager> uploads;
+  std::unique_ptr<ManifestCache> manifests;
+};
+
+}  // namespace wharf::registry

@@ -1,0 +1,228 @@
+// POST/PATCH/PUT/GET/DELETE /v2/<name>/blobs/uploads/...
+#include "registry/blocking.h"
+#include "registry/errors.h"
+#include "registry/handlers.h"
+#include "registry/names.h"
+#include "registry/range.h"
+
+namespace wharf::registry {
+namespace {
+
+using storage::Upload;
+
+void FailAppend(http::Response& res, const Status& st) {
+  if (st.code() == Code::kTooLarge)
+    Fail(res, Err::kTooLarge, st.message());
+  else
+    FailStorage(res, st);
+}
+
+// Streams a request body into an acquired upload; releases it when the
+// request ends, unless Take() handed it on.
+class UploadSink final : public http::BodySink {
+ public:
+  UploadSink(Services& s, std::shared_ptr<Upload> u, http::Response& res)
+      : s_(s), u_(std::move(u)), res_(res) {}
+  ~UploadSink() override {
+    if (u_) s_.uploads->Release(u_);
+  }
+  Status Write(std::string_view chunk) override {
+    Status st = s_.uploads->Append(*u_, chunk);
+    if (!st.ok()) FailAppend(res_, st);
+    return st;
+  }
+  const Upload& upload() const { return *u_; }
+  std::shared_ptr<Upload> Take() { return std::move(u_); }
+
+ private:
+  Services& s_;
+  std::shared_ptr<Upload> u_;
+  http::Response& res_;
+};
+
+void UploadHeaders(http::Response& res, const std::string& repo, const std::string& uuid,
+                   uint64_t size) {
+  res.AddHeader("Location", "/v2/" + repo + "/blobs/uploads/" + uuid);
+  res.AddHeader("Range", "0-" + std::to_string(size ? size - 1 : 0));
+  res.AddHeader("Docker-Upload-UUID", uuid);
+}
+
+void BlobCreated(http::Response& res, const std::string& repo, const std::string& digest) {
+  res.status = 201;
+  res.AddHeader("Location", "/v2/" + repo + "/blobs/" + digest);
+  res.AddHeader("Docker-Content-Digest", digest);
+}
+
+// Verifies and stores an upload off the loop, then answers 201 or the error.
+void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Digest want) {
+  auto st = std::make_shared<Status>();
+  RunBlocking(
+      ex, [&s, u, want, st] { *st = s.uploads->Commit(u, want); },
+      [&s, &ex, u, want, st] {
+        s.uploads->Release(u);
+        if (st->ok())
+          BlobCreated(ex.res, u->repo, want.str());
+        else if (st->code() == Code::kInvalid)
+          Fail(ex.res, Err::kDigestInvalid, "provided digest did not match uploaded content: " +
+                                                st->message(),
+               "{\"digest\":\"" + want.str() + "\"}");
+        else
+          FailStorage(ex.res, *st);
+      });
+}
+
+// Parses the required ?digest= of a completing request.
+bool WantDigest(http::Exchange& ex, Digest* out) {
+  bool has = false;
+  std::string v = ex.req.QueryParam("digest", &has);
+  if (!has) {
+    Fail(ex.res, Err::kDigestInvalid, "the digest query parameter is required");
+    return false;
+  }
+  auto d = Digest::Parse(v);
+  if (!d.ok()) {
+    Fail(ex.res, Err::kDigestInvalid, d.status().message());
+    return false;
+  }
+  *out = *d;
+  return true;
+}
+
+}  // namespace
+
+BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
+  http::Request& req = ex.req;
+  const std::string repo(req.params[0]);
+  bool has_mount = false;
+  std::string mount = req.QueryParam("mount", &has_mount);
+  if (has_mount) {
+    auto d = Digest::Parse(mount);
+    if (!d.ok()) {
+      Fail(ex.res, Err::kDigestInvalid, d.status().message());
+      return BodyMode::kRespond;
+    }
+    std::string from = req.QueryParam("from");
+    if (!from.empty() && ValidName(from) && s.meta->LinkedSize(from, d->str()).ok()) {
+      ex.body_limit = 0;
+      return BodyMode::kBuffer;  // UploadStartFinish links it off the loop
+    }
+    // Not mountable: fall back to a new upload session (202), as the spec asks.
+  }
+  bool monolithic = false;
+  req.QueryParam("digest", &monolithic);
+  Digest want;
+  if (monolithic && !WantDigest(ex, &want)) return BodyMode::kRespond;
+  auto u = s.uploads->Start(repo);
+  if (!u.ok()) {
+    FailStorage(ex.res, u.status());
+    return BodyMode::kRespond;
+  }
+  if (monolithic) {
+    ex.sink = std::make_unique<UploadSink>(s, *u, ex.res);
+    return BodyMode::kStream;
+  }
+  ex.res.status = 202;
+  UploadHeaders(ex.res, repo, (*u)->uuid, 0);
+  s.uploads->Release(*u);
+  return BodyMode::kRespond;
+}
+
+void UploadStartFinish(Services& s, http::Exchange& ex) {
+  if (ex.sink) {  // monolithic POST ?digest=
+    Digest want = *Digest::Parse(ex.req.QueryParam("digest"));
+    CommitUpload(s, ex, static_cast<UploadSink*>(ex.sink.get())->Take(), want);
+    return;
+  }
+  // Cross-repository mount.
+  const std::string repo(ex.req.params[0]);
+  const std::string from = ex.req.QueryParam("from");
+  const std::string digest = Digest::Parse(ex.req.QueryParam("mount"))->str();
+  auto st = std::make_shared<Status>();
+  RunBlocking(
+      ex,
+      [&s, st, repo, from, digest] {
+        auto size = s.meta->LinkedSize(from, digest);
+        *st = size.ok() ? s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "")
+                        : size.status();
+      },
+      [&ex, st, repo, digest] {
+        if (st->ok())
+          BlobCreated(ex.res, repo, digest);
+        else if (st->code() == Code::kNotFound)  // unlinked meanwhile
+          Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
+        else
+          FailStorage(ex.res, *st);
+      });
+}
+
+BodyMode UploadBegin(Services& s, http::Exchange& ex) {
+  http::Request& req = ex.req;
+  http::Response& res = ex.res;
+  const std::string repo(req.params[0]);
+  const std::string uuid(req.params[1]);
+  if (req.method == "GET") {
+    auto size = s.uploads->Size(repo, uuid);
+    if (!size.ok()) {
+      Fail(res, Err::kBlobUploadUnknown, "blob upload unknown to registry");
+      return BodyMode::kRespond;
+    }
+    res.status = 204;
+    UploadHeaders(res, repo, uuid, *size);
+    return BodyMode::kRespond;
+  }
+  auto u = s.uploads->Acquire(repo, uuid);
+  if (!u.ok()) {
+    if (u.status().code() == Code::kUnavailable)
+      Fail(res, Err::kBusy, u.status().message());
+    else
+      Fail(res, Err::kBlobUploadUnknown, "blob upload unknown to registry");
+    return BodyMode::kRespond;
+  }
+  if (req.method == "DELETE") {
+    (void)s.uploads->Cancel(*u);
+    res.status = 204;
+    return BodyMode::kRespond;
+  }
+  // PATCH (a chunk, or a stream without Content-Range) or PUT (complete).
+  if (const std::string* cr = req.Find("Content-Range")) {
+    ByteRange r;
+    const char* problem = nullptr;
+    Err code = Err::kBlobUploadInvalid;
+    if (!ParseContentRange(*cr, &r)) {
+      problem = "malformed Content-Range";
+    } else if (r.first != (*u)->size) {
+      problem = "chunk out of order: it must start at the current upload size";
+      code = Err::kRangeInvalid;
+    } else if (req.has_content_length && req.content_length != r.length()) {
+      problem = "Content-Length does not match Content-Range";
+      code = Err::kSizeInvalid;
+    }
+    if (problem) {
+      uint64_t size = (*u)->size;
+      s.uploads->Release(*u);
+      Fail(res, code, problem);
+      UploadHeaders(res, repo, uuid, size);
+      return BodyMode::kRespond;
+    }
+  }
+  Digest want;
+  if (req.method == "PUT" && !WantDigest(ex, &want)) {
+    s.uploads->Release(*u);
+    return BodyMode::kRespond;
+  }
+  ex.sink = std::make_unique<UploadSink>(s, *u, res);
+  return BodyMode::kStream;
+}
+
+void UploadFinish(Services& s, http::Exchange& ex) {
+  auto* sink = static_cast<UploadSink*>(ex.sink.get());
+  if (ex.req.method == "PUT") {
+    CommitUpload(s, ex, sink->Take(), *Digest::Parse(ex.req.QueryParam("digest")));
+    return;
+  }
+  const Upload& u = sink->upload();
+  ex.res.status = 202;
+  UploadHeaders(ex.res, u.repo, u.uuid, u.size);
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,143 @@
+#include "storage/blob_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace wharf::storage {
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open " + dir);
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno(e, "fsync " + dir);
+  return Status();
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    cur = dir.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      return Status::FromErrno(errno, "mkdir " + cur);
+  }
+  return Status();
+}
+
+BlobStore::BlobStore(std::string root)
+    : root_(std::move(root)),
+      blobs_(root_ + "/blobs"),
+      uploads_(root_ + "/uploads"),
+      tmp_(root_ + "/tmp") {}
+
+Status BlobStore::Init() {
+  for (const std::string& d : {blobs_ + "/sha256", blobs_ + "/sha512", uploads_, tmp_})
+    WHARF_RETURN_IF_ERROR(MakeDirs(d));
+  // Leftovers in tmp/ are partial writes from a previous run: never valid.
+  if (DIR* dir = ::opendir(tmp_.c_str())) {
+    while (dirent* e = ::readdir(dir)) {
+      if (e->d_name[0] == '.') continue;
+      ::unlink((tmp_ + "/" + e->d_name).c_str());
+    }
+    ::closedir(dir);
+  }
+  return Status();
+}
+
+std::string BlobStore::PathFor(const Digest& d) const {
+  return blobs_ + "/" + d.algo_name() + "/" + d.hex.substr(0, 2) + "/" + d.hex;
+}
+
+Result<int> BlobStore::Open(const Digest& d, uint64_t* size) const {
+  int fd = ::open(PathFor(d).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open blob " + d.str());
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Status::FromErrno(e, "stat blob " + d.str());
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+bool BlobStore::Exists(const Digest& d) const {
+  return ::access(PathFor(d).c_str(), F_OK) == 0;
+}
+
+Status BlobStore::Commit(int fd, const std::string& src, const Digest& d) {
+  std::string dst = PathFor(d);
+  if (::access(dst.c_str(), F_OK) == 0) {
+    ::unlink(src.c_str());  // same content is already durable
+    return Status();
+  }
+  if (::fsync(fd) != 0) return Status::FromErrno(errno, "fsync " + src);
+  std::string dir = dst.substr(0, dst.rfind('/'));
+  WHARF_RETURN_IF_ERROR(MakeDirs(dir));
+  if (::rename(src.c_str(), dst.c_str()) != 0) return Status::FromErrno(errno, "rename to " + dst);
+  return SyncDir(dir);
+}
+
+Status BlobStore::Write(const Digest& d, std::string_view content) {
+  if (Exists(d)) return Status();
+  std::string tmp = tmp_ + "/" + RandomUuid();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status st = Status::FromErrno(errno, "write " + tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    off += static_cast<size_t>(n);
+  }
+  Status st = Commit(fd, tmp, d);
+  ::close(fd);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+Status BlobStore::Remove(const Digest& d) {
+  std::string p = PathFor(d);
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "unlink " + p);
+  return Status();
+}
+
+Status BlobStore::ForEach(const std::function<void(const Digest&, uint64_t, int64_t)>& fn) const {
+  for (const char* algo : {"sha256", "sha512"}) {
+    std::string base = blobs_ + "/" + algo;
+    DIR* top = ::opendir(base.c_str());
+    if (!top) continue;
+    while (dirent* sub = ::readdir(top)) {
+      if (sub->d_name[0] == '.') continue;
+      std::string subdir = base + "/" + sub->d_name;
+      DIR* d = ::opendir(subdir.c_str());
+      if (!d) continue;
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        auto dg = Digest::Parse(std::string(algo) + ":" + e->d_name);
+        struct stat st;
+        if (!dg.ok() || ::stat((subdir + "/" + e->d_name).c_str(), &st) != 0) continue;
+        fn(*dg, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime));
+      }
+      ::closedir(d);
+    }
+    ::closedir(top);
+  }
+  return Status();
+}
+
+}  // namespace wharf::storage

@@ -1,0 +1,60 @@
+// BlobStore: immutable, content-addressed files under <root>/blobs.
+//
+// Layout: <root>/blobs/<algo>/<first two hex>/<hex>. A file appears under
+// that name only by rename(2) after its content was fsync'd, and the
+// directory is fsync'd after the rename, so a blob path either does not
+// exist or holds the complete, verified content, whatever crash happens.
+// The store never checks digests itself: callers commit only verified data.
+//
+// Thread-safety: all methods are safe to call from any thread; they touch
+// only the filesystem.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "util/digest.h"
+#include "util/status.h"
+
+namespace wharf::storage {
+
+class BlobStore {
+ public:
+  explicit BlobStore(std::string root);
+  BlobStore(const BlobStore&) = delete;
+  BlobStore& operator=(const BlobStore&) = delete;
+
+  // Creates blobs/, uploads/ and tmp/ and empties tmp/.
+  Status Init();
+
+  std::string PathFor(const Digest& d) const;
+  const std::string& uploads_dir() const { return uploads_; }
+  const std::string& tmp_dir() const { return tmp_; }
+
+  // Opens a blob for reading. On success the caller owns the fd; *size gets
+  // the file size. kNotFound if the blob file does not exist.
+  Result<int> Open(const Digest& d, uint64_t* size) const;
+  bool Exists(const Digest& d) const;
+
+  // Makes the complete file `src` (open as `fd`, already verified to hash to
+  // `d`) the blob `d`: fsync, rename, fsync of the directory. If the blob
+  // exists already, `src` is removed instead. `fd` stays owned by the caller.
+  Status Commit(int fd, const std::string& src, const Digest& d);
+  // Writes `content` (already verified) as blob `d` through a temp file.
+  Status Write(const Digest& d, std::string_view content);
+  Status Remove(const Digest& d);
+
+  // Calls fn(digest, size, mtime_seconds) for every blob file.
+  Status ForEach(const std::function<void(const Digest&, uint64_t, int64_t)>& fn) const;
+
+ private:
+  std::string root_, blobs_, uploads_, tmp_;
+};
+
+// fsync(2) a directory by path.
+Status SyncDir(const std::string& dir);
+// mkdir -p.
+Status MakeDirs(const std::string& dir);
+
+}  // namespace wharf::storage
