@@ -56,7 +56,9 @@ for b in $BUILDS; do
     grep -E "FAILED|Failure|ERROR|runtime error" "$RESULTS/$b-unit.log" | head -50; rc=1; }
   tail -3 "$RESULTS/$b-unit.log"
   echo "== integration tests ($b)"
-  WHARF_BIN=$ROOT/build-$b/src/wharf $PY -m pytest -q -p no:cacheprovider \
+  # Memory ceilings are only meaningful without the sanitizers' shadow memory.
+  sanitized=0; [ "$b" = asan ] && sanitized=1
+  WHARF_SANITIZED=$sanitized WHARF_BIN=$ROOT/build-$b/src/wharf $PY -m pytest -q -p no:cacheprovider \
     --junitxml="$RESULTS/$b-integration.xml" tests/integration || rc=1
 done
 

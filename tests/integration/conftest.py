@@ -181,7 +181,58 @@ def read_response(conn, head_only=False):
 
 def curl(*args, check=True):
     """Runs curl -s and returns CompletedProcess (stdout as bytes)."""
-    r = subprocess.run(["curl", "-sS", "--max-time", "60", *args], capture_output=True)
+    r = subprocess.run(["curl", "-sS", "--path-as-is", "--max-time", "120", *args],
+                       capture_output=True)
     if check and r.returncode != 0:
         raise AssertionError(f"curl {args} failed: {r.stderr.decode()}")
     return r
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        import json as _json
+        return _json.loads(self.body)
+
+    def code(self):
+        """The first OCI error code of an error body."""
+        return self.json()["errors"][0]["code"]
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers} {self.body[:300]!r}>"
+
+
+def call(method, url, data=None, headers=None, upload_file=None):
+    """One request with curl. `data` (bytes) is sent as the body; returns Resp
+    with lowercased header names (the last response head if there were 1xx)."""
+    import tempfile
+    args = ["-X", method]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    with tempfile.TemporaryDirectory() as td:
+        hfile, bfile = os.path.join(td, "h"), os.path.join(td, "b")
+        if data is not None:
+            dfile = os.path.join(td, "d")
+            with open(dfile, "wb") as f:
+                f.write(data)
+            args += ["--data-binary", "@" + dfile]
+            if not any(k.lower() == "content-type" for k in (headers or {})):
+                args += ["-H", "Content-Type:"]
+        if upload_file:
+            args += ["-T", upload_file]
+        if method == "HEAD":
+            args = ["-I"] + args[2:]
+        curl("-D", hfile, "-o", bfile, *args, url)
+        heads = open(hfile, "rb").read().decode("latin-1").split("\r\n\r\n")
+        heads = [h for h in heads if h.strip()]
+        last = heads[-1].split("\r\n")
+        status = int(last[0].split()[1])
+        hdrs = {}
+        for l in last[1:]:
+            if ":" in l:
+                k, v = l.split(":", 1)
+                hdrs[k.strip().lower()] = v.strip()
+        body = open(bfile, "rb").read() if os.path.exists(bfile) and method != "HEAD" else b""
+        return Resp(status, hdrs, body)
