@@ -1,0 +1,180 @@
+// MetaStore ordering and pagination, and the upload state machine, on a real
+// RocksDB and real files in a temporary directory.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "storage/blob_store.h"
+#include "storage/meta_store.h"
+#include "storage/uploads.h"
+
+namespace wharf::storage {
+namespace {
+
+class StorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wharf-storage-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    blobs_ = std::make_unique<BlobStore>(root_);
+    ASSERT_TRUE(blobs_->Init().ok());
+    auto m = MetaStore::Open(root_ + "/meta");
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    meta_ = std::move(*m);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20);
+    ASSERT_TRUE(uploads_->Init().ok());
+  }
+  void TearDown() override {
+    uploads_.reset();
+    meta_.reset();
+    std::filesystem::remove_all(root_);
+  }
+  void Reopen() {
+    uploads_.reset();
+    meta_.reset();
+    auto m = MetaStore::Open(root_ + "/meta");
+    ASSERT_TRUE(m.ok());
+    meta_ = std::move(*m);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20);
+    ASSERT_TRUE(uploads_->Init().ok());
+  }
+  std::string root_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<UploadManager> uploads_;
+};
+
+TEST_F(StorageTest, TagsListInLexicalOrderWithPagination) {
+  const std::string d = "sha256:" + std::string(64, 'a');
+  for (const char* t : {"b", "a", "C", "a1", "10", "9"}) {
+    ManifestWrite w{"repo", d, ManifestRecord{"application/x+json", 1, "", "", 0}, std::string(t), ""};
+    ASSERT_TRUE(meta_->PutManifest(w).ok());
+  }
+  // Another repository whose name extends this one must not leak in.
+  ManifestWrite other{"repo/sub", d, ManifestRecord{"application/x+json", 1, "", "", 0}, std::string("zz"), ""};
+  ASSERT_TRUE(meta_->PutManifest(other).ok());
+  std::vector<std::string> page;
+  bool more;
+  ASSERT_TRUE(meta_->ListTags("repo", "", 100, &page, &more).ok());
+  EXPECT_EQ(page, (std::vector<std::string>{"10", "9", "C", "a", "a1", "b"}));
+  EXPECT_FALSE(more);
+  page.clear();
+  ASSERT_TRUE(meta_->ListTags("repo", "", 2, &page, &more).ok());
+  EXPECT_EQ(page, (std::vector<std::string>{"10", "9"}));
+  EXPECT_TRUE(more);
+  page.clear();
+  ASSERT_TRUE(meta_->ListTags("repo", "C", 2, &page, &more).ok());
+  EXPECT_EQ(page, (std::vector<std::string>{"a", "a1"}));
+  EXPECT_TRUE(more);
+  page.clear();
+  ASSERT_TRUE(meta_->ListTags("repo", "a1", 2, &page, &more).ok());
+  EXPECT_EQ(page, (std::vector<std::string>{"b"}));
+  EXPECT_FALSE(more);
+  page.clear();
+  ASSERT_TRUE(meta_->ListRepos("", 10, &page, &more).ok());
+  EXPECT_EQ(page, (std::vector<std::string>{"repo", "repo/sub"}));
+}
+
+TEST_F(StorageTest, UploadLifecycle) {
+  auto u = uploads_->Start("r");
+  ASSERT_TRUE(u.ok());
+  // Busy while the creating request holds it.
+  EXPECT_EQ(uploads_->Acquire("r", (*u)->uuid).status().code(), Code::kUnavailable);
+  ASSERT_TRUE(uploads_->Append(**u, "hello ").ok());
+  uploads_->Release(*u);
+  EXPECT_EQ(*uploads_->Size("r", (*u)->uuid), 6u);
+  EXPECT_EQ(uploads_->Acquire("other", (*u)->uuid).status().code(), Code::kNotFound);
+  auto again = uploads_->Acquire("r", (*u)->uuid);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(uploads_->Append(**again, "world").ok());
+  Digest want = DigestOf("hello world");
+  ASSERT_TRUE(uploads_->Commit(*again, want).ok());
+  uploads_->Release(*again);
+  EXPECT_EQ(uploads_->Size("r", (*u)->uuid).status().code(), Code::kNotFound);
+  EXPECT_EQ(*meta_->LinkedSize("r", want.str()), 11u);
+  EXPECT_TRUE(blobs_->Exists(want));
+}
+
+TEST_F(StorageTest, DigestMismatchDiscardsEverything) {
+  auto u = uploads_->Start("r");
+  ASSERT_TRUE(uploads_->Append(**u, "data").ok());
+  Status st = uploads_->Commit(*u, DigestOf("other"));
+  EXPECT_EQ(st.code(), Code::kInvalid);
+  EXPECT_FALSE(blobs_->Exists(DigestOf("data")));
+  EXPECT_FALSE(blobs_->Exists(DigestOf("other")));
+  EXPECT_FALSE(meta_->LinkedSize("r", DigestOf("data").str()).ok());
+  EXPECT_EQ(uploads_->Size("r", (*u)->uuid).status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists((*u)->path));
+}
+
+TEST_F(StorageTest, SizeCapRefusesWithoutCorruption) {
+  auto u = uploads_->Start("r");
+  ASSERT_TRUE(uploads_->Append(**u, std::string(1000, 'x')).ok());
+  EXPECT_EQ(uploads_->Append(**u, std::string(1 << 20, 'y')).code(), Code::kTooLarge);
+  EXPECT_EQ((*u)->size, 1000u);
+  ASSERT_TRUE(uploads_->Commit(*u, DigestOf(std::string(1000, 'x'))).ok());
+}
+
+TEST_F(StorageTest, UploadsResumeAfterRestart) {
+  auto u = uploads_->Start("r");
+  ASSERT_TRUE(uploads_->Append(**u, "part one, ").ok());
+  uploads_->Release(*u);
+  std::string uuid = (*u)->uuid;
+  u = Status();
+  Reopen();
+  auto again = uploads_->Acquire("r", uuid);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE((*again)->hash_valid);  // the hash is recomputed from the file
+  ASSERT_TRUE(uploads_->Append(**again, "part two").ok());
+  ASSERT_TRUE(uploads_->Commit(*again, DigestOf("part one, part two")).ok());
+}
+
+TEST_F(StorageTest, ExpireRemovesIdleUploads) {
+  auto u = uploads_->Start("r");
+  uploads_->Release(*u);
+  EXPECT_EQ(uploads_->Expire(60 * 1000), 0u);
+  EXPECT_EQ(uploads_->Expire(-1), 1u);
+  EXPECT_FALSE(std::filesystem::exists((*u)->path));
+  EXPECT_FALSE(meta_->GetUpload((*u)->uuid).ok());
+}
+
+TEST_F(StorageTest, OrphansAreCleanedAtStart) {
+  // A file without a record (e.g. a crash between create and record).
+  std::string orphan = blobs_->uploads_dir() + "/orphan";
+  FILE* f = fopen(orphan.c_str(), "w");
+  fputs("x", f);
+  fclose(f);
+  // A record without a file.
+  ASSERT_TRUE(meta_->PutUpload("ghost", UploadRecord{"r", 1}).ok());
+  std::string tmp = blobs_->tmp_dir() + "/partial";
+  f = fopen(tmp.c_str(), "w");
+  fclose(f);
+  ASSERT_TRUE(blobs_->Init().ok());
+  Reopen();
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  EXPECT_FALSE(std::filesystem::exists(tmp));
+  EXPECT_FALSE(meta_->GetUpload("ghost").ok());
+}
+
+TEST_F(StorageTest, ManifestDeleteRemovesTagsAndReferrer) {
+  const std::string d = "sha256:" + std::string(64, 'b');
+  const std::string subj = "sha256:" + std::string(64, 'c');
+  ManifestWrite w{"r", d, ManifestRecord{"a/b", 3, subj, "x/y", 0}, std::string("t1"), "{}"};
+  ASSERT_TRUE(meta_->PutManifest(w).ok());
+  w.tag = "t2";
+  ASSERT_TRUE(meta_->PutManifest(w).ok());
+  std::vector<std::string> refs;
+  ASSERT_TRUE(meta_->ListReferrers("r", subj, &refs).ok());
+  EXPECT_EQ(refs.size(), 1u);
+  ASSERT_TRUE(meta_->DeleteManifest("r", d).ok());
+  EXPECT_FALSE(meta_->GetTag("r", "t1").ok());
+  EXPECT_FALSE(meta_->GetTag("r", "t2").ok());
+  refs.clear();
+  ASSERT_TRUE(meta_->ListReferrers("r", subj, &refs).ok());
+  EXPECT_TRUE(refs.empty());
+}
+
+}  // namespace
+}  // namespace wharf::storage
