@@ -1,6 +1,7 @@
 // wharf: command-line entry point.
 //   wharf serve [--config FILE]         run the registry
 //   wharf check-config [--config FILE]  validate and print the effective config
+//   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 #include <rocksdb/version.h>
@@ -11,6 +12,8 @@
 #include <xxhash.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +21,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "gc_command.h"
 #include "http/server.h"
 #include "registry/app.h"
 #include "registry/routes.h"
@@ -31,6 +35,7 @@ int Usage() {
   fprintf(stderr,
           "usage: wharf serve [--config FILE]\n"
           "       wharf check-config [--config FILE]\n"
+          "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
           "       wharf version\n");
   return 2;
 }
@@ -53,11 +58,22 @@ int Version() {
   return 0;
 }
 
-// Parses "[--config FILE]" into *path. Returns false on anything else.
-bool ParseConfigFlag(int argc, char** argv, int from, std::string* path) {
-  for (int i = from; i < argc; ++i) {
+struct Flags {
+  std::string config;
+  bool dry_run = false;
+  bool delete_untagged = false;
+};
+
+// Parses "[--config FILE]" (and, for gc, its flags). False on anything else.
+bool ParseFlags(int argc, char** argv, bool gc, Flags* f) {
+  std::string* path = &f->config;
+  for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--config" || a == "-c") && i + 1 < argc) {
+    if (gc && a == "--dry-run") {
+      f->dry_run = true;
+    } else if (gc && a == "--delete-untagged") {
+      f->delete_untagged = true;
+    } else if ((a == "--config" || a == "-c") && i + 1 < argc) {
       *path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       *path = a.substr(9);
@@ -66,12 +82,6 @@ bool ParseConfigFlag(int argc, char** argv, int from, std::string* path) {
     }
   }
   return true;
-}
-
-Result<Config> LoadOrExplain(int argc, char** argv) {
-  std::string path;
-  if (!ParseConfigFlag(argc, argv, 2, &path)) return Invalid("usage");
-  return Load(path, ProcessEnv());
 }
 
 int CheckConfig(const Config& cfg) {
@@ -129,13 +139,14 @@ int Serve(const Config& cfg) {
 
   int workers = cfg.http.workers ? static_cast<int>(cfg.http.workers)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  Metrics metrics(workers, registry::RouteLabels());
+  Metrics metrics(workers + 1, registry::RouteLabels());  // + the admin socket's worker
   auto app = registry::Registry::Open(cfg, &metrics);
   if (!app.ok()) {
     fprintf(stderr, "wharf: %s\n", app.status().message().c_str());
     return 1;
   }
-  http::Server server(cfg.http, workers, app->get(), &metrics);
+  const std::string admin = registry::Registry::AdminSocketPath(cfg);
+  http::Server server(cfg.http, workers, app->get(), &metrics, admin);
   Status st = server.Listen();
   if (!st.ok()) {
     fprintf(stderr, "wharf: %s\n", st.message().c_str());
@@ -170,6 +181,7 @@ int Serve(const Config& cfg) {
   uv_run(loop, UV_RUN_DEFAULT);
   joiner.join();
   uv_loop_close(loop);
+  ::unlink(admin.c_str());
   WLOG_INFO("stopped");
   return 0;
 }
@@ -182,13 +194,15 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   std::string cmd = argv[1];
   if (cmd == "version" || cmd == "--version") return Version();
-  if (cmd != "serve" && cmd != "check-config") return Usage();
-  Result<Config> cfg = LoadOrExplain(argc, argv);
+  if (cmd != "serve" && cmd != "check-config" && cmd != "gc") return Usage();
+  Flags flags;
+  if (!ParseFlags(argc, argv, cmd == "gc", &flags)) return Usage();
+  Result<Config> cfg = Load(flags.config, ProcessEnv());
   if (!cfg.ok()) {
-    if (cfg.status().message() == "usage") return Usage();
     fprintf(stderr, "wharf: %s\n", cfg.status().message().c_str());
     return 2;
   }
   if (cmd == "check-config") return CheckConfig(*cfg);
+  if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
   return Serve(*cfg);
 }

@@ -3,6 +3,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,8 +19,10 @@ Status Bad(const HttpConfig& cfg, const std::string& what) {
 
 }  // namespace
 
-Server::Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics)
-    : cfg_(cfg), n_workers_(workers), access_log_(cfg.access_log) {
+Server::Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics,
+               std::string admin_socket)
+    : cfg_(cfg), n_workers_(workers), access_log_(cfg.access_log),
+      admin_socket_(std::move(admin_socket)) {
   shared_.limits = cfg.limits;
   shared_.handler = handler;
   shared_.metrics = metrics;
@@ -84,12 +88,30 @@ Status Server::Listen() {
       else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
     }
   }
+  if (!admin_socket_.empty()) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    if (admin_socket_.size() >= sizeof un.sun_path)
+      return Invalid("storage.root: admin socket path too long: " + admin_socket_);
+    memcpy(un.sun_path, admin_socket_.c_str(), admin_socket_.size() + 1);
+    ::unlink(admin_socket_.c_str());  // a stale socket of a previous run
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mode_t old = ::umask(0177);
+    int rc = fd < 0 ? -1 : bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof un);
+    ::umask(old);
+    if (rc != 0 || listen(fd, 64) != 0) {
+      int e = errno;
+      if (fd >= 0) ::close(fd);
+      return Invalid("storage.root: admin socket " + admin_socket_ + ": " + strerror(e));
+    }
+    fds_.push_back(fd);
+  }
   return Status();
 }
 
 void Server::Start() {
-  for (int i = 0; i < n_workers_; ++i)
-    workers_.push_back(std::make_unique<Worker>(i, fds_[i], &shared_));
+  for (size_t i = 0; i < fds_.size(); ++i)
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), fds_[i], &shared_));
   for (auto& w : workers_) w->Start();
 }
 

@@ -24,8 +24,11 @@ namespace wharf::http {
 class Server {
  public:
   // `handler` and `metrics` must outlive the server; metrics needs a shard
-  // per worker.
-  Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics);
+  // per worker, plus one for the admin socket. If `admin_socket` is not
+  // empty, a Unix socket (mode 0600) is served there by an extra worker;
+  // its connections have the peer name "unix".
+  Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics,
+         std::string admin_socket = {});
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   ~Server();
@@ -46,6 +49,7 @@ class Server {
   int n_workers_;
   AccessLog access_log_;
   ServerShared shared_;
+  std::string admin_socket_;
   std::vector<int> fds_;
   std::vector<std::unique_ptr<Worker>> workers_;
   uint16_t port_ = 0;

@@ -171,7 +171,7 @@ void Worker::AcceptSome() {
       continue;
     }
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (ss.ss_family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto* c = new Connection(this, fd, PeerString(ss));
     Attach(c);
     c->Start();

@@ -1,6 +1,8 @@
 #include "registry/app.h"
 
+#include "registry/blocking.h"
 #include "registry/errors.h"
+#include "registry/gc.h"
 #include "registry/handlers.h"
 #include "registry/names.h"
 #include "registry/routes.h"
@@ -95,6 +97,14 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
   }
   req.route = m.route;
   req.params = m.params;
+  if (m.route == kRouteAdminGc) {
+    if (req.peer != kAdminPeer) {  // never over TCP
+      res.Error(404, "NOT_FOUND", "no such endpoint");
+      return BodyMode::kRespond;
+    }
+    ex.body_limit = 0;
+    return BodyMode::kBuffer;
+  }
   const bool repo_route = m.route != kRouteBase && m.route != kRouteHealthz &&
                           m.route != kRouteMetrics && m.route != kRouteCatalog;
   if (repo_route && !ValidName(req.params[0])) {
@@ -130,6 +140,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       return UploadBegin(svc_, ex);
     case kRouteBlob:
       return BlobBegin(svc_, ex);
+    case kRouteAdminGc:
+      break;  // handled above
   }
   return BodyMode::kRespond;
 }
@@ -144,8 +156,29 @@ void Registry::Finish(Exchange& ex) {
       return UploadFinish(svc_, ex);
     case kRouteBlob:
       return BlobFinish(svc_, ex);
+    case kRouteAdminGc:
+      return CollectGarbage(ex);
   }
   Fail(ex.res, Err::kInternal, "unexpected request body");
+}
+
+void Registry::CollectGarbage(Exchange& ex) {
+  GcOptions opt;
+  bool flag = false;
+  ex.req.QueryParam("dry_run", &flag);
+  opt.dry_run = flag;
+  ex.req.QueryParam("delete_untagged", &flag);
+  opt.delete_untagged = flag;
+  opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
+  auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
+  RunBlocking(
+      ex, [this, opt, report] { *report = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt); },
+      [&ex, report] {
+        if (report->ok())
+          ex.res.Set(200, "application/json", (*report)->ToJson());
+        else
+          FailStorage(ex.res, report->status());
+      });
 }
 
 }  // namespace wharf::registry

@@ -34,9 +34,15 @@ class Registry final : public http::Handler {
 
   Services& services() { return svc_; }
 
+  // The peer name the server gives connections on the admin socket.
+  static constexpr char kAdminPeer[] = "unix";
+  // Where the admin socket lives for a storage root.
+  static std::string AdminSocketPath(const Config& cfg) { return cfg.storage.root + "/admin.sock"; }
+
  private:
   Registry(const Config& cfg, Metrics* metrics);
   void Maintain();
+  void CollectGarbage(http::Exchange& ex);
 
   Services svc_;
   Metrics* metrics_;

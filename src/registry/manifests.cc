@@ -162,11 +162,23 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
   auto subject = m.subject;
   RunBlocking(
       ex,
-      [&s, st, w, digest, bytes] {
+      [&s, st, w, digest, bytes, refs = m.blobs, children = m.children] {
+        std::shared_lock<std::shared_mutex> gc(s.gc_lock);
+        // Checked again under the lock: gc may have swept since the first check.
+        for (const auto& b : refs)
+          if (!s.blobs->Exists(*Digest::Parse(b))) *st = NotFound(b);
+        for (const auto& c : children)
+          if (!s.meta->GetManifest(w.repo, c).ok()) *st = NotFound(c);
+        if (!st->ok()) return;
         *st = s.blobs->Write(digest, *bytes);  // durable before the record
         if (st->ok()) *st = s.meta->PutManifest(w);
       },
       [&s, &ex, st, w, bytes, subject] {
+        if (st->code() == Code::kNotFound) {
+          Fail(ex.res, Err::kManifestBlobUnknown, "manifest references a blob that is gone",
+               "{\"digest\":\"" + st->message() + "\"}");
+          return;
+        }
         if (!st->ok()) {
           FailStorage(ex.res, *st);
           return;

@@ -18,6 +18,8 @@ const std::vector<RouteSpec>& RouteTable() {
        "upload"},
       {kRouteBlob, "/v2/<name...>/blobs/<digest>", kGet | kHead | kDelete, "blob"},
       {kRouteReferrers, "/v2/<name...>/referrers/<digest>", kGet, "referrers"},
+      // Only reachable through the admin socket (see Registry::Begin).
+      {kRouteAdminGc, "/admin/gc", kPost, "admin_gc"},
   };
   return t;
 }

@@ -21,6 +21,7 @@ enum RouteId : int {
   kRouteUpload,
   kRouteBlob,
   kRouteReferrers,
+  kRouteAdminGc,
   kRouteCount,
 };
 

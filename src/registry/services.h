@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <shared_mutex>
 
 #include "config/config.h"
 #include "registry/manifest_cache.h"
@@ -18,6 +19,9 @@ struct Services {
   std::unique_ptr<storage::MetaStore> meta;
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
+  // Held shared by writers that add references (manifest PUT, mount) and
+  // exclusively by garbage collection; see registry/gc.h.
+  std::shared_mutex gc_lock;
 };
 
 }  // namespace wharf::registry

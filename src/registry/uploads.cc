@@ -141,7 +141,9 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
   RunBlocking(
       ex,
       [&s, st, repo, from, digest] {
+        std::shared_lock<std::shared_mutex> gc(s.gc_lock);
         auto size = s.meta->LinkedSize(from, digest);
+        if (size.ok() && !s.blobs->Exists(*Digest::Parse(digest))) size = NotFound(digest);
         *st = size.ok() ? s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "")
                         : size.status();
       },

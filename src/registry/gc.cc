@@ -1,0 +1,134 @@
+#include "registry/gc.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+#include "registry/manifest.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+namespace {
+
+Result<std::string> ReadBlob(storage::BlobStore& blobs, const std::string& digest) {
+  auto d = Digest::Parse(digest);
+  if (!d.ok()) return d.status();
+  uint64_t size = 0;
+  auto fd = blobs.Open(*d, &size);
+  if (!fd.ok()) return fd.status();
+  std::string out(size, '\0');
+  ssize_t n = ::pread(*fd, out.data(), size, 0);
+  ::close(*fd);
+  if (n < 0 || static_cast<uint64_t>(n) != size) return Status(Code::kIO, "short read " + digest);
+  return out;
+}
+
+struct Entry {
+  std::string repo, digest;
+  storage::ManifestRecord rec;
+  ParsedManifest parsed;
+};
+
+}  // namespace
+
+std::string GcReport::ToJson() const {
+  return nlohmann::json{{"dry_run", dry_run},
+                        {"manifests", manifests},
+                        {"marked_blobs", marked_blobs},
+                        {"untagged_deleted", untagged_deleted},
+                        {"blobs_deleted", blobs_deleted},
+                        {"bytes_freed", bytes_freed},
+                        {"blobs_in_grace", blobs_in_grace}}
+      .dump();
+}
+
+Result<GcReport> RunGc(storage::BlobStore& blobs, storage::MetaStore& meta,
+                       std::shared_mutex& lock, const GcOptions& opt) {
+  std::unique_lock<std::shared_mutex> guard(lock);
+  GcReport rep;
+  rep.dry_run = opt.dry_run;
+
+  std::vector<Entry> entries;
+  Status st = meta.ForEachManifest([&](const std::string& repo, const std::string& digest,
+                                       const storage::ManifestRecord& rec) {
+    entries.push_back(Entry{repo, digest, rec, {}});
+  });
+  WHARF_RETURN_IF_ERROR(st);
+  for (Entry& e : entries) {
+    auto bytes = ReadBlob(blobs, e.digest);
+    ManifestError err;
+    if (!bytes.ok() || !ParseManifest(*bytes, e.rec.media_type, &e.parsed, &err))
+      WLOG_WARN("gc: manifest %s in %s unreadable; keeping it", e.digest.c_str(), e.repo.c_str());
+  }
+
+  if (opt.delete_untagged) {
+    // Alive: tagged, a child of an alive index, or a referrer of an alive
+    // manifest. Iterate to a fixed point over each repository.
+    std::map<std::string, std::set<std::string>> alive;
+    for (const Entry& e : entries) {
+      std::vector<std::string> tags;
+      WHARF_RETURN_IF_ERROR(meta.TagsPointingAt(e.repo, e.digest, &tags));
+      if (!tags.empty()) alive[e.repo].insert(e.digest);
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const Entry& e : entries) {
+        auto& a = alive[e.repo];
+        if (a.count(e.digest)) {
+          for (const auto& c : e.parsed.children) changed |= a.insert(c).second;
+        } else if (!e.rec.subject.empty() && a.count(e.rec.subject)) {
+          changed |= a.insert(e.digest).second;
+        }
+      }
+    }
+    std::vector<Entry> kept;
+    for (Entry& e : entries) {
+      if (alive[e.repo].count(e.digest)) {
+        kept.push_back(std::move(e));
+        continue;
+      }
+      ++rep.untagged_deleted;
+      if (!opt.dry_run) WHARF_RETURN_IF_ERROR(meta.DeleteManifest(e.repo, e.digest));
+    }
+    entries.swap(kept);
+  }
+
+  std::set<std::string> marked;
+  for (const Entry& e : entries) {
+    marked.insert(e.digest);
+    for (const auto& b : e.parsed.blobs) marked.insert(b);
+    for (const auto& c : e.parsed.children) marked.insert(c);
+  }
+  rep.manifests = entries.size();
+  rep.marked_blobs = marked.size();
+
+  const int64_t now_s = storage::NowMs() / 1000;
+  std::set<std::string> doomed;
+  st = blobs.ForEach([&](const Digest& d, uint64_t size, int64_t mtime) {
+    std::string s = d.str();
+    if (marked.count(s)) return;
+    if ((now_s - mtime) * 1000 < opt.grace_ms) {
+      ++rep.blobs_in_grace;
+      return;
+    }
+    doomed.insert(s);
+    ++rep.blobs_deleted;
+    rep.bytes_freed += size;
+  });
+  WHARF_RETURN_IF_ERROR(st);
+  if (!opt.dry_run && !doomed.empty()) {
+    // Records first: a crash in between leaves orphan files, never records
+    // that point at missing files.
+    WHARF_RETURN_IF_ERROR(meta.ForgetBlobs(doomed));
+    for (const auto& s : doomed) WHARF_RETURN_IF_ERROR(blobs.Remove(*Digest::Parse(s)));
+  }
+  WLOG_INFO("gc: %s", rep.ToJson().c_str());
+  return rep;
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,66 @@
+"""wharf gc: mark and sweep, offline and against a running server."""
+import json
+import os
+import subprocess
+
+from conftest import WHARF_BIN, call
+from test_api import push_blob, simple_image
+
+
+def gc(w, *flags):
+    r = subprocess.run([WHARF_BIN, "gc", *flags], env=w.env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def blob_file(w, digest):
+    return os.path.join(w.root, "blobs", "sha256", digest[7:9], digest[7:])
+
+
+def test_gc_offline_respects_dry_run_and_keeps_referenced(make_wharf):
+    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0"}).start()
+    md, body, cd, ld = simple_image(w, "keep")
+    orphan = push_blob(w, "keep", b"never referenced")
+    w.stop()
+    rep = gc(w, "--dry-run")
+    assert rep["dry_run"] is True and rep["blobs_deleted"] == 1
+    assert os.path.exists(blob_file(w, orphan))
+    rep = gc(w)
+    assert rep["blobs_deleted"] == 1 and rep["bytes_freed"] == len(b"never referenced")
+    assert not os.path.exists(blob_file(w, orphan))
+    for d in (md, cd, ld):
+        assert os.path.exists(blob_file(w, d))
+    w.start()
+    assert call("GET", f"{w.url}/v2/keep/manifests/v1").body == body
+    assert call("HEAD", f"{w.url}/v2/keep/blobs/{ld}").status == 200
+    assert call("HEAD", f"{w.url}/v2/keep/blobs/{orphan}").status == 404
+
+
+def test_gc_online_deletes_untagged(make_wharf):
+    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0",
+                        "REGISTRY_STORAGE_DELETE_ENABLED": "true"}).start()
+    keep_md, keep_body, _, keep_layer = simple_image(w, "repo", tag="keep", seed=b"k")
+    old_md, _, _, old_layer = simple_image(w, "repo", tag="old", seed=b"o")
+    assert call("DELETE", f"{w.url}/v2/repo/manifests/old").status == 202
+    rep = gc(w, "--delete-untagged")  # the server is running: goes over the admin socket
+    assert rep["untagged_deleted"] == 1
+    assert call("GET", f"{w.url}/v2/repo/manifests/{old_md}").status == 404
+    assert not os.path.exists(blob_file(w, old_layer))
+    assert call("GET", f"{w.url}/v2/repo/manifests/keep").body == keep_body
+    assert call("HEAD", f"{w.url}/v2/repo/blobs/{keep_layer}").status == 200
+
+
+def test_gc_grace_protects_fresh_blobs(make_wharf):
+    w = make_wharf().start()  # default grace: 60 minutes
+    d = push_blob(w, "fresh", b"just pushed, manifest not yet")
+    rep = gc(w)
+    assert rep["blobs_deleted"] == 0 and rep["blobs_in_grace"] == 1
+    assert call("HEAD", f"{w.url}/v2/fresh/blobs/{d}").status == 200
+
+
+def test_admin_endpoint_not_reachable_over_tcp(wharf):
+    r = call("POST", f"{wharf.url}/admin/gc")
+    assert r.status == 404
+    sock = os.path.join(wharf.root, "admin.sock")
+    assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
