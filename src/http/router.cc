@@ -60,10 +60,7 @@ bool Router::Add(std::string_view pattern, uint32_t methods, int id) {
   return true;
 }
 
-bool Router::MatchRoute(const Route& r, std::string_view path, Match* m) {
-  std::array<std::string_view, 256> parts;
-  size_t n;
-  if (!Split(path, &parts, &n)) return false;
+bool Router::MatchRoute(const Route& r, const std::string_view* parts, size_t n, Match* m) {
   const size_t k = r.segs.size();
   if (r.greedy_at < 0 ? n != k : n < k) return false;
   int pi = 0;
@@ -91,11 +88,15 @@ bool Router::MatchRoute(const Route& r, std::string_view path, Match* m) {
 }
 
 Router::Outcome Router::Find(std::string_view method, std::string_view path, Match* m) const {
+  // A 255-character name has at most 128 components; a few more for the rest.
+  std::array<std::string_view, 136> parts;
+  size_t n;
+  if (!Split(path, &parts, &n)) return Outcome::kNotFound;
   const uint32_t bit = MethodBit(method);
   uint32_t allowed = 0;
   for (const Route& r : routes_) {
     Match tmp;
-    if (!MatchRoute(r, path, &tmp)) continue;
+    if (!MatchRoute(r, parts.data(), n, &tmp)) continue;
     if (r.methods & bit) {
       *m = tmp;
       m->route = r.id;

@@ -56,7 +56,7 @@ class Router {
     uint32_t methods = 0;
     int id = 0;
   };
-  static bool MatchRoute(const Route& r, std::string_view path, Match* m);
+  static bool MatchRoute(const Route& r, const std::string_view* parts, size_t n, Match* m);
   std::vector<Route> routes_;
 };
 
