@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "gc_command.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "registry/app.h"
 #include "registry/routes.h"
 #include "util/log.h"
@@ -92,6 +93,7 @@ int CheckConfig(const Config& cfg) {
 // Signal plumbing for serve: runs on the main thread's own loop.
 struct Control {
   http::Server* server = nullptr;
+  http::TlsProvider* tls = nullptr;
   uv_signal_t term, intr, hup;
   uv_timer_t grace;
   uv_async_t workers_done;
@@ -127,8 +129,15 @@ void OnStopSignal(uv_signal_t* h, int signum) {
       c->grace_seconds * 1000ull, 0);
 }
 
-void OnHup(uv_signal_t*, int) {
-  WLOG_INFO("SIGHUP: reload requested; no reloadable settings are configured");
+void OnHup(uv_signal_t* h, int) {
+  auto* c = static_cast<Control*>(h->data);
+  if (c->tls) {
+    Status st = c->tls->Reload();
+    if (st.ok())
+      WLOG_INFO("SIGHUP: TLS certificate and key reloaded; new connections use them");
+    else
+      WLOG_ERROR("SIGHUP: TLS reload failed, keeping the old certificate: %s", st.message().c_str());
+  }
 }
 
 int Serve(const Config& cfg) {
@@ -145,8 +154,17 @@ int Serve(const Config& cfg) {
     fprintf(stderr, "wharf: %s\n", app.status().message().c_str());
     return 1;
   }
+  std::unique_ptr<http::TlsProvider> tls;
+  if (!cfg.http.tls_certificate.empty()) {
+    tls = std::make_unique<http::TlsProvider>(cfg.http.tls_certificate, cfg.http.tls_key);
+    Status tst = tls->Reload();
+    if (!tst.ok()) {
+      fprintf(stderr, "wharf: %s\n", tst.message().c_str());
+      return 2;
+    }
+  }
   const std::string admin = registry::Registry::AdminSocketPath(cfg);
-  http::Server server(cfg.http, workers, app->get(), &metrics, admin);
+  http::Server server(cfg.http, workers, app->get(), &metrics, admin, tls.get());
   Status st = server.Listen();
   if (!st.ok()) {
     fprintf(stderr, "wharf: %s\n", st.message().c_str());
@@ -156,6 +174,7 @@ int Serve(const Config& cfg) {
   uv_loop_t* loop = uv_default_loop();
   Control ctl;
   ctl.server = &server;
+  ctl.tls = tls.get();
   ctl.grace_seconds = cfg.http.shutdown_grace_seconds;
   for (uv_signal_t* s : {&ctl.term, &ctl.intr, &ctl.hup}) {
     uv_signal_init(loop, s);
@@ -172,8 +191,11 @@ int Serve(const Config& cfg) {
   ctl.workers_done.data = &ctl;
 
   server.Start();
-  WLOG_INFO("wharf %s listening on %s:%u (%d workers, storage %s)", WHARF_VERSION,
-            cfg.http.host.c_str(), server.port(), workers, cfg.storage.root.c_str());
+  WLOG_INFO("wharf %s listening on %s:%u (%s, %d workers, storage %s)", WHARF_VERSION,
+            cfg.http.host.c_str(), server.port(), tls ? "https" : "http", workers,
+            cfg.storage.root.c_str());
+  if (tls && !cfg.http.plain_addr.empty())
+    WLOG_INFO("plain http also on %s", cfg.http.plain_addr.c_str());
   std::thread joiner([&] {
     server.Join();
     uv_async_send(&ctl.workers_done);

@@ -69,6 +69,7 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("http.workers", &c->http.workers, 0, 1024),
       StringLeaf("http.tls.certificate", &c->http.tls_certificate),
       StringLeaf("http.tls.key", &c->http.tls_key),
+      StringLeaf("http.plain_addr", &c->http.plain_addr),
       Leaf{"http.access_log", Kind::kString, 0, 0,
            [c](const json& v) {
              std::string s = v.get<std::string>();
@@ -310,6 +311,12 @@ Status Validate(Config* cfg) {
     WHARF_RETURN_IF_ERROR(Readable(tls.tls_certificate, "http.tls.certificate"));
     WHARF_RETURN_IF_ERROR(Readable(tls.tls_key, "http.tls.key"));
   }
+  if (!tls.plain_addr.empty()) {
+    if (tls.tls_certificate.empty())
+      return Invalid("http.plain_addr: only used with TLS (set http.tls.certificate and key)");
+    st = ParseHostPort(tls.plain_addr, &tls.plain_host, &tls.plain_port);
+    if (!st.ok()) return Invalid("http.plain_addr: " + st.message());
+  }
   if (cfg->auth.mode == AuthMode::kHtpasswd) {
     if (cfg->auth.htpasswd_path.empty())
       return Invalid("auth.htpasswd.path: required when auth.mode is htpasswd");
@@ -342,6 +349,7 @@ std::string Describe(const Config& c) {
        {{"addr", c.http.addr},
         {"workers", c.http.workers},
         {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key}}},
+        {"plain_addr", c.http.plain_addr},
         {"access_log", fmt},
         {"shutdown_grace_seconds", c.http.shutdown_grace_seconds},
         {"limits",

@@ -38,6 +38,11 @@ struct HttpConfig {
   uint32_t workers = 0;          // 0 = one per core
   std::string tls_certificate;
   std::string tls_key;
+  // With TLS on: an extra plain-HTTP listener (e.g. 127.0.0.1:5001 for a
+  // local load balancer); empty = none.
+  std::string plain_addr;
+  std::string plain_host;  // derived
+  uint16_t plain_port = 0; // derived
   AccessLogFormat access_log = AccessLogFormat::kText;
   uint32_t shutdown_grace_seconds = 30;
   Limits limits;

@@ -10,6 +10,12 @@
 #include <cstdio>
 #include <limits>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <climits>
+
+#include "http/tls.h"
 #include "util/log.h"
 
 namespace wharf::http {
@@ -19,20 +25,90 @@ constexpr uint64_t kLingerMs = 2000;
 // Bytes written per writable event before yielding to other connections.
 constexpr uint64_t kWriteBudget = 4 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr size_t kTlsChunk = 128 * 1024;
 
 }  // namespace
 
-Connection::Connection(Worker* w, int fd, std::string peer)
+Connection::Connection(Worker* w, int fd, std::string peer, SSL* ssl)
     : w_(w),
       fd_(fd),
       peer_(std::move(peer)),
+      ssl_(ssl),
       parser_(w->shared().limits, this),
       ex_{parser_.request(), res_, w->index(), w->loop(), this, 0, nullptr, false},
       in_(new char[kInBufSize]) {
   parser_.request().peer = peer_;
+  if (ssl_) SSL_set_fd(ssl_, fd_);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+ssize_t Connection::Recv(char* buf, size_t n) {
+  if (!ssl_) {
+    ssize_t r = ::read(fd_, buf, n);
+    if (r >= 0) return r;
+    return (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
+  }
+  ERR_clear_error();
+  int r = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(n, INT_MAX)));
+  if (r > 0) {
+    tls_want_write_ = false;
+    return r;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ: return kAgain;
+    case SSL_ERROR_WANT_WRITE: tls_want_write_ = true; return kAgain;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    case SSL_ERROR_SYSCALL:
+      if (ERR_peek_error() == 0) return 0;  // EOF without close_notify
+      [[fallthrough]];
+    default:
+      TlsFailed();
+      return kFailed;
+  }
+}
+
+ssize_t Connection::Send(const char* buf, size_t n, bool more) {
+  if (!ssl_) {
+    ssize_t r = ::send(fd_, buf, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (r >= 0) return r;
+    return (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
+  }
+  ERR_clear_error();
+  int r = SSL_write(ssl_, buf, static_cast<int>(std::min<size_t>(n, INT_MAX)));
+  if (r > 0) {
+    tls_want_read_ = false;
+    return r;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_WRITE: return kAgain;
+    case SSL_ERROR_WANT_READ: tls_want_read_ = true; return kAgain;
+    default: return kFailed;
+  }
+}
+
+void Connection::TlsFailed() {
+  unsigned long err = ERR_peek_error();
+  if (!SSL_is_init_finished(ssl_)) {
+    if (TlsErrorIsHttpRequest(err)) {
+      // Plain HTTP on the TLS port: say so in plain HTTP, as nginx does.
+      static const char kBody[] =
+          "{\"errors\":[{\"code\":\"BAD_REQUEST\",\"message\":\"this port speaks HTTPS\"}]}\n";
+      static const std::string kMsg =
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
+          "Connection: close\r\nContent-Length: " +
+          std::to_string(sizeof kBody - 1) + "\r\n\r\n" + kBody;
+      ssize_t n = ::send(fd_, kMsg.data(), kMsg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)n;
+    }
+    w_->LogTlsFailure(peer_, TlsError());
+  } else {
+    WLOG_DEBUG("%s: TLS error: %s", peer_.c_str(), TlsError().c_str());
+  }
+  ERR_clear_error();
+}
 
 void Connection::Start() {
   uv_poll_init_socket(w_->loop(), &poll_, fd_);
@@ -64,6 +140,8 @@ void Connection::UpdatePoll() {
     case Phase::kLingering: want = UV_READABLE; break;
     case Phase::kClosed: break;
   }
+  if (phase_ == Phase::kReading && tls_want_write_) want |= UV_WRITABLE;
+  if (phase_ == Phase::kWriting && tls_want_read_) want |= UV_READABLE;
   if (want == poll_events_) return;
   poll_events_ = want;
   if (want)
@@ -78,9 +156,11 @@ void Connection::OnPoll(uv_poll_t* h, int status, int events) {
     c->Close();
     return;
   }
-  if (events & UV_READABLE) c->ReadSome();
+  if ((events & UV_READABLE) || (c->tls_want_write_ && (events & UV_WRITABLE))) c->ReadSome();
   if (c->phase_ == Phase::kClosed) return;
-  if (events & UV_WRITABLE) c->Pump();
+  if ((events & UV_WRITABLE) || (c->tls_want_read_ && (events & UV_READABLE))) c->Pump();
+  // Decrypted bytes can wait inside the SSL object where poll cannot see them.
+  if (c->ssl_ && c->phase_ == Phase::kReading && SSL_pending(c->ssl_) > 0) c->ReadSome();
 }
 
 void Connection::ReadSome() {
@@ -89,7 +169,7 @@ void Connection::ReadSome() {
     if (phase_ == Phase::kWriting) return;  // input waits until the response is out
     if (phase_ == Phase::kLingering) {
       char sink[16384];
-      ssize_t n = ::read(fd_, sink, sizeof sink);
+      ssize_t n = ::read(fd_, sink, sizeof sink);  // raw: we only discard
       if (n > 0) continue;
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
       Close();  // EOF or error: the client has seen our response
@@ -97,7 +177,7 @@ void Connection::ReadSome() {
     }
     if (in_start_ == in_end_) in_start_ = in_end_ = 0;
     if (in_end_ == kInBufSize) return;
-    ssize_t n = ::read(fd_, in_.get() + in_end_, kInBufSize - in_end_);
+    ssize_t n = Recv(in_.get() + in_end_, kInBufSize - in_end_);
     if (n > 0) {
       uint64_t now = uv_now(w_->loop());
       last_activity_ms_ = now;
@@ -109,9 +189,11 @@ void Connection::ReadSome() {
       Pump();
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
-    Close();  // EOF (client went away, maybe mid-request) or a socket error
+    if (n == kAgain) {
+      UpdatePoll();
+      return;
+    }
+    Close();  // EOF (client went away, maybe mid-request) or a broken socket
     return;
   }
 }
@@ -273,43 +355,68 @@ bool Connection::Flush() {
     size_t head_left = out_.size() - out_off_;
     const std::string_view body = response ? res_.Bytes() : std::string_view();
     size_t body_left = body.size() - body_off_;
-    const bool file_left = response && res_.file.fd >= 0 && res_.file.length > 0;
+    const bool has_file = response && res_.file.fd >= 0;
+    const bool file_left = has_file && (res_.file.length > 0 || tls_buf_off_ < tls_buf_len_);
     ssize_t n;
     if (head_left + body_left > 0) {
-      iovec iov[2];
-      int cnt = 0;
-      if (head_left) iov[cnt++] = {out_.data() + out_off_, head_left};
-      if (body_left) iov[cnt++] = {const_cast<char*>(body.data()) + body_off_, body_left};
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = cnt;
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (file_left ? MSG_MORE : 0));
+      if (!ssl_) {
+        iovec iov[2];
+        int cnt = 0;
+        if (head_left) iov[cnt++] = {out_.data() + out_off_, head_left};
+        if (body_left) iov[cnt++] = {const_cast<char*>(body.data()) + body_off_, body_left};
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = cnt;
+        n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (file_left ? MSG_MORE : 0));
+        if (n < 0) n = (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
+      } else if (head_left) {
+        n = Send(out_.data() + out_off_, head_left, false);
+      } else {
+        n = Send(body.data() + body_off_, body_left, false);
+      }
       if (n > 0) {
         size_t k = static_cast<size_t>(n);
         size_t h = std::min(k, head_left);
         out_off_ += h;
         body_off_ += k - h;
       }
-    } else if (file_left) {
+    } else if (file_left && !ssl_) {
       off_t off = static_cast<off_t>(res_.file.offset);
       size_t want = static_cast<size_t>(std::min<uint64_t>(res_.file.length, budget));
       n = ::sendfile(fd_, res_.file.fd, &off, want);
+      if (n < 0) n = (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
       if (n == 0) {  // the file is shorter than promised: never pad, abort
         WLOG_ERROR("%s: file body ended %llu bytes early", peer_.c_str(),
                    static_cast<unsigned long long>(res_.file.length));
-        Close();
-        return false;
+        n = kFailed;
       }
       if (n > 0) {
         res_.file.offset += static_cast<uint64_t>(n);
         res_.file.length -= static_cast<uint64_t>(n);
       }
+    } else if (file_left) {
+      // TLS: no sendfile; read a chunk, then encrypt and send it.
+      if (tls_buf_off_ == tls_buf_len_) {
+        if (!tls_buf_) tls_buf_.reset(new char[kTlsChunk]);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(res_.file.length, kTlsChunk));
+        ssize_t r = ::pread(res_.file.fd, tls_buf_.get(), want, static_cast<off_t>(res_.file.offset));
+        if (r <= 0) {
+          WLOG_ERROR("%s: file body unreadable or short", peer_.c_str());
+          Close();
+          return false;
+        }
+        tls_buf_len_ = static_cast<size_t>(r);
+        tls_buf_off_ = 0;
+        res_.file.offset += static_cast<uint64_t>(r);
+        res_.file.length -= static_cast<uint64_t>(r);
+      }
+      n = Send(tls_buf_.get() + tls_buf_off_, tls_buf_len_ - tls_buf_off_, false);
+      if (n > 0) tls_buf_off_ += static_cast<size_t>(n);
     } else {
       return true;
     }
+    if (n == kAgain) return false;
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return false;
       Close();
       return false;
     }
@@ -332,6 +439,7 @@ void Connection::ResponseDone() {
   ex_.sink.reset();
   out_.clear();
   out_off_ = body_off_ = 0;
+  tls_buf_len_ = tls_buf_off_ = 0;
   req_bytes_in_ = req_bytes_out_ = 0;
   answered_at_head_ = false;
   if (close_after_) {
@@ -353,6 +461,7 @@ void Connection::StartLingering() {
   // Half-close and drain what the client still sends, so that our error
   // response is not destroyed by a reset from unread input.
   phase_ = Phase::kLingering;
+  if (ssl_) SSL_shutdown(ssl_);  // best effort close_notify
   ::shutdown(fd_, SHUT_WR);
   in_start_ = in_end_ = 0;
   uv_timer_stop(&timer_);
@@ -408,6 +517,7 @@ void Connection::Drain() {
 
 void Connection::Close() {
   if (phase_ == Phase::kClosed) return;
+  if (ssl_ && phase_ != Phase::kLingering && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
   phase_ = Phase::kClosed;
   ex_.sink.reset();  // aborts a streamed upload
   uv_poll_stop(&poll_);

@@ -11,38 +11,35 @@
 #include <cstring>
 
 namespace wharf::http {
-namespace {
-
-Status Bad(const HttpConfig& cfg, const std::string& what) {
-  return Invalid("http.addr: " + cfg.host + ":" + std::to_string(cfg.port) + ": " + what);
-}
-
-}  // namespace
 
 Server::Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics,
-               std::string admin_socket)
+               std::string admin_socket, TlsProvider* tls)
     : cfg_(cfg), n_workers_(workers), access_log_(cfg.access_log),
       admin_socket_(std::move(admin_socket)) {
   shared_.limits = cfg.limits;
   shared_.handler = handler;
   shared_.metrics = metrics;
   shared_.access_log = &access_log_;
+  shared_.tls = tls;
+  per_worker_.resize(static_cast<size_t>(workers));
 }
 
 Server::~Server() {
-  for (int fd : fds_)
-    if (fd >= 0 && workers_.empty()) ::close(fd);
+  if (workers_.empty())
+    for (int fd : fds_) ::close(fd);
 }
 
-Status Server::Listen() {
+Status Server::Bind(const std::string& host, uint16_t want_port, const char* key, bool tls) {
+  auto bad = [&](const std::string& what) {
+    return Invalid(std::string(key) + ": " + host + ":" + std::to_string(want_port) + ": " + what);
+  };
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* ai = nullptr;
-  std::string port = std::to_string(cfg_.port);
-  int rc = getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &ai);
-  if (rc != 0) return Bad(cfg_, gai_strerror(rc));
+  int rc = getaddrinfo(host.c_str(), std::to_string(want_port).c_str(), &hints, &ai);
+  if (rc != 0) return bad(gai_strerror(rc));
   sockaddr_storage addr{};
   socklen_t alen = static_cast<socklen_t>(ai->ai_addrlen);
   memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
@@ -51,21 +48,21 @@ Status Server::Listen() {
 
   auto make = [&](bool reuseport, int* out) -> Status {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Bad(cfg_, std::string("socket: ") + strerror(errno));
+    if (fd < 0) return bad(std::string("socket: ") + strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0) {
       int e = errno;
       ::close(fd);
-      return Bad(cfg_, e == EADDRINUSE ? "address already in use" : strerror(e));
+      return bad(e == EADDRINUSE ? "address already in use" : strerror(e));
     }
     *out = fd;
     return Status();
   };
-
-  if (cfg_.port != 0) {
-    // A socket without SO_REUSEPORT fails if anyone else holds the port.
+  if (want_port != 0) {
+    // A socket without SO_REUSEPORT fails if anyone else holds the port, so
+    // two instances can never silently share it.
     int probe;
     WHARF_RETURN_IF_ERROR(make(false, &probe));
     ::close(probe);
@@ -74,7 +71,8 @@ Status Server::Listen() {
     int fd;
     WHARF_RETURN_IF_ERROR(make(true, &fd));
     fds_.push_back(fd);
-    if (listen(fd, 4096) != 0) return Bad(cfg_, std::string("listen: ") + strerror(errno));
+    if (listen(fd, 4096) != 0) return bad(std::string("listen: ") + strerror(errno));
+    per_worker_[static_cast<size_t>(i)].push_back(ListenerSpec{fd, tls});
     if (i == 0) {
       // With port 0 the kernel picked one; the other workers join it.
       sockaddr_storage got{};
@@ -83,35 +81,49 @@ Status Server::Listen() {
       uint16_t p = got.ss_family == AF_INET6
                        ? ntohs(reinterpret_cast<sockaddr_in6*>(&got)->sin6_port)
                        : ntohs(reinterpret_cast<sockaddr_in*>(&got)->sin_port);
-      port_ = p;
-      if (family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(p);
-      else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
+      if (port_ == 0) port_ = p;
+      if (family == AF_INET6)
+        reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(p);
+      else
+        reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(p);
     }
-  }
-  if (!admin_socket_.empty()) {
-    sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    if (admin_socket_.size() >= sizeof un.sun_path)
-      return Invalid("storage.root: admin socket path too long: " + admin_socket_);
-    memcpy(un.sun_path, admin_socket_.c_str(), admin_socket_.size() + 1);
-    ::unlink(admin_socket_.c_str());  // a stale socket of a previous run
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    mode_t old = ::umask(0177);
-    int rc = fd < 0 ? -1 : bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof un);
-    ::umask(old);
-    if (rc != 0 || listen(fd, 64) != 0) {
-      int e = errno;
-      if (fd >= 0) ::close(fd);
-      return Invalid("storage.root: admin socket " + admin_socket_ + ": " + strerror(e));
-    }
-    fds_.push_back(fd);
   }
   return Status();
 }
 
+Status Server::BindAdmin() {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  if (admin_socket_.size() >= sizeof un.sun_path)
+    return Invalid("storage.root: admin socket path too long: " + admin_socket_);
+  memcpy(un.sun_path, admin_socket_.c_str(), admin_socket_.size() + 1);
+  ::unlink(admin_socket_.c_str());  // a stale socket of a previous run
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  mode_t old = ::umask(0177);
+  int rc = fd < 0 ? -1 : bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof un);
+  ::umask(old);
+  if (rc != 0 || listen(fd, 64) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    return Invalid("storage.root: admin socket " + admin_socket_ + ": " + strerror(e));
+  }
+  fds_.push_back(fd);
+  per_worker_.push_back({ListenerSpec{fd, false}});
+  return Status();
+}
+
+Status Server::Listen() {
+  const bool tls = shared_.tls != nullptr;
+  WHARF_RETURN_IF_ERROR(Bind(cfg_.host, cfg_.port, "http.addr", tls));
+  if (tls && !cfg_.plain_addr.empty())
+    WHARF_RETURN_IF_ERROR(Bind(cfg_.plain_host, cfg_.plain_port, "http.plain_addr", false));
+  if (!admin_socket_.empty()) WHARF_RETURN_IF_ERROR(BindAdmin());
+  return Status();
+}
+
 void Server::Start() {
-  for (size_t i = 0; i < fds_.size(); ++i)
-    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), fds_[i], &shared_));
+  for (size_t i = 0; i < per_worker_.size(); ++i)
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), per_worker_[i], &shared_));
   for (auto& w : workers_) w->Start();
 }
 

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "http/access_log.h"
 #include "http/handler.h"
+#include "http/tls.h"
 #include "http/worker.h"
 #include "util/metrics.h"
 #include "util/status.h"
@@ -27,8 +28,10 @@ class Server {
   // per worker, plus one for the admin socket. If `admin_socket` is not
   // empty, a Unix socket (mode 0600) is served there by an extra worker;
   // its connections have the peer name "unix".
+  // With `tls` (not owned; must outlive the server), http.addr speaks TLS and
+  // http.plain_addr, if set, plain HTTP.
   Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* metrics,
-         std::string admin_socket = {});
+         std::string admin_socket = {}, TlsProvider* tls = nullptr);
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   ~Server();
@@ -49,8 +52,12 @@ class Server {
   int n_workers_;
   AccessLog access_log_;
   ServerShared shared_;
+  Status Bind(const std::string& host, uint16_t port, const char* key, bool tls);
+  Status BindAdmin();
+
   std::string admin_socket_;
-  std::vector<int> fds_;
+  std::vector<std::vector<ListenerSpec>> per_worker_;  // [worker] -> listeners
+  std::vector<int> fds_;  // every fd, for cleanup before Start()
   std::vector<std::unique_ptr<Worker>> workers_;
   uint16_t port_ = 0;
 };

@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "http/connection.h"
+#include "http/tls.h"
 #include "util/log.h"
 
 namespace wharf::http {
@@ -38,11 +39,17 @@ std::string PeerString(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Worker::Worker(int index, int listen_fd, ServerShared* shared)
-    : index_(index), listen_fd_(listen_fd), shared_(shared) {
+Worker::Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* shared)
+    : index_(index), shared_(shared) {
   uv_loop_init(&loop_);
-  uv_poll_init_socket(&loop_, &listen_poll_, listen_fd_);
-  listen_poll_.data = this;
+  for (const ListenerSpec& spec : listeners) {
+    auto l = std::make_unique<Listener>();
+    l->w = this;
+    l->spec = spec;
+    uv_poll_init_socket(&loop_, &l->poll, spec.fd);
+    l->poll.data = l.get();
+    listeners_.push_back(std::move(l));
+  }
   uv_async_init(&loop_, &wake_, OnWake);
   wake_.data = this;
   uv_timer_init(&loop_, &accept_backoff_);
@@ -51,9 +58,19 @@ Worker::Worker(int index, int listen_fd, ServerShared* shared)
 
 Worker::~Worker() { uv_loop_close(&loop_); }
 
+void Worker::SetListening(bool on) {
+  if (on == listening_) return;
+  listening_ = on;
+  for (auto& l : listeners_) {
+    if (on)
+      uv_poll_start(&l->poll, UV_READABLE, OnAccept);
+    else
+      uv_poll_stop(&l->poll);
+  }
+}
+
 void Worker::Start() {
-  uv_poll_start(&listen_poll_, UV_READABLE, OnAccept);
-  listening_ = true;
+  SetListening(true);
   thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 }
 
@@ -87,14 +104,15 @@ void Worker::OnWake(uv_async_t* h) {
 }
 
 void Worker::Drain() {
-  AcceptSome();  // take what the kernel already queued for us
+  for (auto& l : listeners_) AcceptSome(*l);  // take what the kernel already queued for us
   draining_ = true;
-  if (listening_) uv_poll_stop(&listen_poll_);
-  listening_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&listen_poll_), nullptr);
+  SetListening(false);
+  for (auto& l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&l->poll), nullptr);
+    ::close(l->spec.fd);
+    l->spec.fd = -1;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&accept_backoff_), nullptr);
-  ::close(listen_fd_);
-  listen_fd_ = -1;
   for (Connection* c = conns_; c;) {
     Connection* next = c->next;
     c->Drain();
@@ -109,19 +127,17 @@ void Worker::MaybeFinish() {
 }
 
 void Worker::OnAccept(uv_poll_t* h, int status, int) {
-  auto* w = static_cast<Worker*>(h->data);
+  auto* l = static_cast<Listener*>(h->data);
   if (status < 0) {
-    WLOG_ERROR("worker %d: listener error: %s", w->index_, uv_strerror(status));
+    WLOG_ERROR("worker %d: listener error: %s", l->w->index_, uv_strerror(status));
     return;
   }
-  w->AcceptSome();
+  l->w->AcceptSome(*l);
 }
 
 void Worker::OnResumeAccept(uv_timer_t* h) {
   auto* w = static_cast<Worker*>(h->data);
-  if (w->draining_ || w->listening_) return;
-  uv_poll_start(&w->listen_poll_, UV_READABLE, OnAccept);
-  w->listening_ = true;
+  if (!w->draining_) w->SetListening(true);
 }
 
 void Worker::Refuse(int fd) {
@@ -138,12 +154,12 @@ void Worker::Refuse(int fd) {
   metrics().ConnRefused();
 }
 
-void Worker::AcceptSome() {
-  if (listen_fd_ < 0) return;
+void Worker::AcceptSome(Listener& l) {
+  if (l.spec.fd < 0) return;
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &sl,
+    int fd = accept4(l.spec.fd, reinterpret_cast<sockaddr*>(&ss), &sl,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN) return;
@@ -156,8 +172,7 @@ void Worker::AcceptSome() {
           WLOG_WARN("worker %d: accept: %s; pausing accepts", index_, strerror(errno));
           last_fd_warning_ms_ = now;
         }
-        uv_poll_stop(&listen_poll_);
-        listening_ = false;
+        SetListening(false);
         uv_timer_start(&accept_backoff_, OnResumeAccept, kAcceptBackoffMs, 0);
         return;
       }
@@ -172,7 +187,18 @@ void Worker::AcceptSome() {
     }
     int one = 1;
     if (ss.ss_family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto* c = new Connection(this, fd, PeerString(ss));
+    SSL* ssl = nullptr;
+    if (l.spec.tls) {
+      auto ctx = shared_->tls->Current();
+      ssl = ctx ? ctx->NewSession() : nullptr;
+      if (!ssl) {
+        shared_->open_connections.fetch_sub(1);
+        ::close(fd);
+        WLOG_ERROR("worker %d: cannot create a TLS session", index_);
+        continue;
+      }
+    }
+    auto* c = new Connection(this, fd, PeerString(ss), ssl);
     Attach(c);
     c->Start();
   }
@@ -195,6 +221,22 @@ void Worker::Detach(Connection* c) {
   shared_->open_connections.fetch_sub(1);
   metrics().ConnClosed();
   MaybeFinish();
+}
+
+void Worker::LogTlsFailure(const std::string& peer, const std::string& why) {
+  constexpr uint64_t kIntervalMs = 10 * 60 * 1000;
+  std::string ip = peer.substr(0, peer.rfind(':'));
+  uint64_t now = uv_now(&loop_);
+  {
+    std::lock_guard<std::mutex> lock(shared_->tls_log_mu);
+    auto& seen = shared_->tls_failures;
+    auto it = seen.find(ip);
+    if (it != seen.end() && now - it->second < kIntervalMs) return;
+    if (seen.size() > 4096) seen.clear();  // bound the memory
+    seen[ip] = now;
+  }
+  WLOG_INFO("TLS handshake with %s failed: %s (further failures from %s are not logged for 10 minutes)",
+            peer.c_str(), why.c_str(), ip.c_str());
 }
 
 std::string_view Worker::DateHeader() {

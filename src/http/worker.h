@@ -9,7 +9,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "config/config.h"
 #include "http/access_log.h"
@@ -20,18 +25,28 @@ namespace wharf::http {
 
 class Connection;
 
+class TlsProvider;
+
 // What all workers share, read-only after start except the atomics.
 struct ServerShared {
   Limits limits;
   Handler* handler = nullptr;
   Metrics* metrics = nullptr;
   const AccessLog* access_log = nullptr;
+  TlsProvider* tls = nullptr;  // for listeners marked tls
   std::atomic<uint32_t> open_connections{0};
+  std::mutex tls_log_mu;
+  std::unordered_map<std::string, uint64_t> tls_failures;  // ip -> last log (ms)
+};
+
+struct ListenerSpec {
+  int fd = -1;  // bound, listening, non-blocking; owned by the worker once started
+  bool tls = false;
 };
 
 class Worker {
  public:
-  Worker(int index, int listen_fd, ServerShared* shared);
+  Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* shared);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -54,21 +69,29 @@ class Worker {
   std::string_view DateHeader();
   void Attach(Connection* c);
   void Detach(Connection* c);
+  // Logs a failed TLS handshake at most once per client address per
+  // interval, so a scanner or a misconfigured client cannot flood the log.
+  void LogTlsFailure(const std::string& peer, const std::string& why);
 
  private:
+  struct Listener {
+    Worker* w;
+    ListenerSpec spec;
+    uv_poll_t poll;
+  };
   static void OnAccept(uv_poll_t* h, int status, int events);
   static void OnWake(uv_async_t* h);
   static void OnResumeAccept(uv_timer_t* h);
-  void AcceptSome();
+  void AcceptSome(Listener& l);
   void Refuse(int fd);
   void Drain();
   void MaybeFinish();
+  void SetListening(bool on);
 
   int index_;
-  int listen_fd_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   ServerShared* shared_;
   uv_loop_t loop_;
-  uv_poll_t listen_poll_;
   uv_async_t wake_;
   uv_timer_t accept_backoff_;
   std::thread thread_;
