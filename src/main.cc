@@ -93,6 +93,7 @@ int CheckConfig(const Config& cfg) {
 // Signal plumbing for serve: runs on the main thread's own loop.
 struct Control {
   http::Server* server = nullptr;
+  registry::Registry* app = nullptr;
   http::TlsProvider* tls = nullptr;
   uv_signal_t term, intr, hup;
   uv_timer_t grace;
@@ -131,6 +132,7 @@ void OnStopSignal(uv_signal_t* h, int signum) {
 
 void OnHup(uv_signal_t* h, int) {
   auto* c = static_cast<Control*>(h->data);
+  c->app->Reload();
   if (c->tls) {
     Status st = c->tls->Reload();
     if (st.ok())
@@ -175,6 +177,7 @@ int Serve(const Config& cfg) {
   Control ctl;
   ctl.server = &server;
   ctl.tls = tls.get();
+  ctl.app = app->get();
   ctl.grace_seconds = cfg.http.shutdown_grace_seconds;
   for (uv_signal_t* s : {&ctl.term, &ctl.intr, &ctl.hup}) {
     uv_signal_init(loop, s);

@@ -20,7 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Kind { kString, kUint, kBool };
+enum class Kind { kString, kUint, kBool, kJson };
 
 // One settable key. Every key of the file format and every environment
 // variable goes through this table, so the two can never disagree.
@@ -102,6 +102,42 @@ std::vector<Leaf> Leaves(Config* c) {
            }},
       StringLeaf("auth.htpasswd.path", &c->auth.htpasswd_path),
       StringLeaf("auth.htpasswd.realm", &c->auth.realm),
+      BoolLeaf("auth.anonymous_pull", &c->auth.anonymous_pull),
+      Leaf{"auth.default_access", Kind::kString, 0, 0,
+           [c](const json& v) {
+             std::string s = v.get<std::string>();
+             if (s != "none" && s != "read" && s != "write")
+               return Invalid("'" + s + "' is not one of none, read, write");
+             c->auth.default_access = s;
+             return Status();
+           }},
+      Leaf{"auth.rules", Kind::kJson, 0, 0,
+           [c](const json& v) {
+             if (!v.is_array()) return Invalid("expected an array of {user, prefix, access}");
+             std::vector<AuthRuleConfig> rules;
+             for (const json& r : v) {
+               if (!r.is_object()) return Invalid("each rule must be an object");
+               AuthRuleConfig rc;
+               for (auto it = r.begin(); it != r.end(); ++it) {
+                 if (!it.value().is_string())
+                   return Invalid("rule field '" + it.key() + "' must be a string");
+                 if (it.key() == "user") rc.user = it.value().get<std::string>();
+                 else if (it.key() == "prefix") rc.prefix = it.value().get<std::string>();
+                 else if (it.key() == "access") rc.access = it.value().get<std::string>();
+                 else return Invalid("unknown rule field '" + it.key() + "'");
+               }
+               if (rc.user.empty()) return Invalid("a rule needs a user (or \"*\")");
+               if (rc.access != "none" && rc.access != "read" && rc.access != "write")
+                 return Invalid("rule access must be none, read or write");
+               rules.push_back(rc);
+             }
+             c->auth.rules = std::move(rules);
+             return Status();
+           }},
+      BoolLeaf("auth.token.enabled", &c->auth.token_enabled),
+      StringLeaf("auth.token.realm", &c->auth.token_realm),
+      StringLeaf("auth.token.service", &c->auth.token_service),
+      UintLeaf("auth.token.ttl_seconds", &c->auth.token_ttl_seconds, 30, 86400),
       BoolLeaf("proxy.enabled", &c->proxy.enabled),
       StringLeaf("proxy.remoteurl", &c->proxy.remote_url),
       StringLeaf("proxy.username", &c->proxy.username),
@@ -140,12 +176,13 @@ const char* KindName(Kind k) {
     case Kind::kString: return "a string";
     case Kind::kUint: return "a non-negative integer";
     case Kind::kBool: return "true or false";
+    case Kind::kJson: return "JSON";
   }
   return "";
 }
 
 Status SetLeaf(const Leaf& leaf, const json& v, const std::string& where) {
-  bool ok = (leaf.kind == Kind::kString && v.is_string()) ||
+  bool ok = leaf.kind == Kind::kJson || (leaf.kind == Kind::kString && v.is_string()) ||
             (leaf.kind == Kind::kBool && v.is_boolean()) ||
             (leaf.kind == Kind::kUint && v.is_number_unsigned());
   if (leaf.kind == Kind::kUint && v.is_number_integer() && !v.is_number_unsigned())
@@ -249,6 +286,10 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     json v;
     switch (leaf->kind) {
       case Kind::kString: v = value; break;
+      case Kind::kJson:
+        v = json::parse(value, nullptr, false);
+        if (v.is_discarded()) return Invalid(var + ": not valid JSON");
+        break;
       case Kind::kBool: {
         bool b;
         if (!ParseBool(value, &b))
@@ -317,6 +358,8 @@ Status Validate(Config* cfg) {
     st = ParseHostPort(tls.plain_addr, &tls.plain_host, &tls.plain_port);
     if (!st.ok()) return Invalid("http.plain_addr: " + st.message());
   }
+  if (cfg->auth.token_enabled && cfg->auth.mode != AuthMode::kHtpasswd)
+    return Invalid("auth.token.enabled: needs auth.mode htpasswd");
   if (cfg->auth.mode == AuthMode::kHtpasswd) {
     if (cfg->auth.htpasswd_path.empty())
       return Invalid("auth.htpasswd.path: required when auth.mode is htpasswd");
@@ -343,6 +386,9 @@ std::string Describe(const Config& c) {
   const char* fmt = c.http.access_log == AccessLogFormat::kText   ? "text"
                     : c.http.access_log == AccessLogFormat::kJson ? "json"
                                                                   : "off";
+  json rules = json::array();
+  for (const auto& r : c.auth.rules)
+    rules.push_back({{"user", r.user}, {"prefix", r.prefix}, {"access", r.access}});
   json j = {
       {"log", {{"level", c.log_level}}},
       {"http",
@@ -368,7 +414,15 @@ std::string Describe(const Config& c) {
         {"gc_grace_minutes", c.storage.gc_grace_minutes}}},
       {"auth",
        {{"mode", c.auth.mode == AuthMode::kHtpasswd ? "htpasswd" : "none"},
-        {"htpasswd", {{"path", c.auth.htpasswd_path}, {"realm", c.auth.realm}}}}},
+        {"htpasswd", {{"path", c.auth.htpasswd_path}, {"realm", c.auth.realm}}},
+        {"anonymous_pull", c.auth.anonymous_pull},
+        {"default_access", c.auth.default_access},
+        {"rules", rules},
+        {"token",
+         {{"enabled", c.auth.token_enabled},
+          {"realm", c.auth.token_realm},
+          {"service", c.auth.token_service},
+          {"ttl_seconds", c.auth.token_ttl_seconds}}}}},
       {"proxy",
        {{"enabled", c.proxy.enabled},
         {"remoteurl", c.proxy.remote_url},

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -55,10 +56,23 @@ struct StorageConfig {
   uint32_t gc_grace_minutes = 60;
 };
 
+struct AuthRuleConfig {
+  std::string user;    // a user name or "*"
+  std::string prefix;  // repository prefix; "" = all
+  std::string access;  // none | read | write
+};
+
 struct AuthConfig {
   AuthMode mode = AuthMode::kNone;
   std::string htpasswd_path;
   std::string realm = "Registry Realm";
+  bool anonymous_pull = false;          // anonymous clients may pull
+  std::string default_access = "write"; // authenticated users without a rule
+  std::vector<AuthRuleConfig> rules;
+  bool token_enabled = false;           // challenge with Bearer, serve /auth/token
+  std::string token_realm;              // default: <scheme>://<Host>/auth/token
+  std::string token_service = "wharf";
+  uint32_t token_ttl_seconds = 300;
 };
 
 struct ProxyConfig {

@@ -38,6 +38,7 @@ Connection::Connection(Worker* w, int fd, std::string peer, SSL* ssl)
       ex_{parser_.request(), res_, w->index(), w->loop(), this, 0, nullptr, false},
       in_(new char[kInBufSize]) {
   parser_.request().peer = peer_;
+  parser_.request().secure = ssl_ != nullptr;
   if (ssl_) SSL_set_fd(ssl_, fd_);
 }
 
@@ -215,14 +216,18 @@ void Connection::Pump() {
         out_off_ = 0;
       }
     }
-    if (in_start_ == in_end_) break;
+    if (in_start_ == in_end_ && !feed_empty_) break;
+    feed_empty_ = false;
     size_t used = 0;
     RequestParser::State st =
         parser_.Feed(std::string_view(in_.get() + in_start_, in_end_ - in_start_), &used);
     in_start_ += used;
     req_bytes_in_ += used;
     if (phase_ == Phase::kClosed) return;
-    if (st == RequestParser::State::kNeedMore) continue;
+    if (st == RequestParser::State::kNeedMore) {
+      if (used == 0 && in_start_ == in_end_) break;
+      continue;
+    }
     if (st == RequestParser::State::kError) {
       const ParseError& e = parser_.error();
       res_.Reset();
@@ -244,11 +249,19 @@ void Connection::QueueContinue() { out_.append(kContinue, sizeof kContinue - 1);
 
 ParserEvents::Action Connection::OnHead(Request& req) {
   req_start_us_ = uv_hrtime() / 1000;
+  return Admit(req);
+}
+
+ParserEvents::Action Connection::Admit(Request& req) {
   res_.Reset();
   ex_.sink.reset();
   ex_.body_limit = 0;
   answered_at_head_ = false;
   mode_ = w_->shared().handler->Begin(ex_);
+  if (mode_ == Handler::BodyMode::kPause) {
+    head_paused_ = waiting_ = true;
+    return Action::kPause;
+  }
   const bool has_body = req.chunked || req.content_length > 0;
   if (mode_ == Handler::BodyMode::kRespond) {
     if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
@@ -270,6 +283,8 @@ ParserEvents::Action Connection::OnHead(Request& req) {
 ParserEvents::Action Connection::OnBody(std::string_view chunk) {
   if (answered_at_head_) return Action::kContinue;
   Request& req = parser_.request();
+  if (mode_ == Handler::BodyMode::kRespond || mode_ == Handler::BodyMode::kPause)
+    return Action::kContinue;
   if (mode_ == Handler::BodyMode::kBuffer) {
     if (req.body.size() + chunk.size() > ex_.body_limit) {
       res_.Reset();
@@ -307,6 +322,25 @@ void Connection::ResumeDeferred() {
   if (phase_ == Phase::kClosed) {
     if (open_handles_ == 0) delete this;  // the client left while we worked
     return;
+  }
+  if (head_paused_) {
+    head_paused_ = false;
+    last_activity_ms_ = uv_now(w_->loop());
+    switch (Admit(parser_.request())) {
+      case Action::kPause:
+        return;  // still waiting
+      case Action::kStop:  // answered; the body (if any) is not read
+        close_after_ = true;
+        PrepareResponse();
+        Pump();
+        return;
+      case Action::kContinue:
+        parser_.Resume();
+        phase_ = Phase::kReading;
+        feed_empty_ = true;  // a body-less request completes without more input
+        Pump();
+        return;
+    }
   }
   if (!res_.answered()) res_.Error(500, "INTERNAL", "handler gave no response");
   last_activity_ms_ = uv_now(w_->loop());

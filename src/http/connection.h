@@ -48,6 +48,8 @@ class Connection final : public ParserEvents, public Resumable {
 
   ~Connection() override;
   Action OnHead(Request& req) override;
+  // Asks the handler how to take this request (OnHead and after a pause).
+  Action Admit(Request& req);
   Action OnBody(std::string_view chunk) override;
   void OnMessageComplete(Request& req) override;
   void ResumeDeferred() override;
@@ -94,6 +96,8 @@ class Connection final : public ParserEvents, public Resumable {
   bool answered_at_head_ = false;  // Begin() answered; body (if any) is ignored
   bool close_after_ = false;
   bool waiting_ = false;           // a deferred response is outstanding
+  bool head_paused_ = false;       // ...and it is Begin() that will be retried
+  bool feed_empty_ = false;        // feed the parser once even with no input
 
   std::unique_ptr<char[]> in_;
   size_t in_start_ = 0, in_end_ = 0;

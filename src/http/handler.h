@@ -5,7 +5,9 @@
 //      (fills ex.res and returns kRespond; a pending body is then not read and
 //      the connection closes after the response), asks for the body to be
 //      collected into ex.req.body up to ex.body_limit bytes (kBuffer), or
-//      installs ex.sink to receive the body as it streams in (kStream).
+//      installs ex.sink to receive the body as it streams in (kStream), or
+//      starts asynchronous work (kPause, e.g. a password check) and later
+//      calls ex.Resume() on the loop, after which Begin(ex) is called again.
 //   2. Finish(ex) once the whole body has arrived (never after kRespond). It
 //      must fill ex.res before returning, or call ex.Defer() and answer later.
 // The sink is destroyed when the request ends, whether it completed or the
@@ -66,7 +68,7 @@ struct Exchange {
 
 class Handler {
  public:
-  enum class BodyMode { kRespond, kBuffer, kStream };
+  enum class BodyMode { kRespond, kBuffer, kStream, kPause };
   virtual ~Handler() = default;
   virtual BodyMode Begin(Exchange& ex) = 0;
   virtual void Finish(Exchange& ex) = 0;

@@ -96,9 +96,14 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
   size_t q = t.find('?');
   r.path = t.substr(0, q);
   r.query = q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
-  if (self->events_->OnHead(r) == ParserEvents::Action::kStop) {
-    self->stopped_ = true;
-    return HPE_PAUSED;
+  switch (self->events_->OnHead(r)) {
+    case ParserEvents::Action::kStop:
+      self->stopped_ = true;
+      return HPE_PAUSED;
+    case ParserEvents::Action::kPause:
+      return HPE_PAUSED;
+    case ParserEvents::Action::kContinue:
+      break;
   }
   return 0;
 }

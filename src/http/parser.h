@@ -28,7 +28,9 @@ namespace wharf::http {
 
 class ParserEvents {
  public:
-  enum class Action { kContinue, kStop };
+  // kPause (from OnHead only): stop before the body; Feed() returns
+  // kPaused, and Resume() + Feed() continue with the body.
+  enum class Action { kContinue, kStop, kPause };
   virtual ~ParserEvents() = default;
   // The head (request line and headers) is complete.
   virtual Action OnHead(Request& req) = 0;

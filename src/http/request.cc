@@ -72,20 +72,31 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-std::string Request::QueryParam(std::string_view key, bool* found) const {
+std::vector<std::string> Request::QueryParams(std::string_view key) const {
+  std::vector<std::string> out;
   std::string_view q = query;
   while (!q.empty()) {
     size_t amp = q.find('&');
     std::string_view kv = q.substr(0, amp);
     q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
     size_t eq = kv.find('=');
-    std::string_view k = kv.substr(0, eq);
-    if (PercentDecode(k) != key) continue;
-    if (found) *found = true;
-    return eq == std::string_view::npos ? std::string() : PercentDecode(kv.substr(eq + 1));
+    if (PercentDecode(kv.substr(0, eq)) != key) continue;
+    out.push_back(eq == std::string_view::npos ? std::string() : PercentDecode(kv.substr(eq + 1)));
   }
-  if (found) *found = false;
-  return {};
+  return out;
+}
+
+std::string Request::QueryParam(std::string_view key, bool* found) const {
+  std::vector<std::string> all = QueryParams(key);
+  if (found) *found = !all.empty();
+  return all.empty() ? std::string() : std::move(all.front());
+}
+
+std::string Request::ClientIp() const {
+  size_t colon = peer.rfind(':');
+  std::string ip = colon == std::string::npos ? peer : peer.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return ip;
 }
 
 }  // namespace wharf::http

@@ -37,6 +37,7 @@ struct Request {
   bool expect_continue = false;
   std::string body;          // collected body, for routes that buffer it
   std::string peer;          // client address "ip:port"; set by the connection
+  bool secure = false;       // arrived over TLS; set by the connection
 
   // Route result, set by the router.
   int route = 0;
@@ -51,6 +52,10 @@ struct Request {
   std::string Joined(std::string_view name) const;
   // The decoded value of query parameter `key`; `found` tells if it exists.
   std::string QueryParam(std::string_view key, bool* found = nullptr) const;
+  // Every decoded value of a repeated query parameter, in order.
+  std::vector<std::string> QueryParams(std::string_view key) const;
+  // The client's address without the port.
+  std::string ClientIp() const;
   bool IsHead() const { return method == "HEAD"; }
 };
 

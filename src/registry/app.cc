@@ -1,5 +1,6 @@
 #include "registry/app.h"
 
+#include "registry/access.h"
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/gc.h"
@@ -54,8 +55,19 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);
+  if (cfg.auth.mode == AuthMode::kHtpasswd) {
+    s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
+    st = s.auth->Reload();
+    if (!st.ok()) return st;
+  }
   r->maintenance_ = std::thread([p = r.get()] { p->Maintain(); });
   return r;
+}
+
+void Registry::Reload() {
+  if (!svc_.auth) return;
+  Status st = svc_.auth->Reload();
+  if (!st.ok()) WLOG_ERROR("SIGHUP: htpasswd reload failed, keeping the old users: %s", st.message().c_str());
 }
 
 Registry::~Registry() {
@@ -106,10 +118,19 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     return BodyMode::kBuffer;
   }
   const bool repo_route = m.route != kRouteBase && m.route != kRouteHealthz &&
-                          m.route != kRouteMetrics && m.route != kRouteCatalog;
+                          m.route != kRouteMetrics && m.route != kRouteCatalog &&
+                          m.route != kRouteToken;
   if (repo_route && !ValidName(req.params[0])) {
     Fail(res, Err::kNameInvalid, "invalid repository name");
     return BodyMode::kRespond;
+  }
+  if (m.route == kRouteToken) return TokenBegin(svc_, ex);
+  switch (CheckAccess(svc_, ex, m.route)) {
+    case Gate::kPass: break;
+    case Gate::kAnswered:
+      res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
+      return BodyMode::kRespond;
+    case Gate::kPaused: return BodyMode::kPause;
   }
   if (m.route != kRouteMetrics && m.route != kRouteHealthz)
     res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
@@ -141,6 +162,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     case kRouteBlob:
       return BlobBegin(svc_, ex);
     case kRouteAdminGc:
+    case kRouteToken:
       break;  // handled above
   }
   return BodyMode::kRespond;

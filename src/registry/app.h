@@ -33,6 +33,8 @@ class Registry final : public http::Handler {
   void Finish(http::Exchange& ex) override;
 
   Services& services() { return svc_; }
+  // SIGHUP: re-reads what can change at run time (the htpasswd file).
+  void Reload();
 
   // The peer name the server gives connections on the admin socket.
   static constexpr char kAdminPeer[] = "unix";

@@ -3,7 +3,7 @@
 //
 // Defers the exchange, runs `work` on the libuv threadpool, then `done` on
 // the exchange's loop, which must fill ex.res; the response is then sent.
-// Call it from Handler::Finish only.
+// Call it from Handler::Finish, or from Begin when it returns kPause.
 #pragma once
 
 #include <functional>

@@ -17,6 +17,7 @@ constexpr Entry kTable[] = {
     {"SIZE_INVALID", 400},          {"TAG_INVALID", 400},         {"UNSUPPORTED", 405},
     {"PAGINATION_NUMBER_INVALID", 400}, {"BLOB_UPLOAD_INVALID", 416}, {"SIZE_INVALID", 413},
     {"BLOB_UPLOAD_INVALID", 409},   {"STORAGE_FULL", 507},        {"INTERNAL", 500},
+    {"UNAUTHORIZED", 401},          {"DENIED", 403},              {"TOOMANYREQUESTS", 429},
 };
 
 }  // namespace

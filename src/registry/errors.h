@@ -29,6 +29,9 @@ enum class Err {
   kBusy,                // 409 (an upload already in use)
   kStorageFull,         // 507
   kInternal,            // 500
+  kUnauthorized,        // 401
+  kDenied,              // 403
+  kTooManyRequests,     // 429
 };
 
 int StatusOf(Err e);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <shared_mutex>
 
+#include "auth/authenticator.h"
 #include "config/config.h"
 #include "registry/manifest_cache.h"
 #include "storage/blob_store.h"
@@ -19,6 +20,7 @@ struct Services {
   std::unique_ptr<storage::MetaStore> meta;
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
+  std::unique_ptr<auth::Authenticator> auth;  // null when auth.mode is none
   // Held shared by writers that add references (manifest PUT, mount) and
   // exclusively by garbage collection; see registry/gc.h.
   std::shared_mutex gc_lock;

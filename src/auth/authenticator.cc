@@ -1,0 +1,291 @@
+#include "auth/authenticator.h"
+
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "util/log.h"
+
+namespace wharf::auth {
+namespace {
+
+constexpr int64_t kPositiveTtlMs = 60 * 1000;
+constexpr int64_t kNegativeTtlMs = 10 * 1000;
+constexpr int64_t kFailureWindowMs = 60 * 1000;
+constexpr int kMaxFailures = 10;
+constexpr size_t kMaxCacheEntries = 10000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Access ToAccess(const std::string& s) {
+  Access a = Access::kNone;
+  ParseAccess(s, &a);
+  return a;
+}
+
+std::vector<Rule> ToRules(const AuthConfig& cfg) {
+  std::vector<Rule> rules;
+  for (const auto& r : cfg.rules) rules.push_back(Rule{r.user, r.prefix, ToAccess(r.access)});
+  return rules;
+}
+
+bool StartsWithNoCase(const std::string& s, const char* prefix) {
+  size_t n = strlen(prefix);
+  if (s.size() < n) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+Authenticator::Authenticator(const AuthConfig& cfg)
+    : cfg_(cfg),
+      policy_(cfg.anonymous_pull, ToAccess(cfg.default_access), ToRules(cfg)),
+      cache_key_(32, '\0') {
+  RAND_bytes(reinterpret_cast<uint8_t*>(cache_key_.data()), cache_key_.size());
+}
+
+Status Authenticator::Reload() {
+  std::vector<std::string> rejected;
+  auto h = Htpasswd::Load(cfg_.htpasswd_path, &rejected);
+  if (!h.ok()) return h.status();
+  for (const auto& r : rejected) WLOG_WARN("htpasswd %s: %s", cfg_.htpasswd_path.c_str(), r.c_str());
+  struct stat st;
+  int64_t mtime = ::stat(cfg_.htpasswd_path.c_str(), &st) == 0
+                      ? static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec
+                      : 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  users_ = *h;
+  file_mtime_ = mtime;
+  cache_.clear();
+  WLOG_INFO("htpasswd: %zu users loaded from %s", (*h)->size(), cfg_.htpasswd_path.c_str());
+  return Status();
+}
+
+void Authenticator::MaybeReload() {
+  int64_t now = NowMs();
+  int64_t next = next_stat_ms_.load(std::memory_order_relaxed);
+  if (now < next || !next_stat_ms_.compare_exchange_strong(next, now + 1000)) return;
+  struct stat st;
+  if (::stat(cfg_.htpasswd_path.c_str(), &st) != 0) return;
+  int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mtime == file_mtime_) return;
+  }
+  Status s = Reload();
+  if (!s.ok()) WLOG_ERROR("htpasswd reload failed, keeping the old users: %s", s.message().c_str());
+}
+
+std::string Authenticator::CacheKey(const std::string& authorization) const {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), cache_key_.data(), static_cast<int>(cache_key_.size()),
+       reinterpret_cast<const unsigned char*>(authorization.data()), authorization.size(), out, &n);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+bool Authenticator::Blocked(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = failures_.find(ip);
+  if (it == failures_.end()) return false;
+  if (NowMs() - it->second.window_start_ms > kFailureWindowMs) {
+    failures_.erase(it);
+    return false;
+  }
+  return it->second.count >= kMaxFailures;
+}
+
+void Authenticator::CountFailure(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.size() > kMaxCacheEntries) failures_.clear();
+  Failures& f = failures_[ip];
+  int64_t now = NowMs();
+  if (now - f.window_start_ms > kFailureWindowMs) f = Failures{now, 0};
+  ++f.count;
+}
+
+void Authenticator::Verify(const std::string& authorization) {
+  std::string decoded;
+  std::string user, pass;
+  if (Base64Decode(authorization.substr(6), false, &decoded)) {
+    size_t colon = decoded.find(':');
+    if (colon != std::string::npos) {
+      user = decoded.substr(0, colon);
+      pass = decoded.substr(colon + 1);
+    }
+  }
+  std::shared_ptr<const Htpasswd> users;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    users = users_;
+  }
+  bool ok = users && !user.empty() && users->Verify(user, pass);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.size() > kMaxCacheEntries) cache_.clear();
+  cache_[CacheKey(authorization)] =
+      Cached{user, ok, NowMs() + (ok ? kPositiveTtlMs : kNegativeTtlMs)};
+}
+
+Decision Authenticator::Identify(const std::string* authorization, const std::string& ip,
+                                 Claims* claims) {
+  Decision d;
+  if (!authorization || authorization->empty()) return d;  // anonymous
+  MaybeReload();
+  if (Blocked(ip)) {
+    d.kind = Decision::kTooMany;
+    d.message = "too many failed login attempts; try again in a minute";
+    return d;
+  }
+  const std::string& h = *authorization;
+  if (StartsWithNoCase(h, "bearer ")) {
+    auto c = signer_.Verify(h.substr(7), NowMs() / 1000);
+    if (!c.ok()) {
+      CountFailure(ip);
+      d.kind = Decision::kChallenge;
+      d.message = c.status().message();
+      return d;
+    }
+    *claims = std::move(*c);
+    d.user = claims->subject;
+    return d;
+  }
+  if (!StartsWithNoCase(h, "basic ")) {
+    d.kind = Decision::kChallenge;
+    d.message = "unsupported authorization scheme";
+    return d;
+  }
+  std::string key = CacheKey(h);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.expires_ms > NowMs()) {
+      if (!it->second.ok) {
+        d.kind = Decision::kChallenge;
+        d.message = "invalid username or password";
+        return d;
+      }
+      d.user = it->second.user;
+      return d;
+    }
+  }
+  d.kind = Decision::kVerify;
+  return d;
+}
+
+bool Authenticator::Permits(const std::string& user, const Claims* claims, Need need,
+                            const std::string& repo) const {
+  if (claims) {  // a token carries exactly what it grants
+    switch (need) {
+      case Need::kLogin: return true;
+      case Need::kCatalog: return claims->Allows("registry", "catalog", "*");
+      case Need::kPull: return claims->Allows("repository", repo, "pull");
+      case Need::kPush: return claims->Allows("repository", repo, "push");
+    }
+  }
+  switch (need) {
+    case Need::kLogin: return !user.empty() || policy_.anonymous_pull();
+    case Need::kCatalog: return !user.empty();
+    case Need::kPull: return policy_.For(user, repo) >= Access::kRead;
+    case Need::kPush: return policy_.For(user, repo) >= Access::kWrite;
+  }
+  return false;
+}
+
+Decision Authenticator::Check(const std::string* authorization, const std::string& ip, Need need,
+                              const std::string& repo) {
+  Claims claims;
+  Decision d = Identify(authorization, ip, &claims);
+  if (d.kind == Decision::kVerify || d.kind == Decision::kTooMany) return d;
+  if (d.kind == Decision::kChallenge) {
+    if (authorization && StartsWithNoCase(*authorization, "basic ")) CountFailure(ip);
+    return d;
+  }
+  const bool bearer = authorization && StartsWithNoCase(*authorization, "bearer ");
+  if (Permits(d.user, bearer ? &claims : nullptr, need, repo)) return d;
+  if (d.user.empty() || bearer) {
+    // Anonymous, or a token without this scope: ask for (new) credentials.
+    d.kind = Decision::kChallenge;
+    d.message = "authentication required";
+  } else {
+    d.kind = Decision::kDenied;
+    d.message = "requested access to the resource is denied";
+  }
+  return d;
+}
+
+std::string Authenticator::Challenge(Need need, const std::string& repo, const std::string& host,
+                                     bool secure) const {
+  if (!cfg_.token_enabled) return "Basic realm=\"" + cfg_.realm + "\"";
+  std::string realm = cfg_.token_realm.empty()
+                          ? std::string(secure ? "https://" : "http://") + host + "/auth/token"
+                          : cfg_.token_realm;
+  std::string v = "Bearer realm=\"" + realm + "\",service=\"" + cfg_.token_service + "\"";
+  if (need == Need::kPull) v += ",scope=\"repository:" + repo + ":pull\"";
+  if (need == Need::kPush) v += ",scope=\"repository:" + repo + ":pull,push\"";
+  if (need == Need::kCatalog) v += ",scope=\"registry:catalog:*\"";
+  return v;
+}
+
+Decision Authenticator::IssueToken(const std::string* authorization, const std::string& ip,
+                                   const std::vector<std::string>& scopes, std::string* body) {
+  Claims none;
+  Decision d = Identify(authorization, ip, &none);
+  if (d.kind == Decision::kChallenge && authorization) CountFailure(ip);
+  if (d.kind != Decision::kAllow) return d;
+  if (authorization && StartsWithNoCase(*authorization, "bearer ")) {
+    d.kind = Decision::kChallenge;  // tokens are issued for passwords, not for tokens
+    d.message = "use Basic credentials to obtain a token";
+    return d;
+  }
+  if (d.user.empty() && !policy_.anonymous_pull()) {
+    d.kind = Decision::kChallenge;
+    d.message = "authentication required";
+    return d;
+  }
+  Claims c;
+  c.subject = d.user;
+  const int64_t now = NowMs() / 1000;
+  c.expires = now + cfg_.token_ttl_seconds;
+  for (const std::string& s : scopes) {
+    Grant want;
+    if (!ParseScope(s, &want)) continue;
+    Grant got{want.type, want.name, {}};
+    if (want.type == "repository") {
+      Access a = policy_.For(d.user, want.name);
+      for (const std::string& act : want.actions) {
+        if ((act == "pull" && a >= Access::kRead) ||
+            ((act == "push" || act == "delete") && a >= Access::kWrite))
+          got.actions.insert(act);
+      }
+    } else if (want.type == "registry" && want.name == "catalog" && !d.user.empty()) {
+      got.actions.insert("*");
+    }
+    if (!got.actions.empty()) c.access.push_back(std::move(got));
+  }
+  std::string token = signer_.Sign(c);
+  char issued[32];
+  time_t t = static_cast<time_t>(now);
+  tm tmv;
+  gmtime_r(&t, &tmv);
+  strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  *body = nlohmann::json{{"token", token},
+                         {"access_token", token},
+                         {"expires_in", cfg_.token_ttl_seconds},
+                         {"issued_at", issued}}
+              .dump();
+  return d;
+}
+
+}  // namespace wharf::auth

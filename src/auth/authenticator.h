@@ -1,0 +1,106 @@
+// Authenticator: decides, for one request, who the client is and whether it
+// may do what it asks.
+//
+// Credentials: "Authorization: Basic" (checked against the htpasswd file)
+// and "Authorization: Bearer" (tokens from TokenSigner, when token mode is
+// on). bcrypt is slow, so Check() never runs it: on a cache miss it answers
+// kVerify, the caller runs Verify() off the event loop, then calls Check()
+// again, which now finds the result in the cache. The cache key is an HMAC
+// of the whole header under a per-process random key: passwords are never
+// stored, and a changed password misses the cache. Failed attempts are
+// counted per client address; past the limit the address gets kTooMany for
+// the rest of the minute.
+//
+// The htpasswd file is re-read on Reload() (SIGHUP) and when its mtime
+// changes (checked at most once a second); a reload empties the cache.
+//
+// Thread-safety: every method is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "auth/htpasswd.h"
+#include "auth/policy.h"
+#include "auth/token.h"
+#include "config/config.h"
+
+namespace wharf::auth {
+
+// What a request needs.
+enum class Need {
+  kLogin,    // any valid identity (GET /v2/): anonymous only with anonymous_pull
+  kPull,     // read `repo`
+  kPush,     // write `repo`
+  kCatalog,  // list repositories
+};
+
+struct Decision {
+  enum Kind { kAllow, kChallenge, kDenied, kTooMany, kVerify } kind = kAllow;
+  std::string user;      // "" for anonymous
+  std::string message;   // for errors
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(const AuthConfig& cfg);
+  Authenticator(const Authenticator&) = delete;
+  Authenticator& operator=(const Authenticator&) = delete;
+
+  // Loads the htpasswd file; unusable users are logged as warnings.
+  Status Reload();
+
+  // `authorization` is the header value or nullptr; `ip` the client address.
+  Decision Check(const std::string* authorization, const std::string& ip, Need need,
+                 const std::string& repo);
+  // Runs bcrypt for a Basic header and caches the outcome. Blocking.
+  void Verify(const std::string& authorization);
+
+  // The WWW-Authenticate value for a challenge. `host` and `secure` build the
+  // default token realm.
+  std::string Challenge(Need need, const std::string& repo, const std::string& host,
+                        bool secure) const;
+
+  // Token service: checks the Basic credentials (or anonymous) and signs a
+  // token for the granted part of each requested scope. Returns the JSON
+  // body, or a Decision that is not kAllow.
+  Decision IssueToken(const std::string* authorization, const std::string& ip,
+                      const std::vector<std::string>& scopes, std::string* body);
+
+  bool token_mode() const { return cfg_.token_enabled; }
+
+ private:
+  struct Cached {
+    std::string user;
+    bool ok = false;
+    int64_t expires_ms = 0;
+  };
+  // Resolves the identity; kAllow with user set, or another kind.
+  Decision Identify(const std::string* authorization, const std::string& ip, Claims* claims);
+  bool Permits(const std::string& user, const Claims* claims, Need need, const std::string& repo) const;
+  std::string CacheKey(const std::string& authorization) const;
+  void CountFailure(const std::string& ip);
+  bool Blocked(const std::string& ip);
+  void MaybeReload();
+
+  AuthConfig cfg_;
+  Policy policy_;
+  TokenSigner signer_;
+  std::string cache_key_;  // random; keys the credential cache
+  std::mutex mu_;
+  std::shared_ptr<const Htpasswd> users_;
+  int64_t file_mtime_ = 0;
+  std::atomic<int64_t> next_stat_ms_{0};
+  std::unordered_map<std::string, Cached> cache_;
+  struct Failures {
+    int64_t window_start_ms = 0;
+    int count = 0;
+  };
+  std::unordered_map<std::string, Failures> failures_;
+};
+
+}  // namespace wharf::auth

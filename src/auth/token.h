@@ -1,0 +1,55 @@
+// Bearer tokens issued by Wharf's own token service (/auth/token).
+//
+// A token is base64url(payload JSON) "." base64url(HMAC-SHA256(key, payload)).
+// The payload names the user, the expiry and the granted access, in the
+// shape of the Docker token spec:
+//   {"sub":"alice","exp":1700000000,"access":[{"type":"repository",
+//     "name":"team/app","actions":["pull","push"]}]}
+// Verifying costs one HMAC and a JSON parse, so a large pull never pays
+// for bcrypt again. The key is random per process: tokens end with a
+// restart, and clients simply fetch a new one.
+//
+// Thread-safety: a TokenSigner is immutable after construction.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace wharf::auth {
+
+struct Grant {
+  std::string type;  // "repository" or "registry"
+  std::string name;  // repository name or "catalog"
+  std::set<std::string> actions;
+};
+
+struct Claims {
+  std::string subject;
+  int64_t expires = 0;  // unix seconds
+  std::vector<Grant> access;
+  // True if the claims allow `action` on repository `repo`.
+  bool Allows(const std::string& type, const std::string& name, const std::string& action) const;
+};
+
+class TokenSigner {
+ public:
+  TokenSigner();  // random key
+  std::string Sign(const Claims& c) const;
+  // Checks the signature and the expiry against `now`.
+  Result<Claims> Verify(const std::string& token, int64_t now) const;
+
+ private:
+  std::string key_;
+};
+
+// Parses a Docker token-spec scope: "repository:team/app:pull,push".
+bool ParseScope(const std::string& scope, Grant* out);
+
+std::string Base64Encode(std::string_view in, bool url);
+bool Base64Decode(std::string_view in, bool url, std::string* out);
+
+}  // namespace wharf::auth
