@@ -195,7 +195,9 @@ bool Authenticator::Permits(const std::string& user, const Claims* claims, Need 
     }
   }
   switch (need) {
-    case Need::kLogin: return !user.empty() || policy_.anonymous_pull();
+    // In token mode an anonymous ping is challenged, so that clients learn
+    // where to get a token (an anonymous one grants pull, as on Docker Hub).
+    case Need::kLogin: return !user.empty() || (policy_.anonymous_pull() && !cfg_.token_enabled);
     case Need::kCatalog: return !user.empty();
     case Need::kPull: return policy_.For(user, repo) >= Access::kRead;
     case Need::kPush: return policy_.For(user, repo) >= Access::kWrite;

@@ -1,0 +1,352 @@
+"""The classic private-registry setup (self-signed TLS + bcrypt htpasswd via
+REGISTRY_* variables), with real openssl, htpasswd, curl and skopeo."""
+import base64
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import images
+import tls_setup
+from conftest import Conn, call, curl
+from test_skopeo import check_dir_blobs, skopeo
+
+USER, PASSWORD = "user_1", "password_1"
+
+
+def classic(make_wharf, tmp_path, extra=None, start=True):
+    certs = tmp_path / "certs"
+    certs.mkdir(exist_ok=True)
+    crt, key = tls_setup.self_signed(str(certs))
+    pw = str(tmp_path / "passwd")
+    tls_setup.htpasswd(pw, USER, PASSWORD)
+    env = {
+        "REGISTRY_HTTP_TLS_CERTIFICATE": crt,
+        "REGISTRY_HTTP_TLS_KEY": key,
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_PATH": pw,
+        "REGISTRY_AUTH_HTPASSWD_REALM": "Registry Realm",
+        "REGISTRY_STORAGE_DELETE_ENABLED": "yes",
+    }
+    env.update(extra or {})
+    w = make_wharf(env=env)
+    w.crt, w.key, w.passwd = crt, key, pw
+    w.certdir = tls_setup.cert_dir(str(tmp_path / "certdir"), crt)
+    w.https = f"https://127.0.0.1:{w.port}"
+    if start:
+        start_tls(w)
+    return w
+
+
+def start_tls(w):
+    w.proc = subprocess.Popen(w.args, env=w.env, stdout=w.out, stderr=w.err)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = subprocess.run(["curl", "-s", "--cacert", w.crt, "-o", "/dev/null", "-w", "%{http_code}",
+                            w.https + "/healthz"], capture_output=True, text=True)
+        if r.stdout == "200":
+            return w
+        assert w.proc.poll() is None, w.stderr()
+        time.sleep(0.05)
+    raise RuntimeError("wharf (TLS) did not start: " + w.stderr())
+
+
+def tcurl(w, *args):
+    return curl("--cacert", w.crt, *args)
+
+
+def status(w, *args):
+    return tcurl(w, "-s", "-o", "/dev/null", "-w", "%{http_code}", *args).stdout.decode()
+
+
+def test_classic_setup_push_pull_with_skopeo(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    src = str(tmp_path / "src")
+    mdigest, blobs = images.single(src)
+    dest = f"docker://127.0.0.1:{w.port}/team/app:v1"
+    skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
+           f"oci:{src}:v1", dest)
+    out = str(tmp_path / "out")
+    skopeo("copy", "--src-cert-dir", w.certdir, "--src-creds", f"{USER}:{PASSWORD}", dest, f"dir:{out}")
+    assert check_dir_blobs(out) == set(blobs)
+    # Without credentials skopeo is refused.
+    r = skopeo("inspect", "--cert-dir", w.certdir, dest, check=False)
+    assert r.returncode != 0 and ("unauthorized" in r.stderr.lower() or "401" in r.stderr)
+    # A wrong password too.
+    r = skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:nope",
+               f"oci:{src}:v1", f"docker://127.0.0.1:{w.port}/team/other:v1", check=False)
+    assert r.returncode != 0
+
+
+def test_challenge_and_wrong_password(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    r = tcurl(w, "-si", w.https + "/v2/").stdout.decode()
+    assert r.startswith("HTTP/1.1 401")
+    assert 'WWW-Authenticate: Basic realm="Registry Realm"' in r
+    assert '"code":"UNAUTHORIZED"' in r
+    assert status(w, "-u", f"{USER}:wrong", w.https + "/v2/") == "401"
+    assert status(w, "-u", f"nobody:{PASSWORD}", w.https + "/v2/") == "401"
+    assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"
+
+
+def test_tls_versions_and_untrusted_ca(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    for v in (["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]):
+        assert status(w, *v, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"
+    r = subprocess.run(["curl", "-s", w.https + "/v2/"], capture_output=True)
+    assert r.returncode == 60  # peer certificate cannot be authenticated with known CA certificates
+    r = skopeo("inspect", "--creds", f"{USER}:{PASSWORD}",
+               f"docker://127.0.0.1:{w.port}/team/app:v1", check=False)
+    assert r.returncode != 0 and "certificate" in r.stderr.lower()
+    # The server shrugs it off and keeps serving.
+    assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"
+    assert "TLS handshake with 127.0.0.1" in w.stderr()
+
+
+def test_plain_http_to_tls_port_gets_a_clear_400(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    r = subprocess.run(["curl", "-s", f"http://127.0.0.1:{w.port}/v2/"], capture_output=True)
+    assert b"this port speaks HTTPS" in r.stdout
+
+
+def test_alpn_and_session_resumption(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    ctx = ssl.create_default_context(cafile=w.crt)
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # session IDs / tickets visible to Python
+    with socket.create_connection(("127.0.0.1", w.port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            assert s.selected_alpn_protocol() == "http/1.1"
+            sess = s.session
+    with socket.create_connection(("127.0.0.1", w.port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=sess) as s:
+            assert s.session_reused
+
+
+def test_ecdsa_key(make_wharf, tmp_path):
+    crt, key = tls_setup.ec_self_signed(str(tmp_path))
+    w = make_wharf(env={"REGISTRY_HTTP_TLS_CERTIFICATE": crt, "REGISTRY_HTTP_TLS_KEY": key})
+    w.crt, w.https = crt, f"https://127.0.0.1:{w.port}"
+    start_tls(w)
+    assert status(w, w.https + "/v2/") == "200"
+
+
+def test_large_blob_over_tls(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    data = os.urandom(20 << 20)
+    f = tmp_path / "blob"
+    f.write_bytes(data)
+    d = images.sha256(data)
+    creds = ["-u", f"{USER}:{PASSWORD}"]
+    r = tcurl(w, *creds, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+              "--data-binary", f"@{f}", "-H", "Content-Type: application/octet-stream",
+              f"{w.https}/v2/big/blobs/uploads/?digest={d}")
+    assert r.stdout == b"201"
+    got = tcurl(w, *creds, "-s", f"{w.https}/v2/big/blobs/{d}").stdout
+    assert images.sha256(got) == d
+    part = tcurl(w, *creds, "-s", "-H", "Range: bytes=1000000-1999999",
+                 f"{w.https}/v2/big/blobs/{d}").stdout
+    assert part == data[1000000:2000000]
+
+
+def test_token_mode_with_skopeo(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+    r = tcurl(w, "-si", w.https + "/v2/team/app/manifests/v1").stdout.decode()
+    assert r.startswith("HTTP/1.1 401")
+    assert (f'WWW-Authenticate: Bearer realm="https://127.0.0.1:{w.port}/auth/token",'
+            f'service="wharf",scope="repository:team/app:pull"') in r
+    tok = json.loads(tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}",
+                           f"{w.https}/auth/token?service=wharf&scope=repository:team/app:pull,push").stdout)
+    assert tok["token"] == tok["access_token"] and tok["expires_in"] == 300
+    assert status(w, "-H", "Authorization: Bearer " + tok["token"], w.https + "/v2/") == "200"
+    assert status(w, "-H", "Authorization: Bearer garbage", w.https + "/v2/") == "401"
+    assert status(w, "-s", f"{w.https}/auth/token?scope=repository:x:pull") == "401"
+    src = str(tmp_path / "src")
+    _, blobs = images.single(src)
+    dest = f"docker://127.0.0.1:{w.port}/team/app:v1"
+    skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
+           f"oci:{src}:v1", dest)
+    out = str(tmp_path / "out")
+    skopeo("copy", "--src-cert-dir", w.certdir, "--src-creds", f"{USER}:{PASSWORD}", dest, f"dir:{out}")
+    assert check_dir_blobs(out) == set(blobs)
+    # A pull-only token cannot push.
+    ro = json.loads(tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}",
+                          f"{w.https}/auth/token?scope=repository:team/app:pull").stdout)["token"]
+    assert status(w, "-X", "POST", "-H", "Authorization: Bearer " + ro,
+                  f"{w.https}/v2/team/app/blobs/uploads/") == "401"
+
+
+# Every route of the API, with a method that reads or writes.
+def all_routes(d):
+    return [
+        ("GET", "/v2/"), ("GET", "/v2/_catalog"), ("GET", "/v2/team/app/tags/list"),
+        ("GET", "/v2/team/app/manifests/v1"), ("HEAD", "/v2/team/app/manifests/v1"),
+        ("PUT", "/v2/team/app/manifests/v2"), ("DELETE", "/v2/team/app/manifests/v1"),
+        ("GET", f"/v2/team/app/blobs/{d}"), ("HEAD", f"/v2/team/app/blobs/{d}"),
+        ("DELETE", f"/v2/team/app/blobs/{d}"), ("POST", "/v2/team/app/blobs/uploads/"),
+        ("POST", f"/v2/team/app/blobs/uploads/?digest={d}"),
+        ("POST", f"/v2/other/blobs/uploads/?mount={d}&from=team/app"),
+        ("GET", "/v2/team/app/blobs/uploads/00000000-0000-4000-8000-000000000000"),
+        ("PATCH", "/v2/team/app/blobs/uploads/00000000-0000-4000-8000-000000000000"),
+        ("PUT", f"/v2/team/app/blobs/uploads/00000000-0000-4000-8000-000000000000?digest={d}"),
+        ("DELETE", "/v2/team/app/blobs/uploads/00000000-0000-4000-8000-000000000000"),
+        ("GET", f"/v2/team/app/referrers/{d}"),
+    ]
+
+
+def test_no_route_leaks_or_accepts_writes_without_credentials(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    creds = ["-u", f"{USER}:{PASSWORD}"]
+    d = images.sha256(b"secret layer")
+    assert tcurl(w, *creds, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                 "--data-binary", "secret layer", "-H", "Content-Type: application/octet-stream",
+                 f"{w.https}/v2/team/app/blobs/uploads/?digest={d}").stdout == b"201"
+    before = tcurl(w, *creds, "-s", f"{w.https}/v2/_catalog").stdout
+    for method, path in all_routes(d):
+        args = ["-s", "-i", "-X", method, "--data-binary", "x",
+                "-H", "Content-Type: application/octet-stream"]
+        if method == "HEAD":
+            args = ["-s", "-I"]
+        out = tcurl(w, *args, w.https + path).stdout
+        assert out.startswith(b"HTTP/1.1 401"), (method, path, out[:200])
+        assert b"secret layer" not in out
+        assert b"WWW-Authenticate: Basic" in out
+    assert tcurl(w, *creds, "-s", f"{w.https}/v2/_catalog").stdout == before
+    assert tcurl(w, *creds, "-s", f"{w.https}/v2/team/app/blobs/{d}").stdout == b"secret layer"
+    # Operational endpoints stay open; the admin endpoint is not on TCP at all.
+    assert status(w, w.https + "/healthz") == "200"
+    assert status(w, "-X", "POST", w.https + "/admin/gc") == "404"
+
+
+def test_credentials_never_logged(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/")
+    status(w, "-u", f"{USER}:wrongpassword", w.https + "/v2/")
+    w.stop()
+    logs = w.stdout() + w.stderr()
+    b64 = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, "wrongpassword", b64):
+        assert secret not in logs
+
+
+def test_failed_logins_are_rate_limited(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    codes = [status(w, "-u", f"{USER}:bad{i}", w.https + "/v2/") for i in range(12)]
+    assert codes[:10] == ["401"] * 10
+    assert codes[-1] == "429"
+    # Even the right password waits for the window to pass.
+    assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "429"
+
+
+def test_anonymous_pull_authenticated_push_basic(make_wharf, tmp_path):
+    # Basic mode: /v2/ answers anonymous clients, so docker and skopeo pull
+    # without logging in; pushes need credentials sent up front (curl -u).
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_ANONYMOUS_PULL": "true"})
+    creds = ["-u", f"{USER}:{PASSWORD}"]
+    up = f"{w.https}/v2/mirror/img/blobs/uploads/"
+    assert status(w, "-X", "POST", up) == "401"
+    assert status(w, "-X", "POST", *creds, up) == "202"
+    assert status(w, w.https + "/v2/") == "200"
+    assert status(w, "-u", f"{USER}:wrong", w.https + "/v2/") == "401"
+    src = str(tmp_path / "src")
+    mdigest, _ = images.single(src)
+    body = open(os.path.join(src, "blobs", "sha256", mdigest[7:]), "rb").read()
+    # Push the image with curl, then pull it anonymously with skopeo.
+    for blob in os.listdir(os.path.join(src, "blobs", "sha256")):
+        path = os.path.join(src, "blobs", "sha256", blob)
+        assert status(w, *creds, "-X", "POST", "--data-binary", f"@{path}",
+                      "-H", "Content-Type: application/octet-stream",
+                      f"{up}?digest=sha256:{blob}") == "201"
+    assert status(w, *creds, "-X", "PUT", "--data-binary", "@" + os.path.join(
+        src, "blobs", "sha256", mdigest[7:]), "-H", "Content-Type: " + images.OCI_MANIFEST,
+        f"{w.https}/v2/mirror/img/manifests/v1") == "201"
+    info = json.loads(skopeo("inspect", "--raw", "--cert-dir", w.certdir,
+                             f"docker://127.0.0.1:{w.port}/mirror/img:v1").stdout)
+    assert json.dumps(info, sort_keys=True) == json.dumps(json.loads(body), sort_keys=True)
+
+
+def test_anonymous_pull_authenticated_push_token(make_wharf, tmp_path):
+    # Token mode: the Docker Hub flow; skopeo pulls anonymously and pushes
+    # with a login.
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_ANONYMOUS_PULL": "true",
+                                             "WHARF_AUTH_TOKEN_ENABLED": "true"})
+    src = str(tmp_path / "src")
+    images.single(src)
+    dest = f"docker://127.0.0.1:{w.port}/mirror/img:v1"
+    r = skopeo("copy", "--dest-cert-dir", w.certdir, f"oci:{src}:v1", dest, check=False)
+    assert r.returncode != 0  # anonymous push refused
+    skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
+           f"oci:{src}:v1", dest)
+    skopeo("inspect", "--cert-dir", w.certdir, dest)  # anonymous pull works
+
+
+def test_prefix_rules(make_wharf, tmp_path):
+    rules = json.dumps([{"user": "reader", "prefix": "", "access": "read"},
+                        {"user": "reader", "prefix": "sandbox", "access": "write"}])
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_RULES": rules}, start=False)
+    tls_setup.htpasswd(w.passwd, "reader", "pw", create=False)
+    start_tls(w)
+    up = ["-X", "POST", "-u", "reader:pw"]
+    assert status(w, *up, f"{w.https}/v2/team/app/blobs/uploads/") == "403"
+    assert status(w, *up, f"{w.https}/v2/sandbox/app/blobs/uploads/") == "202"
+    assert status(w, *up, f"{w.https}/v2/sandboxed/app/blobs/uploads/") == "403"
+    assert status(w, "-u", "reader:pw", f"{w.https}/v2/") == "200"
+    # user_1 has no rule: default_access "write".
+    assert status(w, "-X", "POST", "-u", f"{USER}:{PASSWORD}",
+                  f"{w.https}/v2/team/app/blobs/uploads/") == "202"
+
+
+def test_htpasswd_changes_are_picked_up(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    assert status(w, "-u", "newbie:pw2", w.https + "/v2/") == "401"
+    time.sleep(1.1)
+    tls_setup.htpasswd(w.passwd, "newbie", "pw2", create=False)
+    time.sleep(1.1)
+    assert status(w, "-u", "newbie:pw2", w.https + "/v2/") == "200"  # by mtime
+    tls_setup.htpasswd(w.passwd, "other", "pw3", create=False)
+    w.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert status(w, "-u", "other:pw3", w.https + "/v2/") == "200"
+
+
+def test_sighup_reloads_certificate_without_dropping_connections(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    old_ctx = ssl.create_default_context(cafile=w.crt)
+    raw = socket.create_connection(("127.0.0.1", w.port))
+    old = Conn(old_ctx.wrap_socket(raw, server_hostname="127.0.0.1"))
+    req = f"GET /v2/ HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode()
+    old.sendall(req)
+    assert old.response()[0] == 200
+    # New certificate and key in place of the old files.
+    newdir = tmp_path / "new"
+    newdir.mkdir()
+    crt2, key2 = tls_setup.self_signed(str(newdir), cn="second")
+    os.replace(crt2, w.crt)
+    os.replace(key2, w.key)
+    w.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert "TLS certificate and key reloaded" in w.stderr()
+    # New connections see the new certificate...
+    assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"  # w.crt is new now
+    with socket.create_connection(("127.0.0.1", w.port)) as r2:
+        try:
+            old_ctx.wrap_socket(r2, server_hostname="127.0.0.1")
+            raise AssertionError("old CA still accepted")
+        except ssl.SSLCertVerificationError:
+            pass
+    # ...while the old connection keeps working.
+    old.sendall(req)
+    assert old.response()[0] == 200
+
+
+def test_plain_and_tls_listeners_together(make_wharf, tmp_path):
+    plain_port = __import__("conftest").free_port()
+    w = classic(make_wharf, tmp_path, extra={"WHARF_HTTP_PLAIN_ADDR": f"127.0.0.1:{plain_port}"})
+    assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"
+    r = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", f"{USER}:{PASSWORD}",
+             f"http://127.0.0.1:{plain_port}/v2/")
+    assert r.stdout == b"200"
