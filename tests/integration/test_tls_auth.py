@@ -350,3 +350,26 @@ def test_plain_and_tls_listeners_together(make_wharf, tmp_path):
     r = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", f"{USER}:{PASSWORD}",
              f"http://127.0.0.1:{plain_port}/v2/")
     assert r.stdout == b"200"
+
+
+def test_gen_certs_script(make_wharf, tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "gen-certs.sh")
+    for mode in ([], ["--ca"]):
+        d = tmp_path / ("ca" if mode else "self")
+        d.mkdir()
+        subprocess.run(["sh", script, *mode, "registry-server", "127.0.0.1"], cwd=d, check=True,
+                       capture_output=True)
+        crt = str(d / "certs" / "private-registry.crt")
+        key = str(d / "private" / "private-registry.key")
+        trust = str(d / "certs" / ("ca.crt" if mode else "private-registry.crt"))
+        assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+        w = make_wharf(env={"REGISTRY_HTTP_TLS_CERTIFICATE": crt, "REGISTRY_HTTP_TLS_KEY": key})
+        w.crt, w.https = trust, f"https://127.0.0.1:{w.port}"
+        start_tls(w)
+        assert status(w, w.https + "/v2/") == "200"
+        # The SAN carries the host name too.
+        r = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", trust,
+                 "--resolve", f"registry-server:{w.port}:127.0.0.1",
+                 f"https://registry-server:{w.port}/v2/")
+        assert r.stdout == b"200"
+        w.stop()
