@@ -95,12 +95,7 @@ void Connection::TlsFailed() {
   if (!SSL_is_init_finished(ssl_)) {
     if (TlsErrorIsHttpRequest(err)) {
       // Plain HTTP on the TLS port: say so in plain HTTP, as nginx does.
-      static const char kBody[] =
-          "{\"errors\":[{\"code\":\"BAD_REQUEST\",\"message\":\"this port speaks HTTPS\"}]}\n";
-      static const std::string kMsg =
-          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
-          "Connection: close\r\nContent-Length: " +
-          std::to_string(sizeof kBody - 1) + "\r\n\r\n" + kBody;
+      static const std::string kMsg = CannedError(400, "BAD_REQUEST", "this port speaks HTTPS");
       ssize_t n = ::send(fd_, kMsg.data(), kMsg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)n;
     }

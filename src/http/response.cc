@@ -78,6 +78,18 @@ void Response::Error(int st, std::string_view code, std::string_view message,
   Set(st, "application/json; charset=utf-8", std::move(b));
 }
 
+std::string CannedError(int status, std::string_view code, std::string_view message,
+                        std::string_view extra_headers) {
+  Response r;
+  r.Error(status, code, message);
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + StatusText(status) + "\r\n";
+  out += r.headers;
+  out += extra_headers;
+  out += "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
+  out += r.body;
+  return out;
+}
+
 uint64_t Response::BodySize() const {
   if (content_length) return *content_length;
   if (file.fd >= 0) return file.length;

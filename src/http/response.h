@@ -59,6 +59,13 @@ struct Response {
   std::string_view Bytes() const { return shared_body ? std::string_view(*shared_body) : body; }
 };
 
+// A complete, self-contained error response (status line, headers with
+// "Connection: close", OCI error body), for answers written straight to a
+// socket outside the normal request path. `extra_headers` are lines ending
+// in "\r\n".
+std::string CannedError(int status, std::string_view code, std::string_view message,
+                        std::string_view extra_headers = {});
+
 // The reason phrase for a status code ("Not Found").
 const char* StatusText(int status);
 

@@ -141,12 +141,8 @@ void Worker::OnResumeAccept(uv_timer_t* h) {
 }
 
 void Worker::Refuse(int fd) {
-  static const char kBody[] =
-      "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections\"}]}\n";
   static const std::string kMsg =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-      std::to_string(sizeof kBody - 1) + "\r\n\r\n" + kBody;
+      CannedError(503, "UNAVAILABLE", "too many connections", "Retry-After: 1\r\n");
   ssize_t n = ::send(fd, kMsg.data(), kMsg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void)n;  // best effort: the socket is new and its buffer empty
   ::shutdown(fd, SHUT_WR);

@@ -62,16 +62,22 @@ def status(w, *args):
     return tcurl(w, "-s", "-o", "/dev/null", "-w", "%{http_code}", *args).stdout.decode()
 
 
-def test_classic_setup_push_pull_with_skopeo(make_wharf, tmp_path):
-    w = classic(make_wharf, tmp_path)
+def push_and_pull(w, tmp_path):
+    """skopeo push with --creds and a cert dir, pull back, compare blobs."""
     src = str(tmp_path / "src")
-    mdigest, blobs = images.single(src)
+    _, blobs = images.single(src)
     dest = f"docker://127.0.0.1:{w.port}/team/app:v1"
     skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
            f"oci:{src}:v1", dest)
     out = str(tmp_path / "out")
     skopeo("copy", "--src-cert-dir", w.certdir, "--src-creds", f"{USER}:{PASSWORD}", dest, f"dir:{out}")
     assert check_dir_blobs(out) == set(blobs)
+    return src, dest
+
+
+def test_classic_setup_push_pull_with_skopeo(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    src, dest = push_and_pull(w, tmp_path)
     # Without credentials skopeo is refused.
     r = skopeo("inspect", "--cert-dir", w.certdir, dest, check=False)
     assert r.returncode != 0 and ("unauthorized" in r.stderr.lower() or "401" in r.stderr)
@@ -164,14 +170,7 @@ def test_token_mode_with_skopeo(make_wharf, tmp_path):
     assert status(w, "-H", "Authorization: Bearer " + tok["token"], w.https + "/v2/") == "200"
     assert status(w, "-H", "Authorization: Bearer garbage", w.https + "/v2/") == "401"
     assert status(w, "-s", f"{w.https}/auth/token?scope=repository:x:pull") == "401"
-    src = str(tmp_path / "src")
-    _, blobs = images.single(src)
-    dest = f"docker://127.0.0.1:{w.port}/team/app:v1"
-    skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
-           f"oci:{src}:v1", dest)
-    out = str(tmp_path / "out")
-    skopeo("copy", "--src-cert-dir", w.certdir, "--src-creds", f"{USER}:{PASSWORD}", dest, f"dir:{out}")
-    assert check_dir_blobs(out) == set(blobs)
+    push_and_pull(w, tmp_path)
     # A pull-only token cannot push.
     ro = json.loads(tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}",
                           f"{w.https}/auth/token?scope=repository:team/app:pull").stdout)["token"]
