@@ -15,6 +15,7 @@
 
 #include <climits>
 
+#include "http/growing_file.h"
 #include "http/tls.h"
 #include "util/log.h"
 
@@ -132,7 +133,7 @@ void Connection::UpdatePoll() {
       want = UV_READABLE | (out_off_ < out_.size() ? UV_WRITABLE : 0);
       break;
     case Phase::kDeferred: break;
-    case Phase::kWriting: want = UV_WRITABLE; break;
+    case Phase::kWriting: want = stream_blocked_ ? 0 : UV_WRITABLE; break;
     case Phase::kLingering: want = UV_READABLE; break;
     case Phase::kClosed: break;
   }
@@ -370,11 +371,65 @@ void Connection::PrepareResponse() {
   if (bodyless) {
     res_.body.clear();
     res_.shared_body.reset();
+    res_.stream.reset();
     if (res_.file.fd >= 0) ::close(res_.file.fd);
     res_.file = FileRange{};
   }
   body_off_ = 0;
+  if (res_.stream) {
+    file_off_ = 0;
+    file_end_ = res_.stream->length();
+    res_.stream->Subscribe(w_);
+    stream_subscribed_ = true;
+  } else {
+    file_off_ = res_.file.offset;
+    file_end_ = res_.file.offset + res_.file.length;
+  }
   phase_ = Phase::kWriting;
+}
+
+ssize_t Connection::SendFromFile(int src, uint64_t limit, uint64_t budget) {
+  if (!ssl_) {
+    off_t off = static_cast<off_t>(file_off_);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(limit - file_off_, budget));
+    ssize_t n = ::sendfile(fd_, src, &off, want);
+    if (n < 0) return (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
+    if (n == 0) {  // the file is shorter than promised: never pad, abort
+      WLOG_ERROR("%s: file body ended %llu bytes early", peer_.c_str(),
+                 static_cast<unsigned long long>(limit - file_off_));
+      return kFailed;
+    }
+    file_off_ += static_cast<uint64_t>(n);
+    return n;
+  }
+  // TLS: no sendfile; read a chunk, then encrypt and send it.
+  if (tls_buf_off_ == tls_buf_len_) {
+    if (!tls_buf_) tls_buf_.reset(new char[kTlsChunk]);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(limit - file_off_, kTlsChunk));
+    ssize_t r = ::pread(src, tls_buf_.get(), want, static_cast<off_t>(file_off_));
+    if (r <= 0) {
+      WLOG_ERROR("%s: file body unreadable or short", peer_.c_str());
+      return kFailed;
+    }
+    tls_buf_len_ = static_cast<size_t>(r);
+    tls_buf_off_ = 0;
+    file_off_ += static_cast<uint64_t>(r);
+  }
+  ssize_t n = Send(tls_buf_.get() + tls_buf_off_, tls_buf_len_ - tls_buf_off_, false);
+  if (n > 0) tls_buf_off_ += static_cast<size_t>(n);
+  return n;
+}
+
+void Connection::EndStream() {
+  if (stream_subscribed_ && res_.stream) res_.stream->Unsubscribe(w_);
+  stream_subscribed_ = false;
+  if (stream_blocked_) w_->StopWaitStream(this);
+  stream_blocked_ = false;
+}
+
+void Connection::OnStreamGrew() {
+  stream_blocked_ = false;
+  if (phase_ == Phase::kWriting) Pump();
 }
 
 bool Connection::Flush() {
@@ -384,8 +439,11 @@ bool Connection::Flush() {
     size_t head_left = out_.size() - out_off_;
     const std::string_view body = response ? res_.Bytes() : std::string_view();
     size_t body_left = body.size() - body_off_;
-    const bool has_file = response && res_.file.fd >= 0;
-    const bool file_left = has_file && (res_.file.length > 0 || tls_buf_off_ < tls_buf_len_);
+    const bool has_file = response && (res_.file.fd >= 0 || res_.stream);
+    // A live stream is not finished before its writer says the bytes are verified.
+    const bool stream_open = res_.stream && res_.stream->state() != GrowingFile::State::kDone;
+    const bool file_left =
+        has_file && (file_off_ < file_end_ || tls_buf_off_ < tls_buf_len_ || stream_open);
     ssize_t n;
     if (head_left + body_left > 0) {
       if (!ssl_) {
@@ -409,38 +467,26 @@ bool Connection::Flush() {
         out_off_ += h;
         body_off_ += k - h;
       }
-    } else if (file_left && !ssl_) {
-      off_t off = static_cast<off_t>(res_.file.offset);
-      size_t want = static_cast<size_t>(std::min<uint64_t>(res_.file.length, budget));
-      n = ::sendfile(fd_, res_.file.fd, &off, want);
-      if (n < 0) n = (errno == EAGAIN || errno == EINTR) ? kAgain : kFailed;
-      if (n == 0) {  // the file is shorter than promised: never pad, abort
-        WLOG_ERROR("%s: file body ended %llu bytes early", peer_.c_str(),
-                   static_cast<unsigned long long>(res_.file.length));
-        n = kFailed;
-      }
-      if (n > 0) {
-        res_.file.offset += static_cast<uint64_t>(n);
-        res_.file.length -= static_cast<uint64_t>(n);
-      }
     } else if (file_left) {
-      // TLS: no sendfile; read a chunk, then encrypt and send it.
-      if (tls_buf_off_ == tls_buf_len_) {
-        if (!tls_buf_) tls_buf_.reset(new char[kTlsChunk]);
-        size_t want = static_cast<size_t>(std::min<uint64_t>(res_.file.length, kTlsChunk));
-        ssize_t r = ::pread(res_.file.fd, tls_buf_.get(), want, static_cast<off_t>(res_.file.offset));
-        if (r <= 0) {
-          WLOG_ERROR("%s: file body unreadable or short", peer_.c_str());
-          Close();
+      int src = res_.stream ? res_.stream->fd() : res_.file.fd;
+      uint64_t limit = file_end_;
+      if (res_.stream) {
+        if (res_.stream->state() == GrowingFile::State::kFailed) {
+          Close();  // the upstream fetch failed: the client must not see a complete body
           return false;
         }
-        tls_buf_len_ = static_cast<size_t>(r);
-        tls_buf_off_ = 0;
-        res_.file.offset += static_cast<uint64_t>(r);
-        res_.file.length -= static_cast<uint64_t>(r);
+        // Hold back the last byte until the digest is verified: a corrupt
+        // download then ends as a truncated response, never a complete one.
+        const bool done = res_.stream->state() == GrowingFile::State::kDone;
+        limit = done ? file_end_ : std::min(res_.stream->available(), file_end_ ? file_end_ - 1 : 0);
+        if (file_off_ >= limit && tls_buf_off_ == tls_buf_len_) {
+          if (done) continue;  // everything is out
+          stream_blocked_ = true;
+          w_->WaitStream(this);
+          return false;
+        }
       }
-      n = Send(tls_buf_.get() + tls_buf_off_, tls_buf_len_ - tls_buf_off_, false);
-      if (n > 0) tls_buf_off_ += static_cast<size_t>(n);
+      n = SendFromFile(src, limit, budget);
     } else {
       return true;
     }
@@ -464,6 +510,7 @@ void Connection::ResponseDone() {
                               req_bytes_in_, req_bytes_out_, micros);
   w_->shared().access_log->Write(
       AccessRecord{peer_, req.method, req.target, res_.status, req_bytes_out_, micros});
+  EndStream();
   res_.Reset();
   ex_.sink.reset();
   out_.clear();
@@ -548,6 +595,7 @@ void Connection::Close() {
   if (phase_ == Phase::kClosed) return;
   if (ssl_ && phase_ != Phase::kLingering && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
   phase_ = Phase::kClosed;
+  EndStream();
   ex_.sink.reset();  // aborts a streamed upload
   uv_poll_stop(&poll_);
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnHandleClosed);

@@ -38,6 +38,8 @@ class Connection final : public ParserEvents, public Resumable {
   void Drain();
   // Closes at once.
   void Close();
+  // The live-stream body we wait on has more bytes (or ended).
+  void OnStreamGrew();
 
   Connection* next = nullptr;  // worker's intrusive list
   Connection* prev = nullptr;
@@ -74,6 +76,10 @@ class Connection final : public ParserEvents, public Resumable {
   static constexpr ssize_t kAgain = -1, kFailed = -2;
   ssize_t Recv(char* buf, size_t n);
   ssize_t Send(const char* buf, size_t n, bool more);
+  // Sends file bytes [file_off_, limit) of `src`: sendfile(2) on plain TCP,
+  // read-and-encrypt through tls_buf_ with TLS.
+  ssize_t SendFromFile(int src, uint64_t limit, uint64_t budget);
+  void EndStream();
   void TlsFailed();
 
   Worker* w_;
@@ -84,6 +90,9 @@ class Connection final : public ParserEvents, public Resumable {
   bool tls_want_write_ = false;  // SSL_read needs the socket writable
   std::unique_ptr<char[]> tls_buf_;  // file bytes read, not yet encrypted
   size_t tls_buf_len_ = 0, tls_buf_off_ = 0;
+  uint64_t file_off_ = 0, file_end_ = 0;  // the file or stream body being sent
+  bool stream_subscribed_ = false;
+  bool stream_blocked_ = false;           // waiting for a GrowingFile to grow
   uv_poll_t poll_;
   uv_timer_t timer_;
   int open_handles_ = 0;

@@ -1,5 +1,7 @@
 #include "http/response.h"
 
+#include "http/growing_file.h"
+
 #include <unistd.h>
 
 #include <charconv>
@@ -12,6 +14,7 @@ void Response::Reset() {
   headers.clear();
   body.clear();
   shared_body.reset();
+  stream.reset();
   if (file.fd >= 0) ::close(file.fd);
   file = FileRange{};
   content_length.reset();
@@ -93,6 +96,7 @@ std::string CannedError(int status, std::string_view code, std::string_view mess
 uint64_t Response::BodySize() const {
   if (content_length) return *content_length;
   if (file.fd >= 0) return file.length;
+  if (stream) return stream->length();
   return Bytes().size();
 }
 

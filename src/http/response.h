@@ -1,7 +1,7 @@
 // An HTTP response as handlers build it.
 //
-// The body is exactly one of: bytes (`body`), a file range (`file`), or
-// nothing. A file range is written with sendfile(2) on plain TCP. For HEAD the
+// The body is exactly one of: bytes (`body` or `shared_body`), a file range
+// (`file`), a file that is still being written (`stream`), or nothing. A file range is written with sendfile(2) on plain TCP. For HEAD the
 // handler sets `content_length` to what a GET would send and no body.
 // The connection owns the Response and reuses it: Reset() keeps capacity and
 // closes an attached file descriptor.
@@ -17,6 +17,8 @@
 
 namespace wharf::http {
 
+class GrowingFile;
+
 struct FileRange {
   int fd = -1;           // owned by the Response once set
   uint64_t offset = 0;
@@ -30,6 +32,7 @@ struct Response {
   // A body shared with a cache (e.g. a manifest); sent instead of `body`.
   std::shared_ptr<const std::string> shared_body;
   FileRange file;
+  std::shared_ptr<GrowingFile> stream;  // a live stream (see growing_file.h)
   std::optional<uint64_t> content_length;  // overrides the body size (HEAD)
   bool close = false;    // close the connection after this response
 

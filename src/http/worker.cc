@@ -52,6 +52,8 @@ Worker::Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* sha
   }
   uv_async_init(&loop_, &wake_, OnWake);
   wake_.data = this;
+  uv_async_init(&loop_, &stream_wake_, OnStreamWake);
+  stream_wake_.data = this;
   uv_timer_init(&loop_, &accept_backoff_);
   accept_backoff_.data = this;
 }
@@ -103,6 +105,13 @@ void Worker::OnWake(uv_async_t* h) {
   w->MaybeFinish();
 }
 
+void Worker::OnStreamWake(uv_async_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  std::unordered_set<Connection*> ready;
+  ready.swap(w->stream_waiters_);
+  for (Connection* c : ready) c->OnStreamGrew();
+}
+
 void Worker::Drain() {
   for (auto& l : listeners_) AcceptSome(*l);  // take what the kernel already queued for us
   draining_ = true;
@@ -124,6 +133,7 @@ void Worker::MaybeFinish() {
   if (!draining_ || n_conns_ > 0 || finished_) return;
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&stream_wake_), nullptr);
 }
 
 void Worker::OnAccept(uv_poll_t* h, int status, int) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -69,6 +70,11 @@ class Worker {
   std::string_view DateHeader();
   void Attach(Connection* c);
   void Detach(Connection* c);
+  // Thread-safe: some GrowingFile this worker streams from has changed.
+  void WakeStreams() { uv_async_send(&stream_wake_); }
+  // Loop thread: `c` waits for a GrowingFile to grow; woken by WakeStreams().
+  void WaitStream(Connection* c) { stream_waiters_.insert(c); }
+  void StopWaitStream(Connection* c) { stream_waiters_.erase(c); }
   // Logs a failed TLS handshake at most once per client address per
   // interval, so a scanner or a misconfigured client cannot flood the log.
   void LogTlsFailure(const std::string& peer, const std::string& why);
@@ -81,6 +87,7 @@ class Worker {
   };
   static void OnAccept(uv_poll_t* h, int status, int events);
   static void OnWake(uv_async_t* h);
+  static void OnStreamWake(uv_async_t* h);
   static void OnResumeAccept(uv_timer_t* h);
   void AcceptSome(Listener& l);
   void Refuse(int fd);
@@ -93,6 +100,8 @@ class Worker {
   ServerShared* shared_;
   uv_loop_t loop_;
   uv_async_t wake_;
+  uv_async_t stream_wake_;
+  std::unordered_set<Connection*> stream_waiters_;
   uv_timer_t accept_backoff_;
   std::thread thread_;
   std::atomic<int> command_{0};  // 1 drain, 2 close
