@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "util/encoding.h"
 #include "util/log.h"
 
 namespace wharf::auth {

@@ -1,5 +1,7 @@
 #include "auth/token.h"
 
+#include "util/encoding.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/mem.h>
@@ -21,40 +23,6 @@ std::string Hmac(const std::string& key, std::string_view data) {
 }
 
 }  // namespace
-
-std::string Base64Encode(std::string_view in, bool url) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  size_t n = static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<uint8_t*>(out.data()),
-                                                 reinterpret_cast<const uint8_t*>(in.data()),
-                                                 in.size()));
-  out.resize(n);
-  if (url) {
-    while (!out.empty() && out.back() == '=') out.pop_back();
-    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  }
-  return out;
-}
-
-bool Base64Decode(std::string_view in, bool url, std::string* out) {
-  std::string s(in);
-  if (url) {
-    for (char& c : s) {
-      if (c == '+' || c == '/') return false;
-      c = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    while (s.size() % 4) s += '=';
-  }
-  if (s.size() % 4) return false;
-  size_t pad = 0;
-  if (!s.empty() && s.back() == '=') ++pad;
-  if (s.size() > 1 && s[s.size() - 2] == '=') ++pad;
-  out->assign(s.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<uint8_t*>(out->data()),
-                          reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  if (n < 0) return false;
-  out->resize(static_cast<size_t>(n) - pad);
-  return true;
-}
 
 bool Claims::Allows(const std::string& type, const std::string& name,
                     const std::string& action) const {

@@ -49,7 +49,5 @@ class TokenSigner {
 // Parses a Docker token-spec scope: "repository:team/app:pull,push".
 bool ParseScope(const std::string& scope, Grant* out);
 
-std::string Base64Encode(std::string_view in, bool url);
-bool Base64Decode(std::string_view in, bool url, std::string* out);
 
 }  // namespace wharf::auth

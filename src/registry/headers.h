@@ -6,8 +6,6 @@
 
 namespace wharf::registry {
 
-// Percent-encodes everything but RFC 3986 unreserved characters.
-std::string UrlEncode(std::string_view s);
 // The quoted ETag of a digest: "\"sha256:…\"".
 std::string ETagOf(std::string_view digest);
 // True if an If-None-Match header value matches `etag` (or is "*").

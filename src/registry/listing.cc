@@ -5,6 +5,7 @@
 #include "registry/errors.h"
 #include "registry/handlers.h"
 #include "registry/headers.h"
+#include "util/encoding.h"
 #include "registry/manifest.h"
 
 namespace wharf::registry {

@@ -8,6 +8,7 @@
 #include "auth/htpasswd.h"
 #include "auth/policy.h"
 #include "auth/token.h"
+#include "util/encoding.h"
 
 namespace wharf::auth {
 namespace {

@@ -1,0 +1,84 @@
+// HttpClient: a small blocking HTTP/1.1 client for upstream registries.
+//
+// It runs on the proxy's fetch threads, never on an event loop: every call
+// blocks until the response is complete, and time limits (connect, first
+// byte, stall) bound each wait. Responses are parsed with llhttp and the body
+// is handed to a callback as it arrives, so a multi-GiB blob never sits in
+// memory. TLS uses the same library as the server (BoringSSL or OpenSSL 3),
+// verifying against the system CA bundle plus an optional extra CA file.
+// Idle keep-alive connections are pooled per scheme://host:port.
+//
+// Thread-safety: all methods are thread-safe; one call uses one connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/url.h"
+#include "util/status.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace wharf::proxy {
+
+struct Timeouts {
+  int connect_ms = 10000;
+  int first_byte_ms = 30000;
+  int stall_ms = 60000;
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  Url url;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  bool has_length = false;
+  uint64_t content_length = 0;
+  std::string Header(std::string_view lower_name) const;
+};
+
+// Receives body bytes; an error stops the transfer and is returned by Do().
+using BodyFn = std::function<Status(std::string_view)>;
+
+class HttpClient {
+ public:
+  // `extra_ca_file` may be empty. Errors in the CA files are logged.
+  explicit HttpClient(const std::string& extra_ca_file = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Performs one request (no redirects, no auth: see Upstream). The head goes
+  // to *resp; the body (unless HEAD) to on_body. kUnavailable for
+  // connection, TLS, timeout and protocol failures.
+  Status Do(const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
+            const BodyFn& on_body);
+
+ private:
+  struct Conn {
+    int fd = -1;
+    SSL* ssl = nullptr;
+  };
+  Result<Conn> Connect(const Url& u, const Timeouts& t);
+  void Drop(Conn& c);
+  bool TakeIdle(const std::string& key, Conn* out);
+  void PutIdle(const std::string& key, Conn c);
+  Status Exchange(Conn& c, const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
+                  const BodyFn& on_body, bool* reusable, bool* got_bytes);
+
+  SSL_CTX* ctx_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<Conn>> idle_;
+};
+
+}  // namespace wharf::proxy

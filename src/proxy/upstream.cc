@@ -1,0 +1,216 @@
+#include "proxy/upstream.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "auth/token.h"
+#include "proxy/challenge.h"
+#include "util/encoding.h"
+#include "util/log.h"
+
+namespace wharf::proxy {
+namespace {
+
+constexpr int kMaxRedirects = 5;
+constexpr int kFailuresBeforeUnhealthy = 3;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Retryable(int status, bool fail_over_on_404) {
+  return status >= 500 || status == 429 || (fail_over_on_404 && status == 404);
+}
+
+}  // namespace
+
+Upstream::Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms)
+    : cfg_(std::move(cfg)), timeouts_(timeouts), unhealthy_ms_(unhealthy_ms), client_(cfg_.ca_file) {
+  for (const std::string& m : cfg_.mirrors) {
+    auto u = Url::Parse(m);
+    if (!u.ok()) continue;  // validated with the configuration
+    while (u->path.size() > 1 && u->path.back() == '/') u->path.pop_back();
+    if (u->path == "/") u->path.clear();
+    mirrors_.push_back(Mirror{*u});
+  }
+}
+
+void Upstream::MarkResult(Mirror& m, bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ok) {
+    m.failures = 0;
+    m.unhealthy_until_ms = 0;
+    return;
+  }
+  if (++m.failures >= kFailuresBeforeUnhealthy && m.unhealthy_until_ms <= NowMs()) {
+    m.unhealthy_until_ms = NowMs() + unhealthy_ms_;
+    WLOG_WARN("proxy %s: mirror %s marked unhealthy for %d ms", cfg_.name.c_str(),
+              m.base.Origin().c_str(), unhealthy_ms_);
+  }
+}
+
+Status Upstream::GetToken(const Mirror& m, const std::string& header, const std::string& repo,
+                          std::string* token) {
+  Challenge ch;
+  if (!ParseChallenge(header, &ch) || ch.params["realm"].empty())
+    return Status(Code::kUnavailable, "unusable auth challenge: " + header);
+  std::string scope = ch.params.count("scope") ? ch.params["scope"] : "repository:" + repo + ":pull";
+  const std::string key = m.base.Origin() + " " + scope;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(key);
+    if (it != tokens_.end() && it->second.expires_ms > NowMs()) {
+      *token = it->second.value;
+      return Status();
+    }
+  }
+  auto realm = Url::Parse(ch.params["realm"]);
+  if (!realm.ok()) return Status(Code::kUnavailable, "bad token realm: " + ch.params["realm"]);
+  std::string q = realm->path.find('?') == std::string::npos ? "?" : "&";
+  if (ch.params.count("service")) q += "service=" + UrlEncode(ch.params["service"]) + "&";
+  q += "scope=" + UrlEncode(scope);
+  realm->path += q;
+  ClientRequest req;
+  req.url = *realm;
+  if (!cfg_.username.empty())
+    req.headers.emplace_back("Authorization",
+                             "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false));
+  ClientResponse resp;
+  std::string body;
+  Status st = client_.Do(req, timeouts_, &resp, [&](std::string_view d) {
+    if (body.size() + d.size() > 1 << 20) return Status(Code::kTooLarge, "token response too large");
+    body.append(d);
+    return Status();
+  });
+  if (!st.ok()) return st;
+  if (resp.status != 200)
+    return Status(Code::kUnavailable, "token service " + realm->HostPort() + " answered " +
+                                          std::to_string(resp.status));
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  std::string t;
+  if (j.is_object()) {
+    if (j.contains("token") && j["token"].is_string()) t = j["token"].get<std::string>();
+    else if (j.contains("access_token") && j["access_token"].is_string())
+      t = j["access_token"].get<std::string>();
+  }
+  if (t.empty()) return Status(Code::kUnavailable, "token service gave no token");
+  int64_t ttl = 60;
+  if (j.contains("expires_in") && j["expires_in"].is_number_integer())
+    ttl = std::max<int64_t>(j["expires_in"].get<int64_t>(), 10);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tokens_[key] = Token{t, NowMs() + (ttl - 5) * 1000};  // renew a little early
+  }
+  *token = t;
+  return Status();
+}
+
+Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string& repo,
+                         const std::string& path, const FetchOptions& opt, uint64_t* offset,
+                         ClientResponse* resp, const BodyFn& on_body) {
+  Url url = m.base;
+  url.path = m.base.path + path;
+  std::string authz;
+  bool tried_auth = false;
+  for (int hop = 0; hop <= kMaxRedirects;) {
+    ClientRequest req;
+    req.method = method;
+    req.url = url;
+    req.headers = opt.headers;
+    const bool same_origin = url.Origin() == m.base.Origin();
+    if (!authz.empty() && same_origin) req.headers.emplace_back("Authorization", authz);
+    if (*offset > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(*offset) + "-");
+    uint64_t skip = 0;  // for a 200 answer to a Range request
+    std::string error_body;
+    Status st = client_.Do(req, timeouts_, resp, [&](std::string_view d) -> Status {
+      if (resp->status / 100 != 2) {
+        if (error_body.size() < 4096) error_body.append(d.substr(0, 4096 - error_body.size()));
+        return Status();
+      }
+      if (*offset > 0 && resp->status == 200 && skip < *offset) {
+        uint64_t drop = std::min<uint64_t>(*offset - skip, d.size());
+        skip += drop;
+        d.remove_prefix(drop);
+        if (d.empty()) return Status();
+      }
+      Status s = on_body(d);
+      if (s.ok()) *offset += d.size();
+      return s;
+    });
+    if (!st.ok()) return st;
+    if (resp->status == 401 && !tried_auth) {
+      tried_auth = true;
+      std::string ch = resp->Header("www-authenticate");
+      if (ch.size() >= 6 && (ch.compare(0, 6, "Bearer") == 0 || ch.compare(0, 6, "bearer") == 0)) {
+        std::string token;
+        st = GetToken(m, ch, repo, &token);
+        if (!st.ok()) return st;
+        authz = "Bearer " + token;
+        continue;
+      }
+      if (!cfg_.username.empty()) {
+        authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
+        continue;
+      }
+      return Status();  // a 401 we cannot answer: the caller sees it
+    }
+    if (resp->status >= 300 && resp->status < 400 && resp->status != 304) {
+      auto next = url.Resolve(resp->Header("location"));
+      if (!next.ok()) return Status(Code::kUnavailable, "bad redirect: " + next.status().message());
+      url = *next;  // followed without Authorization (presigned URLs reject it)
+      ++hop;
+      continue;
+    }
+    return Status();
+  }
+  return Status(Code::kUnavailable, "too many redirects");
+}
+
+Status Upstream::Fetch(const std::string& method, const std::string& repo, const std::string& path,
+                       const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body) {
+  if (mirrors_.empty()) return Status(Code::kUnavailable, "no mirrors configured for " + cfg_.name);
+  std::vector<Mirror*> order;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = NowMs();
+    for (Mirror& m : mirrors_)
+      if (m.unhealthy_until_ms <= now) order.push_back(&m);
+    for (Mirror& m : mirrors_)  // sick mirrors last: better than nothing
+      if (m.unhealthy_until_ms > now) order.push_back(&m);
+  }
+  uint64_t offset = 0;
+  Status last;
+  ClientResponse answer;
+  bool have_answer = false;
+  for (size_t i = 0; i < order.size(); ++i) {
+    Mirror& m = *order[i];
+    // A cut body is retried once on the same mirror, then on the next ones.
+    for (int again = 0; again < 2; ++again) {
+      uint64_t before = offset;
+      Status st = Attempt(m, method, repo, path, opt, &offset, resp, on_body);
+      if (st.ok() && !Retryable(resp->status, opt.fail_over_on_404)) {
+        MarkResult(m, resp->status / 100 == 2 || resp->status == 404 || resp->status == 401);
+        return Status();
+      }
+      if (st.ok()) {
+        answer = *resp;
+        have_answer = true;
+        last = Status(Code::kUnavailable, m.base.Origin() + " answered " + std::to_string(resp->status));
+      } else if (st.code() != Code::kUnavailable) {
+        return st;  // the body consumer refused: not the mirror's fault
+      } else {
+        last = st;
+      }
+      WLOG_WARN("proxy %s: %s %s via %s: %s", cfg_.name.c_str(), method.c_str(), path.c_str(),
+                m.base.Origin().c_str(), last.message().c_str());
+      MarkResult(m, false);
+      if (offset == before || offset == 0) break;  // nothing new arrived: next mirror
+    }
+  }
+  if (have_answer) *resp = answer;
+  return last;
+}
+
+}  // namespace wharf::proxy

@@ -1,0 +1,90 @@
+// Upstream: one upstream registry (e.g. docker.io) reached through an
+// ordered list of mirrors, with failover, mirror health, registry auth and
+// redirects. Blocking: call it from the proxy's fetch threads only.
+//
+// For each request, mirrors are tried in order, skipping ones marked
+// unhealthy (unless all are). A connect/TLS/timeout error, a 5xx, a 429, or
+// (when asked) a 404, before the first body byte, moves on to the next
+// mirror. A body cut mid-way resumes with a Range request on the same or the
+// next mirror, so the caller sees one uninterrupted body. A mirror that
+// fails three times in a row is skipped for `unhealthy_ms`.
+//
+// Auth: a 401 with a Bearer challenge fetches a token from the realm
+// (anonymously, or with the configured credentials) and retries; tokens are
+// cached per mirror and scope until shortly before they expire. A Basic
+// challenge retries with the configured credentials. Clients' own
+// Authorization headers are never forwarded. Redirects (e.g. a 307 to a
+// presigned CDN URL) are followed without any Authorization header.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "proxy/http_client.h"
+#include "proxy/url.h"
+
+namespace wharf::proxy {
+
+struct UpstreamConfig {
+  std::string name;                  // "docker.io"
+  std::vector<std::string> mirrors;  // base URLs, in order
+  std::string username, password;    // optional
+  std::string ca_file;               // extra CA for these mirrors
+};
+
+struct FetchOptions {
+  bool fail_over_on_404 = false;     // a 404 for content addressed by digest
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Accept
+};
+
+class Upstream {
+ public:
+  Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms);
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  const std::string& name() const { return cfg_.name; }
+
+  // Performs `method` ("GET" or "HEAD") on `path` ("/v2/<repo>/...") for
+  // repository `repo`. The final response head goes to *resp. For a 2xx GET
+  // the body goes to on_body (resumed transparently after cuts); for other
+  // statuses it is discarded. kUnavailable when every mirror failed; then
+  // *resp may hold the last upstream answer (e.g. a 404).
+  Status Fetch(const std::string& method, const std::string& repo, const std::string& path,
+               const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body);
+
+ private:
+  struct Mirror {
+    Url base;
+    int failures = 0;
+    int64_t unhealthy_until_ms = 0;
+  };
+  struct Token {
+    std::string value;
+    int64_t expires_ms = 0;
+  };
+  // One attempt on one mirror: auth and redirects. `offset` > 0 asks for a
+  // Range from there; bytes before `offset` in a 200 answer are skipped.
+  Status Attempt(Mirror& m, const std::string& method, const std::string& repo,
+                 const std::string& path, const FetchOptions& opt, uint64_t* offset,
+                 ClientResponse* resp, const BodyFn& on_body);
+  Status GetToken(const Mirror& m, const std::string& challenge, const std::string& repo,
+                  std::string* token);
+  void MarkResult(Mirror& m, bool ok);
+
+  UpstreamConfig cfg_;
+  Timeouts timeouts_;
+  int unhealthy_ms_;
+  HttpClient client_;
+  std::mutex mu_;
+  std::vector<Mirror> mirrors_;
+  std::map<std::string, Token> tokens_;  // "<origin> <scope>" -> token
+};
+
+}  // namespace wharf::proxy

@@ -1,0 +1,59 @@
+#include "proxy/url.h"
+
+#include <charconv>
+
+namespace wharf::proxy {
+
+Result<Url> Url::Parse(std::string_view s) {
+  Url u;
+  if (s.rfind("https://", 0) == 0) {
+    s.remove_prefix(8);
+  } else if (s.rfind("http://", 0) == 0) {
+    u.tls = false;
+    u.port = 80;
+    s.remove_prefix(7);
+  } else {
+    return Invalid("URL must start with http:// or https://");
+  }
+  size_t slash = s.find('/');
+  std::string_view hp = s.substr(0, slash);
+  u.path = slash == std::string_view::npos ? "/" : std::string(s.substr(slash));
+  if (hp.empty()) return Invalid("URL has no host");
+  std::string_view host = hp, port;
+  if (hp.front() == '[') {
+    size_t close = hp.find(']');
+    if (close == std::string_view::npos) return Invalid("bad IPv6 address in URL");
+    host = hp.substr(1, close - 1);
+    if (close + 1 < hp.size() && hp[close + 1] == ':') port = hp.substr(close + 2);
+  } else if (size_t colon = hp.rfind(':'); colon != std::string_view::npos) {
+    host = hp.substr(0, colon);
+    port = hp.substr(colon + 1);
+  }
+  if (!port.empty()) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535)
+      return Invalid("bad port in URL");
+    u.port = static_cast<uint16_t>(v);
+  }
+  u.host = std::string(host);
+  return u;
+}
+
+Result<Url> Url::Resolve(std::string_view location) const {
+  if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0)
+    return Parse(location);
+  if (location.empty() || location.front() != '/') return Invalid("unsupported relative Location");
+  Url u = *this;
+  u.path = std::string(location);
+  return u;
+}
+
+std::string Url::HostPort() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+std::string Url::Origin() const { return (tls ? "https://" : "http://") + HostPort(); }
+
+}  // namespace wharf::proxy

@@ -1,0 +1,17 @@
+// Text encodings used on the wire: percent-encoding for URLs and base64
+// (standard, and URL-safe without padding) through the TLS library's codec.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace wharf {
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string UrlEncode(std::string_view s);
+
+std::string Base64Encode(std::string_view in, bool url);
+// False on characters outside the alphabet or a bad length.
+bool Base64Decode(std::string_view in, bool url, std::string* out);
+
+}  // namespace wharf
