@@ -142,6 +142,45 @@ std::vector<Leaf> Leaves(Config* c) {
       StringLeaf("proxy.remoteurl", &c->proxy.remote_url),
       StringLeaf("proxy.username", &c->proxy.username),
       StringLeaf("proxy.password", &c->proxy.password),
+      StringLeaf("proxy.default_registry", &c->proxy.default_registry),
+      Leaf{"proxy.registries", Kind::kJson, 0, 0,
+           [c](const json& v) {
+             if (!v.is_object()) return Invalid("expected {\"<registry>\": {\"mirrors\": [...]}}");
+             std::map<std::string, UpstreamRegistryConfig> regs;
+             for (auto it = v.begin(); it != v.end(); ++it) {
+               const json& r = it.value();
+               if (!r.is_object()) return Invalid(it.key() + ": expected an object");
+               UpstreamRegistryConfig u;
+               for (auto f = r.begin(); f != r.end(); ++f) {
+                 if (f.key() == "mirrors") {
+                   if (!f.value().is_array()) return Invalid(it.key() + ".mirrors: expected an array");
+                   for (const json& m : f.value()) {
+                     if (!m.is_string()) return Invalid(it.key() + ".mirrors: expected strings");
+                     u.mirrors.push_back(m.get<std::string>());
+                   }
+                 } else if (f.key() == "username" || f.key() == "password" || f.key() == "ca_file") {
+                   if (!f.value().is_string()) return Invalid(it.key() + "." + f.key() + ": expected a string");
+                   (f.key() == "username" ? u.username : f.key() == "password" ? u.password : u.ca_file) =
+                       f.value().get<std::string>();
+                 } else {
+                   return Invalid(it.key() + "." + f.key() + ": unknown key");
+                 }
+               }
+               regs[it.key()] = u;
+             }
+             c->proxy.registries = std::move(regs);
+             return Status();
+           }},
+      BoolLeaf("proxy.allow_unknown_registries", &c->proxy.allow_unknown_registries),
+      BoolLeaf("proxy.read_only", &c->proxy.read_only),
+      UintLeaf("proxy.manifest_ttl_seconds", &c->proxy.manifest_ttl_seconds, 0, 86400 * 30),
+      UintLeaf("proxy.negative_ttl_seconds", &c->proxy.negative_ttl_seconds, 0, 86400),
+      UintLeaf("proxy.cache_max_bytes", &c->proxy.cache_max_bytes, 0, kU64),
+      UintLeaf("proxy.connect_timeout_seconds", &c->proxy.connect_timeout_seconds, 1, 600),
+      UintLeaf("proxy.first_byte_timeout_seconds", &c->proxy.first_byte_timeout_seconds, 1, 3600),
+      UintLeaf("proxy.stall_timeout_seconds", &c->proxy.stall_timeout_seconds, 1, 3600),
+      UintLeaf("proxy.unhealthy_seconds", &c->proxy.unhealthy_seconds, 0, 86400),
+      UintLeaf("proxy.fetch_threads", &c->proxy.fetch_threads, 1, 256),
   };
 }
 
@@ -366,9 +405,32 @@ Status Validate(Config* cfg) {
     WHARF_RETURN_IF_ERROR(Readable(cfg->auth.htpasswd_path, "auth.htpasswd.path"));
   }
   if (cfg->storage.root.empty()) return Invalid("storage.root: must not be empty");
-  const std::string& u = cfg->proxy.remote_url;
-  if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
-    return Invalid("proxy.remoteurl: '" + u + "' must start with http:// or https://");
+  auto url_ok = [](const std::string& u) {
+    return u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
+  };
+  ProxyConfig& p = cfg->proxy;
+  if (!p.remote_url.empty() && !url_ok(p.remote_url))
+    return Invalid("proxy.remoteurl: '" + p.remote_url + "' must start with http:// or https://");
+  if (p.registries.empty())
+    p.registries["docker.io"] = UpstreamRegistryConfig{{"https://registry-1.docker.io"}, "", "", ""};
+  if (!p.remote_url.empty()) {
+    // The reference registry's single upstream replaces the default registry's mirrors.
+    UpstreamRegistryConfig& d = p.registries[p.default_registry];
+    d.mirrors = {p.remote_url};
+    if (!p.username.empty()) {
+      d.username = p.username;
+      d.password = p.password;
+    }
+  }
+  for (const auto& [name, r] : p.registries) {
+    if (r.mirrors.empty()) return Invalid("proxy.registries." + name + ".mirrors: must not be empty");
+    for (const auto& m : r.mirrors)
+      if (!url_ok(m))
+        return Invalid("proxy.registries." + name + ".mirrors: '" + m + "' must start with http:// or https://");
+    if (!r.ca_file.empty()) WHARF_RETURN_IF_ERROR(Readable(r.ca_file, ("proxy.registries." + name + ".ca_file").c_str()));
+  }
+  if (!p.registries.count(p.default_registry))
+    return Invalid("proxy.default_registry: '" + p.default_registry + "' is not in proxy.registries");
   return Status();
 }
 
@@ -386,6 +448,12 @@ std::string Describe(const Config& c) {
   const char* fmt = c.http.access_log == AccessLogFormat::kText   ? "text"
                     : c.http.access_log == AccessLogFormat::kJson ? "json"
                                                                   : "off";
+  json regs = json::object();
+  for (const auto& [name, r] : c.proxy.registries)
+    regs[name] = {{"mirrors", r.mirrors},
+                  {"username", r.username},
+                  {"password", mask(r.password)},
+                  {"ca_file", r.ca_file}};
   json rules = json::array();
   for (const auto& r : c.auth.rules)
     rules.push_back({{"user", r.user}, {"prefix", r.prefix}, {"access", r.access}});
@@ -427,7 +495,19 @@ std::string Describe(const Config& c) {
        {{"enabled", c.proxy.enabled},
         {"remoteurl", c.proxy.remote_url},
         {"username", c.proxy.username},
-        {"password", mask(c.proxy.password)}}},
+        {"password", mask(c.proxy.password)},
+        {"default_registry", c.proxy.default_registry},
+        {"registries", regs},
+        {"allow_unknown_registries", c.proxy.allow_unknown_registries},
+        {"read_only", c.proxy.read_only},
+        {"manifest_ttl_seconds", c.proxy.manifest_ttl_seconds},
+        {"negative_ttl_seconds", c.proxy.negative_ttl_seconds},
+        {"cache_max_bytes", c.proxy.cache_max_bytes},
+        {"connect_timeout_seconds", c.proxy.connect_timeout_seconds},
+        {"first_byte_timeout_seconds", c.proxy.first_byte_timeout_seconds},
+        {"stall_timeout_seconds", c.proxy.stall_timeout_seconds},
+        {"unhealthy_seconds", c.proxy.unhealthy_seconds},
+        {"fetch_threads", c.proxy.fetch_threads}}},
   };
   return j.dump(2);
 }

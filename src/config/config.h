@@ -75,14 +75,33 @@ struct AuthConfig {
   uint32_t token_ttl_seconds = 300;
 };
 
+struct UpstreamRegistryConfig {
+  std::vector<std::string> mirrors;  // base URLs, tried in order
+  std::string username, password;
+  std::string ca_file;               // extra CA bundle for these mirrors
+};
+
 struct ProxyConfig {
-  // Pull-through for docker.io is on by default. remote_url replaces the
-  // default upstream of docker.io, as REGISTRY_PROXY_REMOTEURL does in the
-  // reference registry.
+  // Pull-through for docker.io is on by default. remote_url (with username
+  // and password) replaces the mirrors of the default registry, as
+  // REGISTRY_PROXY_REMOTEURL does in the reference registry.
   bool enabled = true;
   std::string remote_url;
   std::string username;
   std::string password;
+  std::string default_registry = "docker.io";
+  // Registry name -> mirrors. Defaults to docker.io -> registry-1.docker.io.
+  std::map<std::string, UpstreamRegistryConfig> registries;
+  bool allow_unknown_registries = false;  // ?ns=<host> for hosts not listed
+  bool read_only = false;                 // refuse pushes (a pure mirror)
+  uint32_t manifest_ttl_seconds = 300;
+  uint32_t negative_ttl_seconds = 30;
+  uint64_t cache_max_bytes = 0;           // cached blobs; 0 = no cap
+  uint32_t connect_timeout_seconds = 10;
+  uint32_t first_byte_timeout_seconds = 30;
+  uint32_t stall_timeout_seconds = 60;
+  uint32_t unhealthy_seconds = 30;
+  uint32_t fetch_threads = 16;
 };
 
 struct Config {

@@ -36,7 +36,7 @@ Connection::Connection(Worker* w, int fd, std::string peer, SSL* ssl)
       peer_(std::move(peer)),
       ssl_(ssl),
       parser_(w->shared().limits, this),
-      ex_{parser_.request(), res_, w->index(), w->loop(), this, 0, nullptr, false},
+      ex_{parser_.request(), res_, w->index(), w->loop(), this, w, 0, nullptr, false, nullptr},
       in_(new char[kInBufSize]) {
   parser_.request().peer = peer_;
   parser_.request().secure = ssl_ != nullptr;
@@ -245,6 +245,7 @@ void Connection::QueueContinue() { out_.append(kContinue, sizeof kContinue - 1);
 
 ParserEvents::Action Connection::OnHead(Request& req) {
   req_start_us_ = uv_hrtime() / 1000;
+  ex_.scratch.reset();
   return Admit(req);
 }
 
@@ -316,6 +317,8 @@ void Connection::ResumeDeferred() {
   waiting_ = false;
   ex_.deferred = false;
   if (phase_ == Phase::kClosed) {
+    w_->Detach(this);
+    ex_.scratch.reset();
     if (open_handles_ == 0) delete this;  // the client left while we worked
     return;
   }
@@ -601,7 +604,9 @@ void Connection::Close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnHandleClosed);
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnHandleClosed);
-  w_->Detach(this);
+  // Work in flight for this connection will post back to the worker: keep
+  // the worker alive (attached) until it has.
+  if (!waiting_) w_->Detach(this);
 }
 
 void Connection::OnHandleClosed(uv_handle_t* h) {

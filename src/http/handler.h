@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -41,6 +42,14 @@ class BodySink {
   virtual Status Write(std::string_view chunk) = 0;
 };
 
+// Implemented by the worker: runs a function on its loop thread. Post() is
+// thread-safe; the function runs soon after, in order.
+class LoopPoster {
+ public:
+  virtual ~LoopPoster() = default;
+  virtual void Post(std::function<void()> fn) = 0;
+};
+
 // Implemented by the connection: picks up a deferred response.
 class Resumable {
  public:
@@ -54,9 +63,13 @@ struct Exchange {
   int worker = 0;                    // index of the worker loop
   uv_loop_t* loop = nullptr;         // the worker's loop
   Resumable* conn = nullptr;
+  LoopPoster* poster = nullptr;      // to come back to this loop from another thread
   uint64_t body_limit = 0;           // for kBuffer
   std::unique_ptr<BodySink> sink;    // for kStream
   bool deferred = false;
+  // Handler state that must survive a kPause (e.g. an upstream fetch in
+  // progress); released when the next request starts.
+  std::shared_ptr<void> scratch;
 
   // Called in Finish() instead of answering: the response comes later. The
   // handler must then fill `res` and call Resume() exactly once, on this

@@ -54,6 +54,8 @@ Worker::Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* sha
   wake_.data = this;
   uv_async_init(&loop_, &stream_wake_, OnStreamWake);
   stream_wake_.data = this;
+  uv_async_init(&loop_, &post_wake_, OnPosted);
+  post_wake_.data = this;
   uv_timer_init(&loop_, &accept_backoff_);
   accept_backoff_.data = this;
 }
@@ -112,6 +114,24 @@ void Worker::OnStreamWake(uv_async_t* h) {
   for (Connection* c : ready) c->OnStreamGrew();
 }
 
+void Worker::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(&post_wake_);
+}
+
+void Worker::OnPosted(uv_async_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(w->post_mu_);
+    run.swap(w->posted_);
+  }
+  for (auto& fn : run) fn();
+}
+
 void Worker::Drain() {
   for (auto& l : listeners_) AcceptSome(*l);  // take what the kernel already queued for us
   draining_ = true;
@@ -134,6 +154,7 @@ void Worker::MaybeFinish() {
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stream_wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&post_wake_), nullptr);
 }
 
 void Worker::OnAccept(uv_poll_t* h, int status, int) {

@@ -45,7 +45,7 @@ struct ListenerSpec {
   bool tls = false;
 };
 
-class Worker {
+class Worker final : public LoopPoster {
  public:
   Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* shared);
   Worker(const Worker&) = delete;
@@ -70,6 +70,7 @@ class Worker {
   std::string_view DateHeader();
   void Attach(Connection* c);
   void Detach(Connection* c);
+  void Post(std::function<void()> fn) override;
   // Thread-safe: some GrowingFile this worker streams from has changed.
   void WakeStreams() { uv_async_send(&stream_wake_); }
   // Loop thread: `c` waits for a GrowingFile to grow; woken by WakeStreams().
@@ -88,6 +89,7 @@ class Worker {
   static void OnAccept(uv_poll_t* h, int status, int events);
   static void OnWake(uv_async_t* h);
   static void OnStreamWake(uv_async_t* h);
+  static void OnPosted(uv_async_t* h);
   static void OnResumeAccept(uv_timer_t* h);
   void AcceptSome(Listener& l);
   void Refuse(int fd);
@@ -101,6 +103,9 @@ class Worker {
   uv_loop_t loop_;
   uv_async_t wake_;
   uv_async_t stream_wake_;
+  uv_async_t post_wake_;
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;
   std::unordered_set<Connection*> stream_waiters_;
   uv_timer_t accept_backoff_;
   std::thread thread_;

@@ -6,6 +6,7 @@
 #include "registry/gc.h"
 #include "registry/handlers.h"
 #include "registry/names.h"
+#include "registry/proxied.h"
 #include "registry/routes.h"
 #include "util/log.h"
 
@@ -55,6 +56,7 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);
+  if (cfg.proxy.enabled) s.proxy = std::make_unique<ProxyService>(&s, cfg.proxy);
   if (cfg.auth.mode == AuthMode::kHtpasswd) {
     s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
     st = s.auth->Reload();
@@ -131,6 +133,20 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
       return BodyMode::kRespond;
     case Gate::kPaused: return BodyMode::kPause;
+  }
+  if (svc_.proxy && (m.route == kRouteManifest || m.route == kRouteBlob || m.route == kRouteTags ||
+                     m.route == kRouteReferrers || m.route == kRouteUpload ||
+                     m.route == kRouteUploadStart)) {
+    const bool read = req.method == "GET" || req.method == "HEAD";
+    std::string repo(req.params[0]);
+    if (!read && svc_.proxy->read_only()) {
+      Fail(res, Err::kReadOnly, "this registry is a read-only mirror");
+      return BodyMode::kRespond;
+    }
+    // A repository pushed here always wins over the upstream.
+    if (read && m.route != kRouteUpload && !svc_.meta->RepoExists(repo)) {
+      if (proxy::Upstream* up = svc_.proxy->Route(req, &repo)) return ProxiedBegin(svc_, ex, up, repo);
+    }
   }
   if (m.route != kRouteMetrics && m.route != kRouteHealthz)
     res.AddHeader("Docker-Distribution-API-Version", kApiVersion);

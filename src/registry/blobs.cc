@@ -14,40 +14,17 @@ namespace {
 std::string DigestDetail(const std::string& d) { return "{\"digest\":\"" + d + "\"}"; }
 }  // namespace
 
-BodyMode BlobBegin(Services& s, http::Exchange& ex) {
+void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d) {
   http::Request& req = ex.req;
   http::Response& res = ex.res;
-  const std::string repo(req.params[0]);
-  auto d = Digest::Parse(req.params[1]);
-  if (!d.ok()) {
-    Fail(res, Err::kDigestInvalid, d.status().message());
-    return BodyMode::kRespond;
-  }
-  const std::string dg = d->str();
-  auto linked = s.meta->LinkedSize(repo, dg);
-  if (!linked.ok()) {
-    if (linked.status().code() == Code::kNotFound)
-      Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
-    else
-      FailStorage(res, linked.status());
-    return BodyMode::kRespond;
-  }
-  if (req.method == "DELETE") {
-    if (!s.cfg.storage.delete_enabled) {
-      Fail(res, Err::kUnsupported, "deletion is disabled (storage.delete_enabled)");
-      return BodyMode::kRespond;
-    }
-    ex.body_limit = 0;
-    return BodyMode::kBuffer;  // BlobFinish unlinks it off the loop
-  }
-
+  const std::string dg = d.str();
   uint64_t size = 0;
-  auto fd = s.blobs->Open(*d, &size);
+  auto fd = s.blobs->Open(d, &size);
   if (!fd.ok()) {
     WLOG_ERROR("blob %s is linked in %s but unreadable: %s", dg.c_str(), repo.c_str(),
                fd.status().ToString().c_str());
     Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
-    return BodyMode::kRespond;
+    return;
   }
   const std::string etag = ETagOf(dg);
   ByteRange r;
@@ -75,6 +52,36 @@ BodyMode BlobBegin(Services& s, http::Exchange& ex) {
   res.AddHeader("Docker-Content-Digest", dg);
   res.AddHeader("ETag", etag);
   res.AddHeader("Accept-Ranges", "bytes");
+}
+
+BodyMode BlobBegin(Services& s, http::Exchange& ex) {
+  http::Request& req = ex.req;
+  http::Response& res = ex.res;
+  const std::string repo(req.params[0]);
+  auto d = Digest::Parse(req.params[1]);
+  if (!d.ok()) {
+    Fail(res, Err::kDigestInvalid, d.status().message());
+    return BodyMode::kRespond;
+  }
+  const std::string dg = d->str();
+  auto linked = s.meta->LinkedSize(repo, dg);
+  if (!linked.ok()) {
+    if (linked.status().code() == Code::kNotFound)
+      Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
+    else
+      FailStorage(res, linked.status());
+    return BodyMode::kRespond;
+  }
+  if (req.method == "DELETE") {
+    if (!s.cfg.storage.delete_enabled) {
+      Fail(res, Err::kUnsupported, "deletion is disabled (storage.delete_enabled)");
+      return BodyMode::kRespond;
+    }
+    ex.body_limit = 0;
+    return BodyMode::kBuffer;  // BlobFinish unlinks it off the loop
+  }
+
+  ServeBlob(s, ex, repo, *d);
   return BodyMode::kRespond;
 }
 

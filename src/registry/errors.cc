@@ -18,6 +18,7 @@ constexpr Entry kTable[] = {
     {"PAGINATION_NUMBER_INVALID", 400}, {"BLOB_UPLOAD_INVALID", 416}, {"SIZE_INVALID", 413},
     {"BLOB_UPLOAD_INVALID", 409},   {"STORAGE_FULL", 507},        {"INTERNAL", 500},
     {"UNAUTHORIZED", 401},          {"DENIED", 403},              {"TOOMANYREQUESTS", 429},
+    {"UNAVAILABLE", 502},           {"UNSUPPORTED", 405},
 };
 
 }  // namespace

@@ -32,6 +32,8 @@ enum class Err {
   kUnauthorized,        // 401
   kDenied,              // 403
   kTooManyRequests,     // 429
+  kUpstreamUnavailable, // 502
+  kReadOnly,            // 405 (pushes to a read-only mirror)
 };
 
 int StatusOf(Err e);

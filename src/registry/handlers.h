@@ -12,12 +12,15 @@
 #pragma once
 
 #include "http/handler.h"
+#include "registry/reference.h"
 #include "registry/services.h"
 
 namespace wharf::registry {
 
 using BodyMode = http::Handler::BodyMode;
 
+// Serves blob `d` of `repo` from local storage (REQUIRES: linked in repo).
+void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d);
 BodyMode BlobBegin(Services& s, http::Exchange& ex);
 void BlobFinish(Services& s, http::Exchange& ex);
 
@@ -26,6 +29,9 @@ void UploadStartFinish(Services& s, http::Exchange& ex);
 BodyMode UploadBegin(Services& s, http::Exchange& ex);
 void UploadFinish(Services& s, http::Exchange& ex);
 
+// Serves a manifest of `repo` from local storage (GET/HEAD), or answers
+// MANIFEST_UNKNOWN / NAME_UNKNOWN.
+void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref);
 BodyMode ManifestBegin(Services& s, http::Exchange& ex);
 void ManifestFinish(Services& s, http::Exchange& ex);
 

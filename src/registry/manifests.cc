@@ -8,36 +8,11 @@
 #include "registry/headers.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
+#include "registry/reference.h"
 #include "util/log.h"
 
 namespace wharf::registry {
 namespace {
-
-// A validated reference: a tag, or a digest.
-struct Reference {
-  bool is_digest = false;
-  std::string tag;
-  Digest digest;
-};
-
-bool ParseReference(std::string_view ref, Reference* out, http::Response& res) {
-  if (LooksLikeDigest(ref)) {
-    auto d = Digest::Parse(ref);
-    if (!d.ok()) {
-      Fail(res, Err::kDigestInvalid, d.status().message());
-      return false;
-    }
-    out->is_digest = true;
-    out->digest = *d;
-    return true;
-  }
-  if (!ValidTag(ref)) {
-    Fail(res, Err::kTagInvalid, "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
-    return false;
-  }
-  out->tag = std::string(ref);
-  return true;
-}
 
 void Unknown(Services& s, http::Response& res, const std::string& repo) {
   if (!s.meta->RepoExists(repo))
@@ -64,7 +39,9 @@ std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& 
   return bytes;
 }
 
-void Serve(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
+}  // namespace
+
+void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
   http::Response& res = ex.res;
   std::string digest, media_type;
   uint64_t size = 0;
@@ -115,6 +92,8 @@ void Serve(Services& s, http::Exchange& ex, const std::string& repo, const Refer
   res.AddHeader("Docker-Content-Digest", digest);
   res.AddHeader("ETag", etag);
 }
+
+namespace {
 
 void Put(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
   http::Response& res = ex.res;
@@ -224,7 +203,7 @@ BodyMode ManifestBegin(Services& s, http::Exchange& ex) {
   Reference ref;
   if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
   if (ex.req.method == "GET" || ex.req.method == "HEAD") {
-    Serve(s, ex, std::string(ex.req.params[0]), ref);
+    ServeManifest(s, ex, std::string(ex.req.params[0]), ref);
     return BodyMode::kRespond;
   }
   if (ex.req.method == "DELETE") {

@@ -8,6 +8,7 @@
 #include "auth/authenticator.h"
 #include "config/config.h"
 #include "registry/manifest_cache.h"
+#include "registry/proxy_service.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
@@ -21,6 +22,8 @@ struct Services {
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
   std::unique_ptr<auth::Authenticator> auth;  // null when auth.mode is none
+  // Last: its fetch threads use the stores above and stop first.
+  std::unique_ptr<ProxyService> proxy;        // null when proxy.enabled is false
   // Held shared by writers that add references (manifest PUT, mount) and
   // exclusively by garbage collection; see registry/gc.h.
   std::shared_mutex gc_lock;

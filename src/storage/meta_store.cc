@@ -202,7 +202,7 @@ Status MetaStore::PutManifest(const ManifestWrite& w) {
   std::string existing;
   Status st = Get(Key('b', w.digest), &existing);
   if (st.code() == Code::kNotFound)
-    b.Put(Key('b', w.digest), EncodeBlob(BlobRecord{r.size, NowMs(), Origin::kPushed}));
+    b.Put(Key('b', w.digest), EncodeBlob(BlobRecord{r.size, NowMs(), w.origin}));
   else if (!st.ok())
     return st;
   b.Put(Key('m', w.repo, w.digest), EncodeManifest(r));
@@ -259,6 +259,7 @@ Status MetaStore::ListRepos(const std::string& last, size_t n, std::vector<std::
                             bool* more) const {
   *more = false;
   return Scan(std::string("n\0", 2), last, [&](std::string_view repo, std::string_view) {
+    if (!repo.empty() && repo[0] == '~') return true;  // the proxy's internal names
     if (out->size() >= n) {
       *more = true;
       return false;

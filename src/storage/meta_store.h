@@ -64,6 +64,7 @@ struct ManifestWrite {
   ManifestRecord record;
   std::optional<std::string> tag;
   std::string referrer_descriptor;  // JSON; stored when record.subject is set
+  Origin origin = Origin::kPushed;   // cached: pulled through the proxy
 };
 
 class MetaStore {
@@ -100,6 +101,8 @@ class MetaStore {
   // whether further entries exist)
   Status ListTags(const std::string& repo, const std::string& last, size_t n,
                   std::vector<std::string>* out, bool* more) const;
+  // Hosted repositories only: the proxy's internal ones ("~<registry>/...")
+  // are not listed.
   Status ListRepos(const std::string& last, size_t n, std::vector<std::string>* out,
                    bool* more) const;
   bool RepoExists(const std::string& repo) const;

@@ -32,6 +32,9 @@ class Wharf:
             "REGISTRY_HTTP_ADDR": f"127.0.0.1:{self.port}",
             "WHARF_STORAGE_ROOT": self.root,
             "WHARF_WORKERS": "2",
+            # The embedded default proxies docker.io; tests never leave
+            # loopback, so proxy tests configure a local upstream instead.
+            "WHARF_PROXY_ENABLED": "false",
         }
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:

@@ -294,10 +294,10 @@ def test_example_config_is_valid_and_documents_every_key():
     assert r.returncode == 0, r.stderr
     text = open(conf).read()
 
-    def keys(obj, prefix=""):
+    def keys(obj):
         for k, v in obj.items():
-            yield prefix + k
+            yield k
             if isinstance(v, dict):
-                yield from keys(v, prefix + k + ".")
+                yield from keys(v)
     for k in keys(json.loads(r.stdout)):
-        assert '"%s"' % k.split(".")[-1] in text, k
+        assert '"%s"' % k in text, k

@@ -1,0 +1,178 @@
+#include "proxy/blob_fetcher.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "util/log.h"
+
+namespace wharf::proxy {
+
+void BlobFetch::WhenReady(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == State::kWaiting) {
+      waiters_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+BlobFetch::State BlobFetch::state() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+std::shared_ptr<http::GrowingFile> BlobFetch::file() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return file_;
+}
+
+int BlobFetch::upstream_status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return upstream_status_;
+}
+
+std::string BlobFetch::error() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error) {
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != State::kWaiting) return;
+    state_ = s;
+    file_ = std::move(f);
+    upstream_status_ = status;
+    error_ = std::move(error);
+    run.swap(waiters_);
+  }
+  for (auto& fn : run) fn();
+}
+
+BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool)
+    : blobs_(blobs), meta_(meta), pool_(pool) {}
+
+std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
+                                            const std::string& store_repo, const Digest& d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = inflight_.find(d.str());
+  if (it != inflight_.end()) return it->second;
+  auto f = std::make_shared<BlobFetch>();
+  inflight_[d.str()] = f;
+  pool_->Run([this, up, repo, store_repo, d, f] { Download(up, repo, store_repo, d, f); });
+  return f;
+}
+
+bool BlobFetcher::LinkExisting(Upstream* up, const std::string& repo, const std::string& store_repo,
+                               const Digest& d, BlobFetch* f) {
+  uint64_t size = 0;
+  auto fd = blobs_->Open(d, &size);
+  if (!fd.ok()) return false;
+  // The bytes are here already; only confirm that this repository has them
+  // upstream, so a private blob never becomes visible through the proxy.
+  FetchOptions opt;
+  opt.fail_over_on_404 = true;
+  ClientResponse resp;
+  Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
+                        [](std::string_view) { return Status(); });
+  if (!st.ok() || resp.status != 200) {
+    ::close(*fd);
+    f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
+               st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message());
+    return true;
+  }
+  Status link = meta_->CommitBlob(store_repo, d.str(), size, storage::Origin::kCached, "");
+  if (!link.ok()) WLOG_WARN("proxy: linking %s: %s", d.str().c_str(), link.message().c_str());
+  auto file = std::make_shared<http::GrowingFile>(*fd, size);
+  file->Advance(size);
+  file->Finish(true);
+  f->Publish(BlobFetch::State::kStreaming, file, 200, "");
+  return true;
+}
+
+void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_repo, Digest d,
+                           std::shared_ptr<BlobFetch> f) {
+  auto done = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    inflight_.erase(d.str());
+  };
+  if (LinkExisting(up, repo, store_repo, d, f.get())) {
+    done();
+    return;
+  }
+  const std::string tmp = blobs_->tmp_dir() + "/" + RandomUuid();
+  int wfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (wfd < 0) {
+    f->Publish(BlobFetch::State::kFailed, nullptr, 0, "cannot create temp file");
+    done();
+    return;
+  }
+  int rfd = ::dup(wfd);
+  std::shared_ptr<http::GrowingFile> file;
+  Hasher hash(d.algo);
+  uint64_t written = 0;
+  ClientResponse resp;
+  FetchOptions opt;
+  opt.fail_over_on_404 = true;
+  auto publish = [&](uint64_t length) {
+    file = std::make_shared<http::GrowingFile>(rfd, length);
+    rfd = -1;
+    f->Publish(BlobFetch::State::kStreaming, file, resp.status, "");
+  };
+  Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
+                        [&](std::string_view data) -> Status {
+                          if (!file && resp.has_length) publish(resp.content_length);
+                          if (file && written + data.size() > file->length())
+                            return Status(Code::kInvalid, "upstream sent more than Content-Length");
+                          size_t off = 0;
+                          while (off < data.size()) {
+                            ssize_t n = ::pwrite(wfd, data.data() + off, data.size() - off,
+                                                 static_cast<off_t>(written + off));
+                            if (n < 0 && errno == EINTR) continue;
+                            if (n < 0) return Status::FromErrno(errno, "write cache file");
+                            off += static_cast<size_t>(n);
+                          }
+                          hash.Update(data);
+                          written += data.size();
+                          if (file) file->Advance(written);
+                          return Status();
+                        });
+  bool ok = st.ok() && resp.status / 100 == 2;
+  if (ok && !file) publish(written);  // no Content-Length (or empty): publish when complete
+  if (ok && written != file->length()) {
+    ok = false;
+    st = Status(Code::kUnavailable, "upstream body shorter than Content-Length");
+  }
+  if (ok && !(hash.Final() == d)) {
+    WLOG_ERROR("proxy %s: %s from upstream does not match its digest; discarded",
+               up->name().c_str(), d.str().c_str());
+    ok = false;
+    st = Status(Code::kInvalid, "digest mismatch");
+  }
+  if (!ok) {
+    if (file) file->Finish(false);
+    else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
+                    st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message());
+    if (rfd >= 0) ::close(rfd);
+    ::close(wfd);
+    ::unlink(tmp.c_str());
+    done();
+    return;
+  }
+  file->Finish(true);  // verified: readers may complete while we make it durable
+  Status c = blobs_->Commit(wfd, tmp, d);
+  if (c.ok()) c = meta_->CommitBlob(store_repo, d.str(), written, storage::Origin::kCached, "");
+  if (!c.ok()) {
+    WLOG_ERROR("proxy: caching %s failed: %s", d.str().c_str(), c.message().c_str());
+    ::unlink(tmp.c_str());
+  }
+  ::close(wfd);
+  done();
+}
+
+}  // namespace wharf::proxy

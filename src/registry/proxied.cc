@@ -1,0 +1,161 @@
+// Reads of repositories that are not hosted here: served from the cache or
+// pulled through from the upstream registry (see proxy_service.h).
+#include "registry/proxied.h"
+
+#include "registry/errors.h"
+#include "registry/handlers.h"
+#include "registry/routes.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+namespace {
+
+using BodyMode = http::Handler::BodyMode;
+
+// Pauses the exchange until `when_done(fn)` calls fn (on any thread).
+template <class Job>
+BodyMode WaitFor(http::Exchange& ex, const std::shared_ptr<Job>& job,
+                 void (Job::*when)(std::function<void()>)) {
+  ex.scratch = job;
+  http::LoopPoster* poster = ex.poster;
+  http::Exchange* e = &ex;
+  ((*job).*when)([poster, e] { poster->Post([e] { e->Resume(); }); });
+  return BodyMode::kPause;
+}
+
+void UpstreamFailed(http::Response& res, const std::string& why) {
+  Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
+}
+
+BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
+              const std::string& store) {
+  auto d = Digest::Parse(ex.req.params[1]);
+  if (!d.ok()) {
+    Fail(ex.res, Err::kDigestInvalid, d.status().message());
+    return BodyMode::kRespond;
+  }
+  if (s.meta->LinkedSize(store, d->str()).ok()) {
+    ServeBlob(s, ex, store, *d);
+    return BodyMode::kRespond;
+  }
+  const std::string dg = d->str();
+  if (ex.req.IsHead()) {
+    // Answered from the upstream's HEAD: nothing is downloaded.
+    auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
+    if (!job) return WaitFor(ex, s.proxy->HeadBlob(up, repo, *d), &UpstreamJob::WhenDone);
+    if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
+    if (job->status().ok() && job->upstream_status() == 200) {
+      ex.res.status = 200;
+      if (!job->body.empty()) ex.res.content_length = std::stoull(job->body);
+      ex.res.AddHeader("Content-Type", "application/octet-stream");
+      ex.res.AddHeader("Docker-Content-Digest", dg);
+    } else if (job->status().ok() && job->upstream_status() == 404) {
+      Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
+    } else {
+      UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
+                                                 : job->status().message());
+    }
+    return BodyMode::kRespond;
+  }
+  auto fetch = std::static_pointer_cast<proxy::BlobFetch>(ex.scratch);
+  if (!fetch) fetch = s.proxy->blobs().Get(up, repo, store, *d);
+  if (fetch->state() == proxy::BlobFetch::State::kWaiting)
+    return WaitFor(ex, fetch, &proxy::BlobFetch::WhenReady);
+  if (fetch->state() == proxy::BlobFetch::State::kFailed) {
+    if (fetch->upstream_status() == 404)
+      Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
+    else
+      UpstreamFailed(ex.res, fetch->error());
+    return BodyMode::kRespond;
+  }
+  // Streaming: headers now, bytes as they arrive.
+  ex.res.status = 200;
+  ex.res.stream = fetch->file();
+  ex.res.AddHeader("Content-Type", "application/octet-stream");
+  ex.res.AddHeader("Docker-Content-Digest", dg);
+  ex.res.AddHeader("ETag", "\"" + dg + "\"");
+  return BodyMode::kRespond;
+}
+
+BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
+                  const std::string& store) {
+  Reference ref;
+  if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
+  auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
+  if (!job) {
+    if (ref.is_digest && s.meta->GetManifest(store, ref.digest.str()).ok()) {
+      ServeManifest(s, ex, store, ref);  // immutable: no revalidation
+      return BodyMode::kRespond;
+    }
+    bool negative = false;
+    if (!ref.is_digest && s.proxy->Fresh(store, ref.tag, &negative)) {
+      if (negative) {
+        Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+        return BodyMode::kRespond;
+      }
+      if (s.meta->GetTag(store, ref.tag).ok()) {
+        ServeManifest(s, ex, store, ref);
+        return BodyMode::kRespond;
+      }
+    }
+    job = s.proxy->Manifest(up, repo, ref);
+  }
+  if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
+  if (job->status().ok() && job->upstream_status() == 200) {
+    ServeManifest(s, ex, store, ref);
+    if (job->stale) ex.res.AddHeader("Warning", "110 wharf \"Response is Stale\"");
+  } else if (job->status().ok() && job->upstream_status() == 404) {
+    Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+  } else if (job->upstream_status() == 401 || job->upstream_status() == 403) {
+    Fail(ex.res, Err::kManifestUnknown, "manifest unknown (the upstream refused access)");
+  } else {
+    UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
+                                               : job->status().message());
+  }
+  return BodyMode::kRespond;
+}
+
+BodyMode PassThrough(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
+                     const std::string& path) {
+  auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
+  if (!job) job = s.proxy->PassThrough(up, repo, path);
+  if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
+  if (job->status().ok() && job->upstream_status() == 200) {
+    ex.res.Set(200, job->content_type.empty() ? "application/json" : job->content_type, job->body);
+  } else if (job->status().ok() && (job->upstream_status() == 404 || job->upstream_status() == 401)) {
+    Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
+  } else {
+    UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
+                                               : job->status().message());
+  }
+  return BodyMode::kRespond;
+}
+
+}  // namespace
+
+BodyMode ProxiedBegin(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo) {
+  const std::string store = ProxyService::StoreRepo(*up, repo);
+  switch (ex.req.route) {
+    case kRouteBlob:
+      return Blob(s, ex, up, repo, store);
+    case kRouteManifest:
+      return Manifest(s, ex, up, repo, store);
+    case kRouteTags: {
+      std::string path = "/v2/" + repo + "/tags/list";
+      if (!ex.req.query.empty()) path.append("?").append(ex.req.query);
+      return PassThrough(s, ex, up, repo, path);
+    }
+    case kRouteReferrers: {
+      auto d = Digest::Parse(ex.req.params[1]);
+      if (!d.ok()) {
+        Fail(ex.res, Err::kDigestInvalid, d.status().message());
+        return BodyMode::kRespond;
+      }
+      return PassThrough(s, ex, up, repo, "/v2/" + repo + "/referrers/" + d->str());
+    }
+  }
+  Fail(ex.res, Err::kInternal, "not a proxied route");
+  return BodyMode::kRespond;
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,286 @@
+#include "registry/proxy_service.h"
+
+#include <chrono>
+
+#include "registry/manifest.h"
+#include "registry/services.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+namespace {
+
+constexpr char kManifestAccept[] =
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
+constexpr int kMetaThreads = 8;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A registry host name as containerd sends it in ?ns=: "ghcr.io", "host:5000".
+bool ValidHost(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  for (char c : h)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':'))
+      return false;
+  return h.find('.') != std::string::npos || h.find(':') != std::string::npos || h == "localhost";
+}
+
+}  // namespace
+
+void UpstreamJob::WhenDone(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!done_) {
+      waiters_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void UpstreamJob::Finish(Status st, int upstream_status, std::string b, std::string ct) {
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    st_ = std::move(st);
+    upstream_status_ = upstream_status;
+    body = std::move(b);
+    content_type = std::move(ct);
+    done_ = true;
+    run.swap(waiters_);
+  }
+  for (auto& fn : run) fn();
+}
+
+bool UpstreamJob::done() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return done_;
+}
+
+Status UpstreamJob::status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return st_;
+}
+
+int UpstreamJob::upstream_status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return upstream_status_;
+}
+
+ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cfg) {
+  proxy::Timeouts t;
+  t.connect_ms = static_cast<int>(cfg.connect_timeout_seconds * 1000);
+  t.first_byte_ms = static_cast<int>(cfg.first_byte_timeout_seconds * 1000);
+  t.stall_ms = static_cast<int>(cfg.stall_timeout_seconds * 1000);
+  for (const auto& [name, r] : cfg.registries) {
+    proxy::UpstreamConfig uc{name, r.mirrors, r.username, r.password, r.ca_file};
+    upstreams_[name] = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg.unhealthy_seconds * 1000));
+  }
+  blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
+  meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
+  blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(s->blobs.get(), s->meta.get(), blob_pool_.get());
+}
+
+ProxyService::~ProxyService() {
+  // Jobs finish before the stores they use go away.
+  blob_pool_.reset();
+  meta_pool_.reset();
+}
+
+proxy::Upstream* ProxyService::Route(const http::Request& req, std::string* repo) {
+  bool has_ns = false;
+  std::string ns = req.QueryParam("ns", &has_ns);
+  if (!has_ns) {
+    // The path-prefix form: /v2/<registry-host>/<repo>/...
+    size_t slash = repo->find('/');
+    if (slash != std::string::npos) {
+      auto it = upstreams_.find(repo->substr(0, slash));
+      if (it != upstreams_.end()) {
+        *repo = repo->substr(slash + 1);
+        return it->second.get();
+      }
+    }
+    ns = cfg_.default_registry;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = upstreams_.find(ns);
+    if (it != upstreams_.end()) return it->second.get();
+    if (!cfg_.allow_unknown_registries || !ValidHost(ns)) return nullptr;
+    proxy::Timeouts t;
+    t.connect_ms = static_cast<int>(cfg_.connect_timeout_seconds * 1000);
+    t.first_byte_ms = static_cast<int>(cfg_.first_byte_timeout_seconds * 1000);
+    t.stall_ms = static_cast<int>(cfg_.stall_timeout_seconds * 1000);
+    proxy::UpstreamConfig uc{ns, {"https://" + ns}, "", "", ""};
+    auto& up = upstreams_[ns];
+    up = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg_.unhealthy_seconds * 1000));
+    return up.get();
+  }
+}
+
+bool ProxyService::Fresh(const std::string& store_repo, const std::string& tag, bool* negative) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *negative = false;
+  auto it = fresh_.find(store_repo + '\0' + tag);
+  if (it == fresh_.end()) return false;
+  const int64_t now = NowMs();
+  if (it->second.negative_until_ms > now) {
+    *negative = true;
+    return true;
+  }
+  return now - it->second.checked_ms < int64_t{cfg_.manifest_ttl_seconds} * 1000;
+}
+
+std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const std::string& key,
+                                                    std::function<void(UpstreamJob&)> work) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(key);
+  if (it != jobs_.end()) return it->second;
+  auto job = std::make_shared<UpstreamJob>();
+  jobs_[key] = job;
+  meta_pool_->Run([this, key, job, work = std::move(work)] {
+    work(*job);  // calls job->Finish()
+    std::lock_guard<std::mutex> l(mu_);
+    jobs_.erase(key);
+  });
+  return job;
+}
+
+std::shared_ptr<UpstreamJob> ProxyService::HeadBlob(proxy::Upstream* up, const std::string& repo,
+                                                    const Digest& d) {
+  return Coalesce("head|" + up->name() + "|" + repo + "|" + d.str(), [up, repo, d](UpstreamJob& job) {
+    proxy::FetchOptions opt;
+    opt.fail_over_on_404 = true;
+    proxy::ClientResponse resp;
+    Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
+                          [](std::string_view) { return Status(); });
+    job.Finish(st, resp.status, resp.has_length ? std::to_string(resp.content_length) : "");
+  });
+}
+
+std::shared_ptr<UpstreamJob> ProxyService::PassThrough(proxy::Upstream* up, const std::string& repo,
+                                                       const std::string& path) {
+  return Coalesce("get|" + up->name() + "|" + path, [up, repo, path](UpstreamJob& job) {
+    proxy::FetchOptions opt;
+    proxy::ClientResponse resp;
+    std::string body;
+    Status st = up->Fetch("GET", repo, path, opt, &resp, [&](std::string_view d) {
+      if (body.size() + d.size() > (4 << 20)) return Status(Code::kTooLarge, "answer too large");
+      body.append(d);
+      return Status();
+    });
+    job.Finish(st, resp.status, std::move(body), resp.Header("content-type"));
+  });
+}
+
+std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const std::string& repo,
+                                                    const Reference& ref) {
+  return Coalesce("manifest|" + up->name() + "|" + repo + "|" + ref.str(),
+                  [this, up, repo, ref](UpstreamJob& job) { FetchManifest(up, repo, ref, job); });
+}
+
+Status ProxyService::StoreManifest(const std::string& store_repo, const std::string& tag,
+                                   const std::string& body, const std::string& content_type,
+                                   const Digest& digest) {
+  ParsedManifest m;
+  ManifestError err;
+  if (!ParseManifest(body, content_type, &m, &err))
+    return Status(Code::kUnavailable, "upstream sent an invalid manifest: " + err.message);
+  WHARF_RETURN_IF_ERROR(s_->blobs->Write(digest, body));
+  storage::ManifestWrite w;
+  w.repo = store_repo;
+  w.digest = digest.str();
+  w.record = storage::ManifestRecord{m.media_type, body.size(), m.subject, m.artifact_type,
+                                     storage::NowMs()};
+  if (!tag.empty()) w.tag = tag;
+  if (!m.subject.empty()) w.referrer_descriptor = ReferrerDescriptor(m, w.digest, body.size());
+  w.origin = storage::Origin::kCached;
+  return s_->meta->PutManifest(w);
+}
+
+void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
+                                 UpstreamJob& job) {
+  const std::string store = StoreRepo(*up, repo);
+  const std::string fresh_key = store + '\0' + ref.tag;
+  proxy::FetchOptions opt;
+  opt.headers.emplace_back("Accept", kManifestAccept);
+  proxy::ClientResponse resp;
+  auto discard = [](std::string_view) { return Status(); };
+  std::string target = ref.str();
+  std::optional<storage::TagRecord> cached;
+  if (!ref.is_digest) {
+    if (auto t = s_->meta->GetTag(store, ref.tag); t.ok()) cached = *t;
+    Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/manifests/" + ref.tag, opt, &resp, discard);
+    if (st.ok() && resp.status == 404) {
+      std::lock_guard<std::mutex> lock(mu_);
+      fresh_[fresh_key].negative_until_ms = NowMs() + int64_t{cfg_.negative_ttl_seconds} * 1000;
+      job.Finish(Status(), 404);
+      return;
+    }
+    if (!st.ok() || resp.status != 200) {
+      if (cached) {
+        WLOG_WARN("proxy %s: %s:%s: upstream unavailable (%s); serving the cached copy",
+                  up->name().c_str(), repo.c_str(), ref.tag.c_str(),
+                  st.ok() ? std::to_string(resp.status).c_str() : st.message().c_str());
+        job.stale = true;
+        job.Finish(Status(), 200);
+      } else {
+        job.Finish(st.ok() ? Status(Code::kUnavailable, "upstream answered " + std::to_string(resp.status)) : st,
+                   resp.status);
+      }
+      return;
+    }
+    std::string dg = resp.Header("docker-content-digest");
+    if (cached && !dg.empty() && dg == cached->digest) {
+      std::lock_guard<std::mutex> lock(mu_);
+      fresh_[fresh_key] = Freshness{NowMs(), 0};
+      job.Finish(Status(), 200);
+      return;
+    }
+    if (Digest::Parse(dg).ok()) target = dg;
+  } else {
+    opt.fail_over_on_404 = true;
+  }
+  std::string body;
+  Status st = up->Fetch("GET", repo, "/v2/" + repo + "/manifests/" + target, opt, &resp,
+                        [&](std::string_view d) {
+                          if (body.size() + d.size() > s_->cfg.http.limits.max_manifest_bytes)
+                            return Status(Code::kTooLarge, "upstream manifest too large");
+                          body.append(d);
+                          return Status();
+                        });
+  if (!st.ok() || resp.status != 200) {
+    if (cached) {
+      job.stale = true;
+      job.Finish(Status(), 200);
+    } else {
+      job.Finish(st.ok() ? Status() : st, resp.status);
+    }
+    return;
+  }
+  auto want = Digest::Parse(target);
+  Digest got = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
+  std::string header_digest = resp.Header("docker-content-digest");
+  if ((want.ok() && !(got == *want)) || (!header_digest.empty() && header_digest != got.str() &&
+                                         Digest::Parse(header_digest).ok() &&
+                                         Digest::Parse(header_digest)->algo == got.algo)) {
+    WLOG_ERROR("proxy %s: manifest %s:%s does not match its digest; not stored", up->name().c_str(),
+               repo.c_str(), target.c_str());
+    job.Finish(Status(Code::kUnavailable, "upstream manifest does not match its digest"), 502);
+    return;
+  }
+  st = StoreManifest(store, ref.is_digest ? std::string() : ref.tag, body,
+                     resp.Header("content-type"), got);
+  if (st.ok() && !ref.is_digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fresh_[fresh_key] = Freshness{NowMs(), 0};
+  }
+  job.Finish(st, 200);
+}
+
+}  // namespace wharf::registry

@@ -1,0 +1,114 @@
+// ProxyService: the pull-through cache's state and policy.
+//
+// Routing: a request without `ns` goes to proxy.default_registry (docker's
+// registry-mirrors requests look like /v2/library/alpine/...); `?ns=<host>`
+// (containerd) selects that registry; `/v2/<registry-host>/<repo>/...` works
+// too for configured registries. A repository that was pushed locally
+// always wins over the proxy (the caller checks that first).
+//
+// Cached content lives in ordinary storage under an internal repository
+// name "~<registry>/<repo>", which no client can name (names never start
+// with '~') and which the catalog does not list.
+//
+// Manifests: by digest they are immutable; by tag they are fresh for
+// proxy.manifest_ttl_seconds, then revalidated with a HEAD (which Docker Hub
+// does not count against its pull limit) and fetched again only if the
+// digest changed. Concurrent revalidations of one tag are coalesced; if
+// every upstream fails, the stale copy is served and a warning logged; a
+// 404 is remembered for proxy.negative_ttl_seconds.
+//
+// Thread-safety: thread-safe. Upstream work runs on fetch threads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "http/request.h"
+#include "proxy/blob_fetcher.h"
+#include "proxy/fetch_pool.h"
+#include "proxy/upstream.h"
+#include "registry/reference.h"
+
+namespace wharf::registry {
+
+struct Services;
+
+// The outcome of one upstream job, shared by everyone waiting for it.
+class UpstreamJob {
+ public:
+  // Runs `fn` once the job is done (at once if it is); `fn` may run on a
+  // fetch thread.
+  void WhenDone(std::function<void()> fn);
+  void Finish(Status st, int upstream_status, std::string body = {}, std::string content_type = {});
+
+  bool done();
+  Status status();          // kUnavailable: no upstream answered usefully
+  int upstream_status();    // the upstream's HTTP status, 0 if none
+  bool stale = false;       // set before Finish: an old copy is served
+  std::string body;         // passthrough answers (tags, referrers)
+  std::string content_type;
+
+ private:
+  std::mutex mu_;
+  bool done_ = false;
+  Status st_;
+  int upstream_status_ = 0;
+  std::vector<std::function<void()>> waiters_;
+};
+
+class ProxyService {
+ public:
+  ProxyService(Services* s, const ProxyConfig& cfg);
+  ~ProxyService();
+
+  // The upstream for this request, or nullptr. `*repo` is the name as the
+  // upstream knows it (a path-prefix registry host is removed).
+  proxy::Upstream* Route(const http::Request& req, std::string* repo);
+  static std::string StoreRepo(const proxy::Upstream& up, const std::string& repo) {
+    return "~" + up.name() + "/" + repo;
+  }
+  bool read_only() const { return cfg_.read_only; }
+
+  proxy::BlobFetcher& blobs() { return *blob_fetcher_; }
+  // HEAD of an uncached blob, answered from the upstream.
+  std::shared_ptr<UpstreamJob> HeadBlob(proxy::Upstream* up, const std::string& repo,
+                                        const Digest& d);
+  // Brings the manifest into the local store (or confirms it is current).
+  std::shared_ptr<UpstreamJob> Manifest(proxy::Upstream* up, const std::string& repo,
+                                        const Reference& ref);
+  // A GET passed through (tags list, referrers); the answer is in the job.
+  std::shared_ptr<UpstreamJob> PassThrough(proxy::Upstream* up, const std::string& repo,
+                                           const std::string& path);
+  // True if the tag was checked within the TTL; `negative` if upstream said 404.
+  bool Fresh(const std::string& store_repo, const std::string& tag, bool* negative);
+
+ private:
+  struct Freshness {
+    int64_t checked_ms = 0;
+    int64_t negative_until_ms = 0;
+  };
+  std::shared_ptr<UpstreamJob> Coalesce(const std::string& key, std::function<void(UpstreamJob&)> work);
+  void FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
+                     UpstreamJob& job);
+  Status StoreManifest(const std::string& store_repo, const std::string& tag,
+                       const std::string& body, const std::string& content_type,
+                       const Digest& digest);
+
+  Services* s_;
+  ProxyConfig cfg_;
+  std::map<std::string, std::unique_ptr<proxy::Upstream>> upstreams_;
+  std::unique_ptr<proxy::FetchPool> blob_pool_;
+  std::unique_ptr<proxy::FetchPool> meta_pool_;
+  std::unique_ptr<proxy::BlobFetcher> blob_fetcher_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<UpstreamJob>> jobs_;
+  std::unordered_map<std::string, Freshness> fresh_;
+};
+
+}  // namespace wharf::registry
