@@ -155,6 +155,9 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     st = Status(Code::kInvalid, "digest mismatch");
   }
   if (!ok) {
+    WLOG_WARN("proxy %s: fetching %s/%s failed: %s", up->name().c_str(), repo.c_str(),
+              d.str().c_str(), st.ok() ? ("upstream answered " + std::to_string(resp.status)).c_str()
+                                       : st.message().c_str());
     if (file) file->Finish(false);
     else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
                     st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message());

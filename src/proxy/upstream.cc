@@ -113,6 +113,16 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
   Url url = m.base;
   url.path = m.base.path + path;
   std::string authz;
+  {
+    // Reuse what the last challenge taught us, so a pull does not pay a 401
+    // round trip per request.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(m.base.Origin() + " repository:" + repo + ":pull");
+    if (it != tokens_.end() && it->second.expires_ms > NowMs())
+      authz = "Bearer " + it->second.value;
+    else if (m.basic && !cfg_.username.empty())
+      authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
+  }
   bool tried_auth = false;
   for (int hop = 0; hop <= kMaxRedirects;) {
     ClientRequest req;
@@ -121,7 +131,8 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
     req.headers = opt.headers;
     const bool same_origin = url.Origin() == m.base.Origin();
     if (!authz.empty() && same_origin) req.headers.emplace_back("Authorization", authz);
-    if (*offset > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(*offset) + "-");
+    const uint64_t start = *offset;  // bytes the caller already has
+    if (start > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(start) + "-");
     uint64_t skip = 0;  // for a 200 answer to a Range request
     std::string error_body;
     Status st = client_.Do(req, timeouts_, resp, [&](std::string_view d) -> Status {
@@ -129,8 +140,8 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
         if (error_body.size() < 4096) error_body.append(d.substr(0, 4096 - error_body.size()));
         return Status();
       }
-      if (*offset > 0 && resp->status == 200 && skip < *offset) {
-        uint64_t drop = std::min<uint64_t>(*offset - skip, d.size());
+      if (start > 0 && resp->status == 200 && skip < start) {
+        uint64_t drop = std::min<uint64_t>(start - skip, d.size());
         skip += drop;
         d.remove_prefix(drop);
         if (d.empty()) return Status();
@@ -152,6 +163,8 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
       }
       if (!cfg_.username.empty()) {
         authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
+        std::lock_guard<std::mutex> lock(mu_);
+        m.basic = true;
         continue;
       }
       return Status();  // a 401 we cannot answer: the caller sees it
@@ -209,7 +222,11 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
       if (offset == before || offset == 0) break;  // nothing new arrived: next mirror
     }
   }
-  if (have_answer) *resp = answer;
+  if (have_answer) {
+    *resp = answer;
+    // Every mirror said 404: that is an answer, not an outage.
+    if (answer.status == 404) return Status();
+  }
   return last;
 }
 

@@ -64,6 +64,7 @@ class Upstream {
     Url base;
     int failures = 0;
     int64_t unhealthy_until_ms = 0;
+    bool basic = false;  // answered a Basic challenge before
   };
   struct Token {
     std::string value;

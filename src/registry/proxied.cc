@@ -27,6 +27,12 @@ void UpstreamFailed(http::Response& res, const std::string& why) {
   Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
 }
 
+// Upstreams answer 401/403 for repositories they do not have (Docker Hub
+// does): to a client of the mirror that is "unknown", not an outage.
+bool Unknown(int upstream_status) {
+  return upstream_status == 404 || upstream_status == 401 || upstream_status == 403;
+}
+
 BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
               const std::string& store) {
   auto d = Digest::Parse(ex.req.params[1]);
@@ -49,7 +55,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
       if (!job->body.empty()) ex.res.content_length = std::stoull(job->body);
       ex.res.AddHeader("Content-Type", "application/octet-stream");
       ex.res.AddHeader("Docker-Content-Digest", dg);
-    } else if (job->status().ok() && job->upstream_status() == 404) {
+    } else if (job->status().ok() && Unknown(job->upstream_status())) {
       Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
     } else {
       UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
@@ -62,7 +68,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   if (fetch->state() == proxy::BlobFetch::State::kWaiting)
     return WaitFor(ex, fetch, &proxy::BlobFetch::WhenReady);
   if (fetch->state() == proxy::BlobFetch::State::kFailed) {
-    if (fetch->upstream_status() == 404)
+    if (Unknown(fetch->upstream_status()))
       Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
     else
       UpstreamFailed(ex.res, fetch->error());
@@ -104,10 +110,8 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   if (job->status().ok() && job->upstream_status() == 200) {
     ServeManifest(s, ex, store, ref);
     if (job->stale) ex.res.AddHeader("Warning", "110 wharf \"Response is Stale\"");
-  } else if (job->status().ok() && job->upstream_status() == 404) {
+  } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
-  } else if (job->upstream_status() == 401 || job->upstream_status() == 403) {
-    Fail(ex.res, Err::kManifestUnknown, "manifest unknown (the upstream refused access)");
   } else {
     UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
                                                : job->status().message());
@@ -122,7 +126,7 @@ BodyMode PassThrough(Services& s, http::Exchange& ex, proxy::Upstream* up, const
   if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
   if (job->status().ok() && job->upstream_status() == 200) {
     ex.res.Set(200, job->content_type.empty() ? "application/json" : job->content_type, job->body);
-  } else if (job->status().ok() && (job->upstream_status() == 404 || job->upstream_status() == 401)) {
+  } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
   } else {
     UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())

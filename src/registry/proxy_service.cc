@@ -222,6 +222,14 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
       job.Finish(Status(), 404);
       return;
     }
+    if (st.ok() && (resp.status == 401 || resp.status == 403)) {
+      // Docker Hub says 401 for repositories that do not exist (or that our
+      // credentials do not reach): the client sees MANIFEST_UNKNOWN.
+      WLOG_INFO("proxy %s: %s:%s: upstream refused access (%d)", up->name().c_str(), repo.c_str(),
+                ref.tag.c_str(), resp.status);
+      job.Finish(Status(), resp.status);
+      return;
+    }
     if (!st.ok() || resp.status != 200) {
       if (cached) {
         WLOG_WARN("proxy %s: %s:%s: upstream unavailable (%s); serving the cached copy",

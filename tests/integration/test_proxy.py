@@ -1,0 +1,240 @@
+"""Pull-through cache against real upstreams on loopback: Debian's
+docker-registry (anonymous and htpasswd) and Wharf itself in token mode."""
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+import images
+import tls_setup
+from conftest import call, curl, free_port
+from test_skopeo import TLS, check_dir_blobs, skopeo
+from upstream import Registry
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    regs = []
+
+    def make(**kw):
+        r = Registry(str(tmp_path / f"up{len(regs)}"), **kw)
+        regs.append(r)
+        return r.start()
+
+    yield make
+    for r in regs:
+        r.stop()
+
+
+def proxy_env(*mirrors, **extra):
+    env = {"WHARF_PROXY_ENABLED": "true",
+           "WHARF_PROXY_REGISTRIES": json.dumps({"docker.io": {"mirrors": list(mirrors)}}),
+           "WHARF_PROXY_CONNECT_TIMEOUT_SECONDS": "2"}
+    env.update(extra)
+    return env
+
+
+def seed(up, tmp_path, name="library/app", tag="v1", seed_n=1, sizes=(1000, 20000, 300000)):
+    src = str(tmp_path / f"seed-{name.replace('/', '_')}-{tag}-{seed_n}")
+    mdigest, blobs = images.single(src, tag=tag, seed=seed_n, layer_sizes=sizes)
+    skopeo("copy", *TLS, f"oci:{src}:{tag}", f"docker://127.0.0.1:{up.port}/{name}:{tag}")
+    return mdigest, blobs
+
+
+def pull(w, tmp_path, ref, out_name="out"):
+    out = str(tmp_path / out_name)
+    skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/{ref}", f"dir:{out}")
+    return check_dir_blobs(out)
+
+
+def test_pull_through_then_serve_from_cache(make_wharf, upstream, tmp_path):
+    up = upstream()
+    mdigest, blobs = seed(up, tmp_path)
+    w = make_wharf(env=proxy_env(up.url)).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    assert up.requests("GET", "/blobs/" + blobs[-1]) == 1
+    # Upstream gone: the cache serves everything, including the tag.
+    up.stop()
+    assert pull(w, tmp_path, "library/app:v1", "again") == set(blobs)
+    r = call("GET", f"{w.url}/v2/library/app/manifests/{mdigest}")
+    assert r.status == 200 and images.sha256(r.body) == mdigest
+    # Cached content is not hosted content: the catalog stays empty.
+    assert call("GET", f"{w.url}/v2/_catalog").json() == {"repositories": []}
+
+
+def test_concurrent_misses_fetch_once(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path, sizes=(8 << 20,))
+    layer = blobs[-1]
+    w = make_wharf(env=proxy_env(up.url)).start()
+    results = []
+
+    def get():
+        r = subprocess.run(["curl", "-sS", f"{w.url}/v2/library/app/blobs/{layer}"],
+                           capture_output=True)
+        results.append(images.sha256(r.stdout))
+    threads = [threading.Thread(target=get) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [layer] * 12
+    assert up.requests("GET", "/blobs/" + layer) == 1
+    # Later requests come from disk.
+    assert images.sha256(call("GET", f"{w.url}/v2/library/app/blobs/{layer}").body) == layer
+    assert up.requests("GET", "/blobs/" + layer) == 1
+
+
+def test_head_of_uncached_blob_does_not_download(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path)
+    w = make_wharf(env=proxy_env(up.url)).start()
+    r = call("HEAD", f"{w.url}/v2/library/app/blobs/{blobs[-1]}")
+    assert r.status == 200 and r.headers["docker-content-digest"] == blobs[-1]
+    assert int(r.headers["content-length"]) > 0
+    assert up.requests("GET", "/blobs/" + blobs[-1]) == 0
+    assert up.requests("HEAD", "/blobs/" + blobs[-1]) >= 1
+    r = call("HEAD", f"{w.url}/v2/library/app/blobs/sha256:" + "0" * 64)
+    assert r.status == 404
+
+
+def test_ns_and_path_prefix_routing(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path, name="library/alpine", tag="3")
+    w = make_wharf(env=proxy_env(up.url)).start()
+    # containerd style
+    r = call("GET", f"{w.url}/v2/library/alpine/manifests/3?ns=docker.io",
+             headers={"Accept": images.OCI_MANIFEST})
+    assert r.status == 200
+    r = call("GET", f"{w.url}/v2/library/alpine/blobs/{blobs[-1]}?ns=docker.io")
+    assert images.sha256(r.body) == blobs[-1]
+    # unknown registry: refused (not proxied)
+    assert call("GET", f"{w.url}/v2/library/alpine/manifests/3?ns=quay.example").status == 404
+    # path-prefix form
+    assert pull(w, tmp_path, "docker.io/library/alpine:3") == set(blobs)
+
+
+def test_failover_to_next_mirror(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path)
+    dead = f"http://127.0.0.1:{free_port()}"
+    w = make_wharf(env=proxy_env(dead, up.url)).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    assert "via http://127.0.0.1" in w.stderr() and "connect" in w.stderr()
+    # After repeated failures the dead mirror is skipped for a while.
+    assert "marked unhealthy" in w.stderr()
+
+
+def test_hosted_repository_wins(make_wharf, upstream, tmp_path):
+    up = upstream()
+    seed(up, tmp_path, name="team/tool", tag="v1", seed_n=1)
+    w = make_wharf(env=proxy_env(up.url)).start()
+    src = str(tmp_path / "local")
+    local_digest, _ = images.single(src, tag="v1", seed=99)
+    skopeo("copy", *TLS, f"oci:{src}:v1", f"docker://127.0.0.1:{w.port}/team/tool:v1")
+    r = call("HEAD", f"{w.url}/v2/team/tool/manifests/v1")
+    assert r.headers["docker-content-digest"] == local_digest
+
+
+def test_read_only_mirror_refuses_pushes(make_wharf, upstream, tmp_path):
+    up = upstream()
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_READ_ONLY="true")).start()
+    r = call("POST", f"{w.url}/v2/team/app/blobs/uploads/")
+    assert r.status == 405 and r.code() == "UNSUPPORTED"
+
+
+def test_tag_revalidation_stale_and_negative(make_wharf, upstream, tmp_path):
+    up = upstream()
+    first, _ = seed(up, tmp_path, seed_n=1)
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_MANIFEST_TTL_SECONDS="1",
+                                 WHARF_PROXY_NEGATIVE_TTL_SECONDS="60")).start()
+    acc = {"Accept": images.OCI_MANIFEST}
+    u = f"{w.url}/v2/library/app/manifests/v1"
+    assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == first
+    second, _ = seed(up, tmp_path, seed_n=2)  # the tag moves upstream
+    assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == first  # fresh
+    time.sleep(1.2)
+    heads_before = up.requests("HEAD", "/manifests/v1")
+    assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == second
+    assert up.requests("HEAD", "/manifests/v1") == heads_before + 1
+    # Revalidation with an unchanged digest does not download the manifest again.
+    gets = up.requests("GET", "/manifests/")
+    time.sleep(1.2)
+    assert call("GET", u, headers=acc).status == 200
+    assert up.requests("GET", "/manifests/") == gets
+    # Negative results are remembered.
+    assert call("GET", f"{w.url}/v2/library/app/manifests/nope").status == 404
+    n = up.requests("HEAD", "/manifests/nope")
+    assert call("GET", f"{w.url}/v2/library/app/manifests/nope").status == 404
+    assert up.requests("HEAD", "/manifests/nope") == n
+    # Upstream down: the stale copy is served, with a warning.
+    up.stop()
+    time.sleep(1.2)
+    r = call("GET", u, headers=acc)
+    assert r.status == 200 and r.headers["docker-content-digest"] == second
+    assert "serving the cached copy" in w.stderr()
+
+
+def test_corrupt_upstream_blob_is_never_stored(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path, sizes=(2 << 20,))
+    layer = blobs[-1]
+    path = up.blob_data_path(layer)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF  # same length, wrong content
+    open(path, "wb").write(bytes(data))
+    w = make_wharf(env=proxy_env(up.url)).start()
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", f"{w.url}/v2/library/app/blobs/{layer}"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0  # the transfer is cut, never completed
+    assert "does not match its digest" in w.stderr()
+    assert not os.path.exists(os.path.join(w.root, "blobs", "sha256", layer[7:9], layer[7:]))
+    assert os.listdir(os.path.join(w.root, "tmp")) == []
+
+
+def test_upstream_basic_auth(make_wharf, upstream, tmp_path):
+    pw = str(tmp_path / "up-passwd")
+    tls_setup.htpasswd(pw, "mirror", "s3cret")
+    up = upstream(htpasswd=pw)
+    src = str(tmp_path / "src")
+    _, blobs = images.single(src)
+    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
+           f"docker://127.0.0.1:{up.port}/library/app:v1")
+    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": up.url,
+                        "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "s3cret"}).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    bad = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": up.url,
+                          "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "nope"}).start()
+    assert call("GET", f"{bad.url}/v2/library/app/manifests/v1").status == 404
+
+
+def test_upstream_token_auth(make_wharf, tmp_path):
+    # Upstream: Wharf itself in token mode (Bearer challenge + token service).
+    pw = str(tmp_path / "passwd")
+    tls_setup.htpasswd(pw, "mirror", "s3cret")
+    upw = make_wharf(env={"REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": pw,
+                          "WHARF_AUTH_TOKEN_ENABLED": "true"}).start()
+    src = str(tmp_path / "src")
+    _, blobs = images.single(src)
+    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
+           f"docker://127.0.0.1:{upw.port}/library/app:v1")
+    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": upw.url,
+                        "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "s3cret"}).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    # The token is reused: no request of the pull is answered 401 twice.
+    upw.stop()
+    log = upw.stdout().split("GET /v2/library/app/manifests/", 1)[1]
+    assert log.count(" 401 ") <= 1, log
+
+
+def test_tags_list_passthrough(make_wharf, upstream, tmp_path):
+    up = upstream()
+    seed(up, tmp_path, tag="v1")
+    seed(up, tmp_path, tag="v2")
+    w = make_wharf(env=proxy_env(up.url)).start()
+    r = call("GET", f"{w.url}/v2/library/app/tags/list")
+    assert r.status == 200 and sorted(r.json()["tags"]) == ["v1", "v2"]

@@ -1,0 +1,71 @@
+"""Debian's docker-registry (the reference registry, distribution 2.8) as an
+upstream on a loopback port, with its access log for counting requests."""
+import os
+import re
+import subprocess
+import time
+import urllib.request
+
+from conftest import free_port
+
+
+class Registry:
+    def __init__(self, tmp, htpasswd=None):
+        self.tmp = tmp
+        os.makedirs(tmp, exist_ok=True)
+        self.port = free_port()
+        self.root = os.path.join(tmp, "storage")
+        cfg = [
+            "version: 0.1",
+            "log:",
+            "  level: warn",
+            "storage:",
+            "  filesystem:",
+            f"    rootdirectory: {self.root}",
+            "  delete:",
+            "    enabled: true",
+            "http:",
+            f"  addr: 127.0.0.1:{self.port}",
+        ]
+        if htpasswd:
+            cfg += ["auth:", "  htpasswd:", "    realm: upstream", f"    path: {htpasswd}"]
+        self.config = os.path.join(tmp, "config.yml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        self.log_path = os.path.join(tmp, "registry.log")
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", self.config],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/v2/", timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401 with auth: it is up
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("docker-registry did not start: " + open(self.log_path).read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def requests(self, method, path_part):
+        """How many access-log lines show `method` on a path containing `path_part`."""
+        with open(self.log_path) as f:
+            text = f.read()
+        return len(re.findall(r'"%s [^"]*%s[^"]*"' % (method, re.escape(path_part)), text))
+
+    def blob_data_path(self, digest):
+        hexd = digest.split(":", 1)[1]
+        return os.path.join(self.root, "docker", "registry", "v2", "blobs", "sha256", hexd[:2],
+                            hexd, "data")
