@@ -180,6 +180,7 @@ void Connection::ReadSome() {
       last_activity_ms_ = now;
       if (!parser_.InMessage() && in_start_ == in_end_) {
         head_started_ms_ = now;
+        req_start_us_ = uv_hrtime() / 1000;  // for requests that never parse
         ArmTimer(now + lim.header_timeout_seconds * 1000ull);
       }
       in_end_ += static_cast<size_t>(n);

@@ -54,8 +54,9 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
   for (auto& fn : run) fn();
 }
 
-BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool)
-    : blobs_(blobs), meta_(meta), pool_(pool) {}
+BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
+                         std::function<void(const std::string&, uint64_t)> on_cached)
+    : blobs_(blobs), meta_(meta), pool_(pool), on_cached_(std::move(on_cached)) {}
 
 std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
                                             const std::string& store_repo, const Digest& d) {
@@ -176,6 +177,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   }
   ::close(wfd);
   done();
+  if (c.ok() && on_cached_) on_cached_(d.str(), written);
 }
 
 }  // namespace wharf::proxy

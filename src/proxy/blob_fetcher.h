@@ -56,7 +56,10 @@ class BlobFetch {
 
 class BlobFetcher {
  public:
-  BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool);
+  // `on_cached(digest, size)` runs on the fetch thread after a blob was
+  // stored as a new cached blob.
+  BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
+              std::function<void(const std::string&, uint64_t)> on_cached);
 
   // `repo` is the name upstream; `store_repo` the internal repository the
   // cached blob is linked into.
@@ -72,6 +75,7 @@ class BlobFetcher {
   storage::BlobStore* blobs_;
   storage::MetaStore* meta_;
   FetchPool* pool_;
+  std::function<void(const std::string&, uint64_t)> on_cached_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<BlobFetch>> inflight_;
 };

@@ -90,6 +90,7 @@ void Registry::Maintain() {
     lock.unlock();
     size_t n = svc_.uploads->Expire(expiry_ms);
     if (n) WLOG_INFO("expired %zu abandoned uploads", n);
+    if (svc_.proxy) svc_.proxy->evictor().MaybeEvict();
     lock.lock();
   }
 }

@@ -41,6 +41,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     return BodyMode::kRespond;
   }
   if (s.meta->LinkedSize(store, d->str()).ok()) {
+    s.proxy->evictor().Touch(d->str());
     ServeBlob(s, ex, store, *d);
     return BodyMode::kRespond;
   }

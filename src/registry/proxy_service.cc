@@ -81,9 +81,16 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
     proxy::UpstreamConfig uc{name, r.mirrors, r.username, r.password, r.ca_file};
     upstreams_[name] = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg.unhealthy_seconds * 1000));
   }
+  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes);
+  Status st = evictor_->Init();
+  if (!st.ok()) WLOG_ERROR("proxy: cannot size the cache: %s", st.ToString().c_str());
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
-  blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(s->blobs.get(), s->meta.get(), blob_pool_.get());
+  blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(
+      s->blobs.get(), s->meta.get(), blob_pool_.get(), [this](const std::string& d, uint64_t size) {
+        evictor_->Added(d, size);
+        evictor_->MaybeEvict();
+      });
 }
 
 ProxyService::~ProxyService() {

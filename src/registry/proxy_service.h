@@ -33,6 +33,7 @@
 #include "proxy/blob_fetcher.h"
 #include "proxy/fetch_pool.h"
 #include "proxy/upstream.h"
+#include "registry/evictor.h"
 #include "registry/reference.h"
 
 namespace wharf::registry {
@@ -76,6 +77,7 @@ class ProxyService {
   bool read_only() const { return cfg_.read_only; }
 
   proxy::BlobFetcher& blobs() { return *blob_fetcher_; }
+  Evictor& evictor() { return *evictor_; }
   // HEAD of an uncached blob, answered from the upstream.
   std::shared_ptr<UpstreamJob> HeadBlob(proxy::Upstream* up, const std::string& repo,
                                         const Digest& d);
@@ -103,6 +105,7 @@ class ProxyService {
   Services* s_;
   ProxyConfig cfg_;
   std::map<std::string, std::unique_ptr<proxy::Upstream>> upstreams_;
+  std::unique_ptr<Evictor> evictor_;
   std::unique_ptr<proxy::FetchPool> blob_pool_;
   std::unique_ptr<proxy::FetchPool> meta_pool_;
   std::unique_ptr<proxy::BlobFetcher> blob_fetcher_;

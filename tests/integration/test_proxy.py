@@ -238,3 +238,51 @@ def test_tags_list_passthrough(make_wharf, upstream, tmp_path):
     w = make_wharf(env=proxy_env(up.url)).start()
     r = call("GET", f"{w.url}/v2/library/app/tags/list")
     assert r.status == 200 and sorted(r.json()["tags"]) == ["v1", "v2"]
+
+
+def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, a = seed(up, tmp_path, name="library/a", sizes=(400000,), seed_n=11)
+    _, b = seed(up, tmp_path, name="library/b", sizes=(400000,), seed_n=12)
+    _, c = seed(up, tmp_path, name="library/c", sizes=(400000,), seed_n=13)
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_CACHE_MAX_BYTES="1000000")).start()
+    # A hosted blob is never evicted.
+    hosted = os.urandom(600000)
+    assert call("POST", f"{w.url}/v2/mine/blobs/uploads/?digest={images.sha256(hosted)}",
+                hosted).status == 201
+    pull(w, tmp_path, "library/a:v1", "pa")
+    time.sleep(0.05)
+    pull(w, tmp_path, "library/b:v1", "pb")
+    time.sleep(0.05)
+    call("GET", f"{w.url}/v2/library/a/blobs/{a[-1]}")  # a is now more recent than b
+    time.sleep(0.05)
+    pull(w, tmp_path, "library/c:v1", "pc")  # over the cap: b's layer goes
+
+    def on_disk(d):
+        return os.path.exists(os.path.join(w.root, "blobs", "sha256", d[7:9], d[7:]))
+    assert "eviction: removed" in w.stderr()
+    assert not on_disk(b[-1])
+    assert on_disk(a[-1]) and on_disk(c[-1])
+    assert on_disk(images.sha256(hosted))
+    # An evicted blob is simply fetched again.
+    n = up.requests("GET", "/blobs/" + b[-1])
+    r = call("GET", f"{w.url}/v2/library/b/blobs/{b[-1]}")
+    assert images.sha256(r.body) == b[-1]
+    assert up.requests("GET", "/blobs/" + b[-1]) == n + 1
+
+
+def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path)
+    pw = str(tmp_path / "passwd")
+    tls_setup.htpasswd(pw, "dev", "devpw")
+    w = make_wharf(env=proxy_env(up.url, REGISTRY_AUTH="htpasswd", REGISTRY_AUTH_HTPASSWD_PATH=pw,
+                                 WHARF_AUTH_ANONYMOUS_PULL="true")).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)  # no credentials
+    src = str(tmp_path / "mine")
+    images.single(src, seed=5)
+    r = skopeo("copy", *TLS, f"oci:{src}:v1", f"docker://127.0.0.1:{w.port}/team/app:v1", check=False)
+    assert r.returncode != 0
+    r = call("POST", f"{w.url}/v2/team/app/blobs/uploads/", headers={
+        "Authorization": "Basic " + __import__("base64").b64encode(b"dev:devpw").decode()})
+    assert r.status == 202

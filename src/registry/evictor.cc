@@ -1,0 +1,102 @@
+#include "registry/evictor.h"
+
+#include <algorithm>
+#include <set>
+#include <shared_mutex>
+#include <vector>
+
+#include "registry/services.h"
+#include "util/log.h"
+
+namespace wharf::registry {
+
+Evictor::Evictor(Services* s, uint64_t cap_bytes) : s_(s), cap_(cap_bytes) {}
+
+Status Evictor::Init() {
+  uint64_t total = 0;
+  WHARF_RETURN_IF_ERROR(s_->meta->ForEachBlob([&](const std::string&, const storage::BlobRecord& r) {
+    if (r.origin == storage::Origin::kCached) total += r.size;
+  }));
+  std::lock_guard<std::mutex> lock(mu_);
+  total_ = total;
+  return Status();
+}
+
+void Evictor::Touch(const std::string& digest) {
+  if (!cap_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  last_access_ms_[digest] = storage::NowMs();
+}
+
+void Evictor::Added(const std::string& digest, uint64_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  total_ += size;
+  last_access_ms_[digest] = storage::NowMs();
+}
+
+uint64_t Evictor::cached_bytes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_;
+}
+
+void Evictor::MaybeEvict() {
+  if (!cap_ || cached_bytes() <= cap_) return;
+  std::unique_lock<std::shared_mutex> gc(s_->gc_lock);
+  std::set<std::string> manifests;
+  Status st = s_->meta->ForEachManifest(
+      [&](const std::string&, const std::string& digest, const storage::ManifestRecord&) {
+        manifests.insert(digest);
+      });
+  struct Candidate {
+    std::string digest;
+    uint64_t size;
+    int64_t used_ms;
+  };
+  std::vector<Candidate> cands;
+  uint64_t total = 0;
+  if (st.ok())
+    st = s_->meta->ForEachBlob([&](const std::string& d, const storage::BlobRecord& r) {
+      if (r.origin != storage::Origin::kCached) return;
+      total += r.size;
+      if (!manifests.count(d)) cands.push_back(Candidate{d, r.size, r.created_ms});
+    });
+  if (!st.ok()) {
+    WLOG_ERROR("eviction: %s", st.ToString().c_str());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Candidate& c : cands) {
+      auto it = last_access_ms_.find(c.digest);
+      if (it != last_access_ms_.end()) c.used_ms = std::max(c.used_ms, it->second);
+    }
+  }
+  std::sort(cands.begin(), cands.end(),
+            [](const Candidate& a, const Candidate& b) { return a.used_ms < b.used_ms; });
+  const uint64_t target = cap_ / 10 * 9;
+  std::set<std::string> doomed;
+  uint64_t freed = 0;
+  for (const Candidate& c : cands) {
+    if (total - freed <= target) break;
+    doomed.insert(c.digest);
+    freed += c.size;
+  }
+  if (doomed.empty()) return;
+  // Records first: a crash in between leaves files without records, which gc removes.
+  st = s_->meta->ForgetBlobs(doomed);
+  if (!st.ok()) {
+    WLOG_ERROR("eviction: %s", st.ToString().c_str());
+    return;
+  }
+  for (const std::string& d : doomed) (void)s_->blobs->Remove(*Digest::Parse(d));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ = total - freed;
+    for (const std::string& d : doomed) last_access_ms_.erase(d);
+  }
+  WLOG_INFO("eviction: removed %zu cached blobs (%llu bytes); %llu bytes cached, cap %llu",
+            doomed.size(), static_cast<unsigned long long>(freed),
+            static_cast<unsigned long long>(total - freed), static_cast<unsigned long long>(cap_));
+}
+
+}  // namespace wharf::registry

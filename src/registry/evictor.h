@@ -1,0 +1,44 @@
+// Evictor: keeps the blobs pulled through the proxy under
+// proxy.cache_max_bytes, least recently used first.
+//
+// Only blobs whose origin is "cached" are candidates: pushed content is
+// never evicted (a push of cached bytes promotes them to pushed), and the
+// proxy's cached manifests stay (they are small, and a tag must keep
+// resolving). Last access is tracked in memory; after a restart a blob's
+// age counts from when it was cached. Eviction runs after each new cached
+// blob and from the maintenance thread, down to 90% of the cap, holding the
+// gc lock so that it never races a manifest PUT.
+//
+// Thread-safety: thread-safe. MaybeEvict() is blocking (file deletions).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "util/status.h"
+
+namespace wharf::registry {
+
+struct Services;
+
+class Evictor {
+ public:
+  Evictor(Services* s, uint64_t cap_bytes);
+  // Adds up what is cached now.
+  Status Init();
+  void Touch(const std::string& digest);
+  void Added(const std::string& digest, uint64_t size);
+  void MaybeEvict();
+  uint64_t cached_bytes();
+
+ private:
+  Services* s_;
+  uint64_t cap_;
+  std::mutex mu_;
+  uint64_t total_ = 0;
+  std::unordered_map<std::string, int64_t> last_access_ms_;
+};
+
+}  // namespace wharf::registry
