@@ -24,7 +24,7 @@ HUB_NAMES = ("registry-1.docker.io index.docker.io auth.docker.io registry.docke
 
 
 class Dockerd:
-    def __init__(self, tmp):
+    def __init__(self, tmp, mirrors=None):
         self.tmp = tmp
         self.sock = os.path.join(tmp, "docker.sock")
         self.etc = os.path.join(tmp, "etc-docker")
@@ -35,7 +35,7 @@ class Dockerd:
         cfg = os.path.join(tmp, "daemon.json")
         with open(cfg, "w") as f:
             json.dump({"storage-driver": "vfs", "iptables": False, "ip-masq": False,
-                       "bridge": "none"}, f)
+                       "bridge": "none", "registry-mirrors": mirrors or []}, f)
         for d in ("data", "exec"):
             os.makedirs(os.path.join(tmp, d))
         self.log = open(os.path.join(tmp, "dockerd.log"), "w")
@@ -137,3 +137,64 @@ def test_docker_login_push_pull_run(make_wharf, tmp_path):
         assert r.returncode != 0
     finally:
         d.stop()
+
+
+def test_docker_registry_mirror_pulls_through_wharf(make_wharf, tmp_path):
+    """dockerd with registry-mirrors pointing at Wharf, which proxies a local
+    docker-registry that holds library/busybox. Docker Hub names resolve to
+    127.0.0.1 inside dockerd's namespace, so a pull can only succeed through
+    the mirror."""
+    from test_proxy import proxy_env
+    from upstream import Registry
+    up = Registry(str(tmp_path / "up")).start()
+    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    try:
+        # Seed the upstream (plain HTTP on 127.0.0.1 is allowed by default).
+        d.docker("load", input=busybox_archive())
+        d.docker("tag", "wharf-test:1", f"127.0.0.1:{up.port}/library/busybox:latest")
+        d.docker("push", f"127.0.0.1:{up.port}/library/busybox:latest")
+    finally:
+        d.stop()
+    w = make_wharf(env=proxy_env(up.url)).start()
+    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"), mirrors=[w.url])
+    try:
+        d.docker("pull", "busybox:latest")
+        run = d.docker("run", "--rm", "--network", "none", "busybox:latest")
+        assert run.stdout.strip() == b"hello from wharf"
+        log = w.stdout()
+        assert "GET /v2/" in log and "/v2/library/busybox/manifests/latest" in log
+    finally:
+        d.stop()
+        up.stop()
+
+
+def test_containerd_hosts_toml_mirror(make_wharf, tmp_path):
+    """ctr (containerd 1.6) with a hosts.toml mirror: every request carries
+    ?ns=docker.io and goes to Wharf."""
+    from test_proxy import proxy_env
+    from upstream import Registry
+    up = Registry(str(tmp_path / "up")).start()
+    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    try:
+        d.docker("load", input=busybox_archive())
+        d.docker("tag", "wharf-test:1", f"127.0.0.1:{up.port}/library/busybox:1.36")
+        d.docker("push", f"127.0.0.1:{up.port}/library/busybox:1.36")
+        w = make_wharf(env=proxy_env(up.url)).start()
+        hosts_dir = tmp_path / "certs.d"
+        (hosts_dir / "docker.io").mkdir(parents=True)
+        (hosts_dir / "docker.io" / "hosts.toml").write_text(
+            'server = "https://registry-1.docker.io"\n\n'
+            f'[host."{w.url}"]\n  capabilities = ["pull", "resolve"]\n')
+        sock = os.path.join(d.tmp, "exec", "containerd", "containerd.sock")
+        hosts = os.path.join(d.tmp, "hosts")
+        cmd = (f"mount --bind {hosts} /etc/hosts && exec ctr --address {sock} -n wharftest "
+               f"images pull --hosts-dir {hosts_dir} docker.io/library/busybox:1.36")
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", cmd],
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+        log = w.stdout()
+        assert "/v2/library/busybox/manifests/1.36?ns=docker.io" in log
+        assert "/blobs/sha256:" in log and "?ns=docker.io" in log
+    finally:
+        d.stop()
+        up.stop()
