@@ -38,6 +38,21 @@ Leaf UintLeaf(const char* path, T* target, uint64_t min, uint64_t max) {
                 return Status();
               }};
 }
+// A byte count: an integer, or a string with a unit ("200GiB", "512MB").
+Leaf SizeLeaf(const char* path, uint64_t* target) {
+  return Leaf{path, Kind::kJson, 0, 0, [target](const json& v) {
+                if (v.is_number_unsigned()) {
+                  *target = v.get<uint64_t>();
+                  return Status();
+                }
+                if (!v.is_string()) return Invalid("expected a size such as 200GiB");
+                auto n = ParseSize(v.get<std::string>());
+                if (!n.ok()) return n.status();
+                *target = *n;
+                return Status();
+              }};
+}
+
 Leaf StringLeaf(const char* path, std::string* target) {
   return Leaf{path, Kind::kString, 0, 0, [target](const json& v) {
                 *target = v.get<std::string>();
@@ -173,9 +188,16 @@ std::vector<Leaf> Leaves(Config* c) {
            }},
       BoolLeaf("proxy.allow_unknown_registries", &c->proxy.allow_unknown_registries),
       BoolLeaf("proxy.read_only", &c->proxy.read_only),
+      Leaf{"proxy.tags_list", Kind::kString, 0, 0,
+           [c](const json& v) {
+             std::string s = v.get<std::string>();
+             if (s != "merge" && s != "local") return Invalid("'" + s + "' is not one of merge, local");
+             c->proxy.tags_list = s;
+             return Status();
+           }},
       UintLeaf("proxy.manifest_ttl_seconds", &c->proxy.manifest_ttl_seconds, 0, 86400 * 30),
       UintLeaf("proxy.negative_ttl_seconds", &c->proxy.negative_ttl_seconds, 0, 86400),
-      UintLeaf("proxy.cache_max_bytes", &c->proxy.cache_max_bytes, 0, kU64),
+      SizeLeaf("proxy.cache_max_bytes", &c->proxy.cache_max_bytes),
       UintLeaf("proxy.connect_timeout_seconds", &c->proxy.connect_timeout_seconds, 1, 600),
       UintLeaf("proxy.first_byte_timeout_seconds", &c->proxy.first_byte_timeout_seconds, 1, 3600),
       UintLeaf("proxy.stall_timeout_seconds", &c->proxy.stall_timeout_seconds, 1, 3600),
@@ -201,6 +223,7 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     // Short WHARF_* aliases for the most common settings.
     {"WHARF_WORKERS", "http.workers"},
     {"WHARF_STORAGE_ROOT", "storage.root"},
+    {"WHARF_PROXY_MAX_BYTES", "proxy.cache_max_bytes"},
 };
 
 // WHARF_HTTP_LIMITS_MAX_CONNECTIONS for "http.limits.max_connections".
@@ -284,6 +307,25 @@ Status Readable(const std::string& path, const char* key) {
 
 }  // namespace
 
+Result<uint64_t> ParseSize(std::string_view s) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p == s.data()) return Invalid("'" + std::string(s) + "' is not a size");
+  std::string unit(p, s.data() + s.size());
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1000}, {"kib", 1ull << 10}, {"m", 1000000},
+      {"mb", 1000000}, {"mib", 1ull << 20}, {"g", 1000000000}, {"gb", 1000000000},
+      {"gib", 1ull << 30}, {"t", 1000000000000ull}, {"tb", 1000000000000ull}, {"tib", 1ull << 40}};
+  for (auto& [name, mult] : kUnits) {
+    if (unit != name) continue;
+    if (n > UINT64_MAX / mult) return Invalid("'" + std::string(s) + "' is too large");
+    return n * mult;
+  }
+  return Invalid("'" + std::string(s) + "' has an unknown unit (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)");
+}
+
 bool ParseBool(std::string_view s, bool* out) {
   std::string l;
   for (char ch : s) l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -327,7 +369,7 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
       case Kind::kString: v = value; break;
       case Kind::kJson:
         v = json::parse(value, nullptr, false);
-        if (v.is_discarded()) return Invalid(var + ": not valid JSON");
+        if (v.is_discarded()) v = value;  // a plain string (e.g. a size like 200GiB)
         break;
       case Kind::kBool: {
         bool b;
@@ -500,6 +542,7 @@ std::string Describe(const Config& c) {
         {"registries", regs},
         {"allow_unknown_registries", c.proxy.allow_unknown_registries},
         {"read_only", c.proxy.read_only},
+        {"tags_list", c.proxy.tags_list},
         {"manifest_ttl_seconds", c.proxy.manifest_ttl_seconds},
         {"negative_ttl_seconds", c.proxy.negative_ttl_seconds},
         {"cache_max_bytes", c.proxy.cache_max_bytes},

@@ -94,6 +94,7 @@ struct ProxyConfig {
   std::map<std::string, UpstreamRegistryConfig> registries;
   bool allow_unknown_registries = false;  // ?ns=<host> for hosts not listed
   bool read_only = false;                 // refuse pushes (a pure mirror)
+  std::string tags_list = "merge";        // merge (upstream + cached) | local
   uint32_t manifest_ttl_seconds = 300;
   uint32_t negative_ttl_seconds = 30;
   uint64_t cache_max_bytes = 0;           // cached blobs; 0 = no cap
@@ -135,6 +136,9 @@ Result<Config> Load(const std::string& path, const std::map<std::string, std::st
 
 // The effective configuration as commented-free JSON, secrets masked.
 std::string Describe(const Config& cfg);
+
+// Parses a byte count with an optional unit: "1048576", "512MiB", "200GB".
+Result<uint64_t> ParseSize(std::string_view s);
 
 // Parses "true/false/yes/no/1/0/on/off" (any case).
 bool ParseBool(std::string_view s, bool* out);

@@ -55,14 +55,19 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
 }
 
 BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
+                         ProxyMetrics* metrics,
                          std::function<void(const std::string&, uint64_t)> on_cached)
-    : blobs_(blobs), meta_(meta), pool_(pool), on_cached_(std::move(on_cached)) {}
+    : blobs_(blobs), meta_(meta), pool_(pool), metrics_(metrics), on_cached_(std::move(on_cached)) {}
 
 std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
                                             const std::string& store_repo, const Digest& d) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = inflight_.find(d.str());
-  if (it != inflight_.end()) return it->second;
+  if (it != inflight_.end()) {
+    ProxyMetrics::Add(metrics_->coalesced);
+    return it->second;
+  }
+  ProxyMetrics::Add(metrics_->misses);
   auto f = std::make_shared<BlobFetch>();
   inflight_[d.str()] = f;
   pool_->Run([this, up, repo, store_repo, d, f] { Download(up, repo, store_repo, d, f); });
@@ -125,6 +130,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     rfd = -1;
     f->Publish(BlobFetch::State::kStreaming, file, resp.status, "");
   };
+  std::string mirror;
   Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                         [&](std::string_view data) -> Status {
                           if (!file && resp.has_length) publish(resp.content_length);
@@ -140,9 +146,11 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                           }
                           hash.Update(data);
                           written += data.size();
+                          ProxyMetrics::Add(metrics_->upstream_bytes, data.size());
                           if (file) file->Advance(written);
                           return Status();
-                        });
+                        },
+                        &mirror);
   bool ok = st.ok() && resp.status / 100 == 2;
   if (ok && !file) publish(written);  // no Content-Length (or empty): publish when complete
   if (ok && written != file->length()) {
@@ -150,8 +158,9 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     st = Status(Code::kUnavailable, "upstream body shorter than Content-Length");
   }
   if (ok && !(hash.Final() == d)) {
-    WLOG_ERROR("proxy %s: %s from upstream does not match its digest; discarded",
-               up->name().c_str(), d.str().c_str());
+    WLOG_ERROR("proxy %s: %s from %s does not match its digest; discarded", up->name().c_str(),
+               d.str().c_str(), mirror.c_str());
+    up->MarkBad(mirror);
     ok = false;
     st = Status(Code::kInvalid, "digest mismatch");
   }

@@ -25,6 +25,7 @@
 
 #include "http/growing_file.h"
 #include "proxy/fetch_pool.h"
+#include "proxy/proxy_metrics.h"
 #include "proxy/upstream.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
@@ -59,7 +60,7 @@ class BlobFetcher {
   // `on_cached(digest, size)` runs on the fetch thread after a blob was
   // stored as a new cached blob.
   BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
-              std::function<void(const std::string&, uint64_t)> on_cached);
+              ProxyMetrics* metrics, std::function<void(const std::string&, uint64_t)> on_cached);
 
   // `repo` is the name upstream; `store_repo` the internal repository the
   // cached blob is linked into.
@@ -75,6 +76,7 @@ class BlobFetcher {
   storage::BlobStore* blobs_;
   storage::MetaStore* meta_;
   FetchPool* pool_;
+  ProxyMetrics* metrics_;
   std::function<void(const std::string&, uint64_t)> on_cached_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<BlobFetch>> inflight_;

@@ -181,8 +181,28 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
   return Status(Code::kUnavailable, "too many redirects");
 }
 
+void Upstream::MarkBad(const std::string& origin) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Mirror& m : mirrors_) {
+    if (m.base.Origin() != origin) continue;
+    m.failures = kFailuresBeforeUnhealthy;
+    m.unhealthy_until_ms = NowMs() + unhealthy_ms_;
+    WLOG_WARN("proxy %s: mirror %s sent bad content; skipped for %d ms", cfg_.name.c_str(),
+              origin.c_str(), unhealthy_ms_);
+  }
+}
+
+std::vector<std::pair<std::string, bool>> Upstream::Health() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, bool>> out;
+  const int64_t now = NowMs();
+  for (const Mirror& m : mirrors_) out.emplace_back(m.base.Origin(), m.unhealthy_until_ms <= now);
+  return out;
+}
+
 Status Upstream::Fetch(const std::string& method, const std::string& repo, const std::string& path,
-                       const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body) {
+                       const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body,
+                       std::string* served_by) {
   if (mirrors_.empty()) return Status(Code::kUnavailable, "no mirrors configured for " + cfg_.name);
   std::vector<Mirror*> order;
   {
@@ -205,6 +225,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
       Status st = Attempt(m, method, repo, path, opt, &offset, resp, on_body);
       if (st.ok() && !Retryable(resp->status, opt.fail_over_on_404)) {
         MarkResult(m, resp->status / 100 == 2 || resp->status == 404 || resp->status == 401);
+        if (served_by) *served_by = m.base.Origin();
         return Status();
       }
       if (st.ok()) {

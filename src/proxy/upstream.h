@@ -56,8 +56,15 @@ class Upstream {
   // the body goes to on_body (resumed transparently after cuts); for other
   // statuses it is discarded. kUnavailable when every mirror failed; then
   // *resp may hold the last upstream answer (e.g. a 404).
+  // `served_by` (optional) gets the origin of the mirror that answered.
   Status Fetch(const std::string& method, const std::string& repo, const std::string& path,
-               const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body);
+               const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body,
+               std::string* served_by = nullptr);
+  // A mirror sent content that failed verification: skip it for the
+  // unhealthy period, so the next request goes to another mirror.
+  void MarkBad(const std::string& origin);
+  // "origin=healthy|unhealthy" for each mirror, for metrics.
+  std::vector<std::pair<std::string, bool>> Health();
 
  private:
   struct Mirror {

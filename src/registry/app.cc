@@ -159,7 +159,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       res.Set(200, "text/plain; charset=utf-8", "ok\n");
       break;
     case kRouteMetrics:
-      res.Set(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render());
+      res.Set(200, "text/plain; version=0.0.4; charset=utf-8",
+              metrics_->Render() + (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()));
       break;
     case kRouteCatalog:
       ListCatalog(svc_, ex);

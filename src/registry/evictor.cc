@@ -10,7 +10,8 @@
 
 namespace wharf::registry {
 
-Evictor::Evictor(Services* s, uint64_t cap_bytes) : s_(s), cap_(cap_bytes) {}
+Evictor::Evictor(Services* s, uint64_t cap_bytes, proxy::ProxyMetrics* metrics)
+    : s_(s), cap_(cap_bytes), metrics_(metrics) {}
 
 Status Evictor::Init() {
   uint64_t total = 0;
@@ -89,6 +90,8 @@ void Evictor::MaybeEvict() {
     return;
   }
   for (const std::string& d : doomed) (void)s_->blobs->Remove(*Digest::Parse(d));
+  proxy::ProxyMetrics::Add(metrics_->evictions, doomed.size());
+  proxy::ProxyMetrics::Add(metrics_->evicted_bytes, freed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     total_ = total - freed;

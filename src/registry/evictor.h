@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "proxy/proxy_metrics.h"
 #include "util/status.h"
 
 namespace wharf::registry {
@@ -25,7 +26,7 @@ struct Services;
 
 class Evictor {
  public:
-  Evictor(Services* s, uint64_t cap_bytes);
+  Evictor(Services* s, uint64_t cap_bytes, proxy::ProxyMetrics* metrics);
   // Adds up what is cached now.
   Status Init();
   void Touch(const std::string& digest);
@@ -36,6 +37,7 @@ class Evictor {
  private:
   Services* s_;
   uint64_t cap_;
+  proxy::ProxyMetrics* metrics_;
   std::mutex mu_;
   uint64_t total_ = 0;
   std::unordered_map<std::string, int64_t> last_access_ms_;

@@ -36,6 +36,9 @@ BodyMode ManifestBegin(Services& s, http::Exchange& ex);
 void ManifestFinish(Services& s, http::Exchange& ex);
 
 void ListTags(Services& s, http::Exchange& ex);
+// Answers a tags list from `tags` (any order, duplicates allowed), honouring
+// the request's n and last.
+void SendTags(http::Exchange& ex, const std::string& name, std::vector<std::string> tags);
 void ListCatalog(Services& s, http::Exchange& ex);
 void ListReferrers(Services& s, http::Exchange& ex);
 

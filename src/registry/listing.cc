@@ -1,4 +1,5 @@
 // GET /v2/<name>/tags/list, GET /v2/_catalog, GET /v2/<name>/referrers/<digest>
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,19 @@ void ListTags(Services& s, http::Exchange& ex) {
   if (!st.ok()) return FailStorage(ex.res, st);
   SendJson(ex.res, json{{"name", repo}, {"tags", tags}});
   if (more && !tags.empty()) NextLink(ex.res, ex.req.path, p, tags.back());
+}
+
+void SendTags(http::Exchange& ex, const std::string& name, std::vector<std::string> tags) {
+  Page p;
+  if (!ParsePage(ex, &p)) return;
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  auto first = p.last.empty() ? tags.begin() : std::upper_bound(tags.begin(), tags.end(), p.last);
+  std::vector<std::string> page;
+  for (auto it = first; it != tags.end() && page.size() < p.n; ++it) page.push_back(*it);
+  const bool more = first + static_cast<std::ptrdiff_t>(page.size()) != tags.end();
+  SendJson(ex.res, json{{"name", name}, {"tags", page}});
+  if (more && !page.empty()) NextLink(ex.res, ex.req.path, p, page.back());
 }
 
 void ListCatalog(Services& s, http::Exchange& ex) {

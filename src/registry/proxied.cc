@@ -2,6 +2,9 @@
 // pulled through from the upstream registry (see proxy_service.h).
 #include "registry/proxied.h"
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
 #include "registry/errors.h"
 #include "registry/handlers.h"
 #include "registry/routes.h"
@@ -41,6 +44,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     return BodyMode::kRespond;
   }
   if (s.meta->LinkedSize(store, d->str()).ok()) {
+    proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
     s.proxy->evictor().Touch(d->str());
     ServeBlob(s, ex, store, *d);
     return BodyMode::kRespond;
@@ -91,6 +95,7 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
   if (!job) {
     if (ref.is_digest && s.meta->GetManifest(store, ref.digest.str()).ok()) {
+      proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
       ServeManifest(s, ex, store, ref);  // immutable: no revalidation
       return BodyMode::kRespond;
     }
@@ -101,6 +106,7 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
         return BodyMode::kRespond;
       }
       if (s.meta->GetTag(store, ref.tag).ok()) {
+        proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
         ServeManifest(s, ex, store, ref);
         return BodyMode::kRespond;
       }
@@ -136,6 +142,40 @@ BodyMode PassThrough(Services& s, http::Exchange& ex, proxy::Upstream* up, const
   return BodyMode::kRespond;
 }
 
+// Tags of a proxied repository: the upstream's merged with what is cached
+// (proxy.tags_list = merge), or only what is cached (local). If the upstream
+// cannot answer, the cached tags are still listed.
+BodyMode Tags(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
+              const std::string& store) {
+  std::vector<std::string> tags;
+  bool more = false;
+  Status st = s.meta->ListTags(store, "", SIZE_MAX, &tags, &more);
+  if (!st.ok()) {
+    FailStorage(ex.res, st);
+    return BodyMode::kRespond;
+  }
+  bool upstream_knows = false;
+  if (s.cfg.proxy.tags_list == "merge") {
+    auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
+    if (!job) job = s.proxy->PassThrough(up, repo, "/v2/" + repo + "/tags/list");
+    if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
+    if (job->status().ok() && job->upstream_status() == 200) {
+      auto j = nlohmann::json::parse(job->body, nullptr, false);
+      if (j.is_object() && j.contains("tags") && j["tags"].is_array()) {
+        upstream_knows = true;
+        for (const auto& t : j["tags"])
+          if (t.is_string()) tags.push_back(t.get<std::string>());
+      }
+    }
+  }
+  if (tags.empty() && !upstream_knows && !s.meta->RepoExists(store)) {
+    Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
+    return BodyMode::kRespond;
+  }
+  SendTags(ex, repo, std::move(tags));
+  return BodyMode::kRespond;
+}
+
 }  // namespace
 
 BodyMode ProxiedBegin(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo) {
@@ -145,11 +185,8 @@ BodyMode ProxiedBegin(Services& s, http::Exchange& ex, proxy::Upstream* up, cons
       return Blob(s, ex, up, repo, store);
     case kRouteManifest:
       return Manifest(s, ex, up, repo, store);
-    case kRouteTags: {
-      std::string path = "/v2/" + repo + "/tags/list";
-      if (!ex.req.query.empty()) path.append("?").append(ex.req.query);
-      return PassThrough(s, ex, up, repo, path);
-    }
+    case kRouteTags:
+      return Tags(s, ex, up, repo, store);
     case kRouteReferrers: {
       auto d = Digest::Parse(ex.req.params[1]);
       if (!d.ok()) {

@@ -81,13 +81,14 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
     proxy::UpstreamConfig uc{name, r.mirrors, r.username, r.password, r.ca_file};
     upstreams_[name] = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg.unhealthy_seconds * 1000));
   }
-  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes);
+  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, &metrics_);
   Status st = evictor_->Init();
   if (!st.ok()) WLOG_ERROR("proxy: cannot size the cache: %s", st.ToString().c_str());
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
   blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(
-      s->blobs.get(), s->meta.get(), blob_pool_.get(), [this](const std::string& d, uint64_t size) {
+      s->blobs.get(), s->meta.get(), blob_pool_.get(), &metrics_,
+      [this](const std::string& d, uint64_t size) {
         evictor_->Added(d, size);
         evictor_->MaybeEvict();
       });
@@ -147,7 +148,10 @@ std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const std::string& key,
                                                     std::function<void(UpstreamJob&)> work) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = jobs_.find(key);
-  if (it != jobs_.end()) return it->second;
+  if (it != jobs_.end()) {
+    proxy::ProxyMetrics::Add(metrics_.coalesced);
+    return it->second;
+  }
   auto job = std::make_shared<UpstreamJob>();
   jobs_[key] = job;
   meta_pool_->Run([this, key, job, work = std::move(work)] {
@@ -185,8 +189,21 @@ std::shared_ptr<UpstreamJob> ProxyService::PassThrough(proxy::Upstream* up, cons
   });
 }
 
+std::string ProxyService::RenderMetrics() {
+  std::string out = metrics_.Render();
+  out += "# HELP wharf_proxy_mirror_healthy 1 if the mirror is in use, 0 while it is skipped.\n"
+         "# TYPE wharf_proxy_mirror_healthy gauge\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, up] : upstreams_)
+    for (auto& [origin, ok] : up->Health())
+      out += "wharf_proxy_mirror_healthy{registry=\"" + name + "\",mirror=\"" + origin + "\"} " +
+             (ok ? "1" : "0") + "\n";
+  return out;
+}
+
 std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const std::string& repo,
                                                     const Reference& ref) {
+  proxy::ProxyMetrics::Add(metrics_.misses);
   return Coalesce("manifest|" + up->name() + "|" + repo + "|" + ref.str(),
                   [this, up, repo, ref](UpstreamJob& job) { FetchManifest(up, repo, ref, job); });
 }
@@ -222,6 +239,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
   std::optional<storage::TagRecord> cached;
   if (!ref.is_digest) {
     if (auto t = s_->meta->GetTag(store, ref.tag); t.ok()) cached = *t;
+    if (cached) proxy::ProxyMetrics::Add(metrics_.revalidations);
     Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/manifests/" + ref.tag, opt, &resp, discard);
     if (st.ok() && resp.status == 404) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -243,6 +261,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
                   up->name().c_str(), repo.c_str(), ref.tag.c_str(),
                   st.ok() ? std::to_string(resp.status).c_str() : st.message().c_str());
         job.stale = true;
+        proxy::ProxyMetrics::Add(metrics_.stale_serves);
         job.Finish(Status(), 200);
       } else {
         job.Finish(st.ok() ? Status(Code::kUnavailable, "upstream answered " + std::to_string(resp.status)) : st,
@@ -272,12 +291,14 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
   if (!st.ok() || resp.status != 200) {
     if (cached) {
       job.stale = true;
+      proxy::ProxyMetrics::Add(metrics_.stale_serves);
       job.Finish(Status(), 200);
     } else {
       job.Finish(st.ok() ? Status() : st, resp.status);
     }
     return;
   }
+  proxy::ProxyMetrics::Add(metrics_.upstream_bytes, body.size());
   auto want = Digest::Parse(target);
   Digest got = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
   std::string header_digest = resp.Header("docker-content-digest");

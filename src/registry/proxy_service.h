@@ -32,6 +32,7 @@
 #include "http/request.h"
 #include "proxy/blob_fetcher.h"
 #include "proxy/fetch_pool.h"
+#include "proxy/proxy_metrics.h"
 #include "proxy/upstream.h"
 #include "registry/evictor.h"
 #include "registry/reference.h"
@@ -78,6 +79,9 @@ class ProxyService {
 
   proxy::BlobFetcher& blobs() { return *blob_fetcher_; }
   Evictor& evictor() { return *evictor_; }
+  proxy::ProxyMetrics& metrics() { return metrics_; }
+  // Counters and per-mirror health in the Prometheus text format.
+  std::string RenderMetrics();
   // HEAD of an uncached blob, answered from the upstream.
   std::shared_ptr<UpstreamJob> HeadBlob(proxy::Upstream* up, const std::string& repo,
                                         const Digest& d);
@@ -104,6 +108,7 @@ class ProxyService {
 
   Services* s_;
   ProxyConfig cfg_;
+  proxy::ProxyMetrics metrics_;
   std::map<std::string, std::unique_ptr<proxy::Upstream>> upstreams_;
   std::unique_ptr<Evictor> evictor_;
   std::unique_ptr<proxy::FetchPool> blob_pool_;

@@ -1,0 +1,38 @@
+#include "proxy/proxy_metrics.h"
+
+namespace wharf::proxy {
+
+std::string ProxyMetrics::Render() const {
+  struct Row {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>* v;
+  };
+  const Row rows[] = {
+      {"wharf_proxy_hits_total", "Proxied requests answered from the cache.", &hits},
+      {"wharf_proxy_misses_total", "Upstream fetches started for cache misses.", &misses},
+      {"wharf_proxy_coalesced_total", "Requests that joined an upstream fetch in flight.", &coalesced},
+      {"wharf_proxy_upstream_bytes_total", "Body bytes received from upstream registries.", &upstream_bytes},
+      {"wharf_proxy_revalidations_total", "Tag revalidations (HEAD) after the TTL.", &revalidations},
+      {"wharf_proxy_stale_serves_total", "Stale manifests served while upstreams failed.", &stale_serves},
+      {"wharf_proxy_evictions_total", "Cached blobs evicted under the size cap.", &evictions},
+      {"wharf_proxy_evicted_bytes_total", "Bytes of cached blobs evicted.", &evicted_bytes},
+  };
+  std::string out;
+  for (const Row& r : rows) {
+    out += "# HELP ";
+    out += r.name;
+    out += ' ';
+    out += r.help;
+    out += "\n# TYPE ";
+    out += r.name;
+    out += " counter\n";
+    out += r.name;
+    out += ' ';
+    out += std::to_string(r.v->load(std::memory_order_relaxed));
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace wharf::proxy
