@@ -40,7 +40,7 @@ class Dockerd:
             os.makedirs(os.path.join(tmp, d))
         self.log = open(os.path.join(tmp, "dockerd.log"), "w")
         cmd = (f"mount --bind {hosts} /etc/hosts && mount --bind {self.etc} /etc/docker && "
-               f"exec dockerd --config-file {cfg} --data-root {tmp}/data --exec-root {tmp}/exec "
+               f"exec dockerd --debug --config-file {cfg} --data-root {tmp}/data --exec-root {tmp}/exec "
                f"--pidfile {tmp}/docker.pid -H unix://{self.sock}")
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",
                                       "sh", "-c", cmd], stdout=self.log, stderr=self.log)
@@ -141,9 +141,10 @@ def test_docker_login_push_pull_run(make_wharf, tmp_path):
 
 def test_docker_registry_mirror_pulls_through_wharf(make_wharf, tmp_path):
     """dockerd with registry-mirrors pointing at Wharf, which proxies a local
-    docker-registry that holds library/busybox. Docker Hub names resolve to
-    127.0.0.1 inside dockerd's namespace, so a pull can only succeed through
-    the mirror."""
+    docker-registry that holds library/alpine (a busybox image under that
+    name). Docker Hub names resolve to 127.0.0.1 inside dockerd's namespace,
+    so a pull can only succeed through the mirror, and dockerd's debug log
+    must show no fallback to the next endpoint."""
     from test_proxy import proxy_env
     from upstream import Registry
     up = Registry(str(tmp_path / "up")).start()
@@ -151,18 +152,20 @@ def test_docker_registry_mirror_pulls_through_wharf(make_wharf, tmp_path):
     try:
         # Seed the upstream (plain HTTP on 127.0.0.1 is allowed by default).
         d.docker("load", input=busybox_archive())
-        d.docker("tag", "wharf-test:1", f"127.0.0.1:{up.port}/library/busybox:latest")
-        d.docker("push", f"127.0.0.1:{up.port}/library/busybox:latest")
+        d.docker("tag", "wharf-test:1", f"127.0.0.1:{up.port}/library/alpine:latest")
+        d.docker("push", f"127.0.0.1:{up.port}/library/alpine:latest")
     finally:
         d.stop()
     w = make_wharf(env=proxy_env(up.url)).start()
     d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"), mirrors=[w.url])
     try:
-        d.docker("pull", "busybox:latest")
-        run = d.docker("run", "--rm", "--network", "none", "busybox:latest")
+        d.docker("pull", "alpine:latest")
+        run = d.docker("run", "--rm", "--network", "none", "alpine:latest")
         assert run.stdout.strip() == b"hello from wharf"
         log = w.stdout()
-        assert "GET /v2/" in log and "/v2/library/busybox/manifests/latest" in log
+        assert "GET /v2/" in log and "/v2/library/alpine/manifests/latest" in log
+        daemon_log = open(os.path.join(d.tmp, "dockerd.log")).read()
+        assert "Attempting next endpoint" not in daemon_log
     finally:
         d.stop()
         up.stop()

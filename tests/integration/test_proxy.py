@@ -66,27 +66,62 @@ def test_pull_through_then_serve_from_cache(make_wharf, upstream, tmp_path):
     assert call("GET", f"{w.url}/v2/_catalog").json() == {"repositories": []}
 
 
+def push_raw_blob(up, repo, path):
+    """Monolithic upload of a file to the upstream registry (curl, streamed)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    d = "sha256:" + h.hexdigest()
+    r = curl("-s", "-i", "-X", "POST", f"{up.url}/v2/{repo}/blobs/uploads/").stdout.decode()
+    loc = [l.split(": ", 1)[1].strip() for l in r.split("\r\n") if l.lower().startswith("location:")][0]
+    sep = "&" if "?" in loc else "?"
+    url = loc if loc.startswith("http") else up.url + loc
+    r = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-T", path,
+             "-H", "Content-Type: application/octet-stream", f"{url}{sep}digest={d}")
+    assert r.stdout == b"201", r
+    return d
+
+
+def big_file(tmp_path, mib):
+    path = tmp_path / f"big{mib}"
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for i in range(mib):
+            f.write(hashlib.sha256(block + i.to_bytes(4, "big")).digest() + block[32:])
+    return str(path)
+
+
 def test_concurrent_misses_fetch_once(make_wharf, upstream, tmp_path):
     up = upstream()
-    _, blobs = seed(up, tmp_path, sizes=(8 << 20,))
-    layer = blobs[-1]
+    path = big_file(tmp_path, 512)
+    layer = push_raw_blob(up, "library/big", path)
+    os.unlink(path)
     w = make_wharf(env=proxy_env(up.url)).start()
     results = []
 
     def get():
-        r = subprocess.run(["curl", "-sS", f"{w.url}/v2/library/app/blobs/{layer}"],
-                           capture_output=True)
-        results.append(images.sha256(r.stdout))
-    threads = [threading.Thread(target=get) for _ in range(12)]
+        p = subprocess.Popen(["curl", "-sS", f"{w.url}/v2/library/big/blobs/{layer}"],
+                             stdout=subprocess.PIPE)
+        h = hashlib.sha256()
+        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+            h.update(chunk)
+        p.wait()
+        results.append("sha256:" + h.hexdigest())
+    threads = [threading.Thread(target=get) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results == [layer] * 12
+    assert results == [layer] * 8
     assert up.requests("GET", "/blobs/" + layer) == 1
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert "wharf_proxy_misses_total 1" in m
     # Later requests come from disk.
-    assert images.sha256(call("GET", f"{w.url}/v2/library/app/blobs/{layer}").body) == layer
+    r = subprocess.run(["curl", "-sS", f"{w.url}/v2/library/big/blobs/{layer}"], capture_output=True)
+    assert images.sha256(r.stdout) == layer
     assert up.requests("GET", "/blobs/" + layer) == 1
+    assert "wharf_proxy_hits_total 1" in call("GET", f"{w.url}/metrics").body.decode()
 
 
 def test_head_of_uncached_blob_does_not_download(make_wharf, upstream, tmp_path):
@@ -237,7 +272,7 @@ def test_tags_list_passthrough(make_wharf, upstream, tmp_path):
     seed(up, tmp_path, tag="v2")
     w = make_wharf(env=proxy_env(up.url)).start()
     r = call("GET", f"{w.url}/v2/library/app/tags/list")
-    assert r.status == 200 and sorted(r.json()["tags"]) == ["v1", "v2"]
+    assert r.status == 200 and r.json()["tags"] == ["v1", "v2"]
 
 
 def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_path):
@@ -286,3 +321,127 @@ def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream,
     r = call("POST", f"{w.url}/v2/team/app/blobs/uploads/", headers={
         "Authorization": "Basic " + __import__("base64").b64encode(b"dev:devpw").decode()})
     assert r.status == 202
+
+
+def test_multi_arch_cold_and_warm(make_wharf, upstream, tmp_path):
+    up = upstream()
+    src = str(tmp_path / "multi")
+    idx, children, blobs = images.multi_arch(src)
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", f"docker://127.0.0.1:{up.port}/library/multi:1")
+    w = make_wharf(env=proxy_env(up.url)).start()
+    for name in ("cold", "warm"):
+        out = str(tmp_path / name)
+        skopeo("copy", "--all", *TLS, f"docker://127.0.0.1:{w.port}/library/multi:1", f"dir:{out}")
+        assert check_dir_blobs(out) == set(blobs) | set(children)
+    r = call("HEAD", f"{w.url}/v2/library/multi/manifests/1")
+    assert r.headers["docker-content-digest"] == idx
+
+
+def test_one_platform_pulls_only_its_layers(make_wharf, upstream, tmp_path):
+    up = upstream()
+    src = str(tmp_path / "multi")
+    idx, children, blobs = images.multi_arch(src)
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", f"docker://127.0.0.1:{up.port}/library/multi:1")
+    w = make_wharf(env=proxy_env(up.url)).start()
+    out = str(tmp_path / "arm")
+    skopeo("--override-arch", "arm64", "copy", *TLS, f"docker://127.0.0.1:{w.port}/library/multi:1",
+           f"dir:{out}")
+    fetched = [b for b in blobs if up.requests("GET", "/blobs/" + b)]
+    assert len(fetched) == 3  # config + 2 layers of one platform, none of the other
+
+
+def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, blobs = seed(up, tmp_path)
+    hang = __import__("socket").socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)  # accepts connections (kernel backlog), never answers
+    dead = f"http://127.0.0.1:{hang.getsockname()[1]}"
+    w = make_wharf(env=proxy_env(dead, up.url, WHARF_PROXY_FIRST_BYTE_TIMEOUT_SECONDS="1")).start()
+    t0 = time.time()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    assert time.time() - t0 < 30
+    assert "no response in time" in w.stderr()
+    hang.close()
+
+
+def test_mirror_dying_mid_blob_is_resumed_from_the_next(make_wharf, upstream, tmp_path):
+    # Two reference registries over the same storage: identical content.
+    first = upstream()
+    path = big_file(tmp_path, 256)
+    layer = push_raw_blob(first, "library/big", path)
+    os.unlink(path)
+    second = Registry(str(tmp_path / "second"))
+    second.root = first.root
+    with open(second.config, "w") as f:
+        f.write(open(first.config).read().replace(str(first.port), str(second.port)))
+    second.start()
+    try:
+        w = make_wharf(env=proxy_env(first.url, second.url, WHARF_PROXY_STALL_TIMEOUT_SECONDS="2")).start()
+        p = subprocess.Popen(["curl", "-sS", "--limit-rate", "100M",
+                              f"{w.url}/v2/library/big/blobs/{layer}"], stdout=subprocess.PIPE)
+        h = hashlib.sha256()
+        got = 0
+        killed = False
+        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+            h.update(chunk)
+            got += len(chunk)
+            if not killed and got > 32 << 20:
+                first.proc.kill()  # mirror 1 dies mid-blob
+                killed = True
+        assert p.wait() == 0
+        assert killed and "sha256:" + h.hexdigest() == layer
+        assert second.requests("GET", "/blobs/" + layer) == 1  # the rest, with a Range
+    finally:
+        second.stop()
+
+
+def test_corrupt_mirror_then_good_mirror(make_wharf, upstream, tmp_path):
+    bad = upstream()
+    _, blobs = seed(bad, tmp_path, sizes=(1 << 20,))
+    layer = blobs[-1]
+    good = upstream()
+    seed(good, tmp_path, sizes=(1 << 20,))
+    path = bad.blob_data_path(layer)
+    data = bytearray(open(path, "rb").read())
+    data[100] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    w = make_wharf(env=proxy_env(bad.url, good.url)).start()
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", f"{w.url}/v2/library/app/blobs/{layer}"],
+                       capture_output=True)
+    assert r.returncode != 0
+    r = call("GET", f"{w.url}/v2/library/app/blobs/{layer}")
+    assert r.status == 200 and images.sha256(r.body) == layer
+    assert good.requests("GET", "/blobs/" + layer) == 1
+
+
+def test_ns_routes_to_two_registries(make_wharf, upstream, tmp_path):
+    hub = upstream()
+    other = upstream()
+    hub_digest, _ = seed(hub, tmp_path, name="library/app", seed_n=1)
+    ghcr_digest, _ = seed(other, tmp_path, name="library/app", seed_n=2)
+    regs = {"docker.io": {"mirrors": [hub.url]}, "ghcr.io": {"mirrors": [other.url]}}
+    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true",
+                        "WHARF_PROXY_REGISTRIES": json.dumps(regs)}).start()
+    acc = {"Accept": images.OCI_MANIFEST}
+    r1 = call("HEAD", f"{w.url}/v2/library/app/manifests/v1?ns=docker.io", headers=acc)
+    r2 = call("HEAD", f"{w.url}/v2/library/app/manifests/v1?ns=ghcr.io", headers=acc)
+    r3 = call("HEAD", f"{w.url}/v2/library/app/manifests/v1", headers=acc)
+    assert r1.headers["docker-content-digest"] == hub_digest
+    assert r2.headers["docker-content-digest"] == ghcr_digest
+    assert r3.headers["docker-content-digest"] == hub_digest
+
+
+def test_tags_list_merge_and_local(make_wharf, upstream, tmp_path):
+    up = upstream()
+    seed(up, tmp_path, tag="v1")
+    seed(up, tmp_path, tag="v2")
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_TAGS_LIST="local")).start()
+    call("GET", f"{w.url}/v2/library/app/manifests/v1")  # caches v1 only
+    assert call("GET", f"{w.url}/v2/library/app/tags/list").json()["tags"] == ["v1"]
+    w2 = make_wharf(env=proxy_env(up.url)).start()  # merge (the default)
+    r = call("GET", f"{w2.url}/v2/library/app/tags/list?n=1")
+    assert r.json()["tags"] == ["v1"] and 'last=v1' in r.headers["link"]
+    up.stop()
+    call("GET", f"{w.url}/v2/library/app/manifests/v1")
+    assert call("GET", f"{w.url}/v2/library/app/tags/list").json()["tags"] == ["v1"]
