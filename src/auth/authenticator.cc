@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/log.h"
 
@@ -22,11 +23,7 @@ constexpr int64_t kFailureWindowMs = 60 * 1000;
 constexpr int kMaxFailures = 10;
 constexpr size_t kMaxCacheEntries = 10000;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return WallMs(); }
 
 Access ToAccess(const std::string& s) {
   Access a = Access::kNone;

@@ -5,6 +5,7 @@
 
 #include "auth/token.h"
 #include "proxy/challenge.h"
+#include "util/clock.h"
 #include "util/encoding.h"
 #include "util/log.h"
 
@@ -14,11 +15,7 @@ namespace {
 constexpr int kMaxRedirects = 5;
 constexpr int kFailuresBeforeUnhealthy = 3;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return MonotonicMs(); }
 
 bool Retryable(int status, bool fail_over_on_404) {
   return status >= 500 || status == 429 || (fail_over_on_404 && status == 404);

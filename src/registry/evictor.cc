@@ -43,10 +43,10 @@ uint64_t Evictor::cached_bytes() {
 void Evictor::MaybeEvict() {
   if (!cap_ || cached_bytes() <= cap_) return;
   std::unique_lock<std::shared_mutex> gc(s_->gc_lock);
-  std::set<std::string> manifests;
+  std::vector<std::pair<std::string, std::string>> manifests;  // (proxy repo, digest)
   Status st = s_->meta->ForEachManifest(
-      [&](const std::string&, const std::string& digest, const storage::ManifestRecord&) {
-        manifests.insert(digest);
+      [&](const std::string& repo, const std::string& digest, const storage::ManifestRecord&) {
+        if (!repo.empty() && repo[0] == '~') manifests.emplace_back(repo, digest);
       });
   struct Candidate {
     std::string digest;
@@ -59,7 +59,7 @@ void Evictor::MaybeEvict() {
     st = s_->meta->ForEachBlob([&](const std::string& d, const storage::BlobRecord& r) {
       if (r.origin != storage::Origin::kCached) return;
       total += r.size;
-      if (!manifests.count(d)) cands.push_back(Candidate{d, r.size, r.created_ms});
+      cands.push_back(Candidate{d, r.size, r.created_ms});
     });
   if (!st.ok()) {
     WLOG_ERROR("eviction: %s", st.ToString().c_str());
@@ -84,6 +84,11 @@ void Evictor::MaybeEvict() {
   }
   if (doomed.empty()) return;
   // Records first: a crash in between leaves files without records, which gc removes.
+  for (const auto& [repo, digest] : manifests) {
+    if (!doomed.count(digest)) continue;
+    st = s_->meta->DeleteManifest(repo, digest);
+    if (!st.ok()) WLOG_WARN("eviction: manifest %s: %s", digest.c_str(), st.message().c_str());
+  }
   st = s_->meta->ForgetBlobs(doomed);
   if (!st.ok()) {
     WLOG_ERROR("eviction: %s", st.ToString().c_str());

@@ -1,10 +1,12 @@
 // Evictor: keeps the blobs pulled through the proxy under
 // proxy.cache_max_bytes, least recently used first.
 //
-// Only blobs whose origin is "cached" are candidates: pushed content is
-// never evicted (a push of cached bytes promotes them to pushed), and the
-// proxy's cached manifests stay (they are small, and a tag must keep
-// resolving). Last access is tracked in memory; after a restart a blob's
+// Only blobs and manifests whose origin is "cached" are candidates: pushed
+// content is never evicted (a push of the same bytes promotes them to
+// pushed, and a hosted manifest can only reference blobs linked into its
+// repository by a push or a mount, never cached-only blobs). An evicted
+// manifest takes its tags in the proxy's repositories with it; the next
+// pull of that tag fetches it again. Last access is tracked in memory; after a restart a blob's
 // age counts from when it was cached. Eviction runs after each new cached
 // blob and from the maintenance thread, down to 90% of the cap, holding the
 // gc lock so that it never races a manifest PUT.

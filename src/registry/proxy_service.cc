@@ -4,6 +4,7 @@
 
 #include "registry/manifest.h"
 #include "registry/services.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 namespace wharf::registry {
@@ -15,11 +16,7 @@ constexpr char kManifestAccept[] =
     "application/vnd.docker.distribution.manifest.v2+json";
 constexpr int kMetaThreads = 8;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return MonotonicMs(); }
 
 // A registry host name as containerd sends it in ?ns=: "ghcr.io", "host:5000".
 bool ValidHost(const std::string& h) {

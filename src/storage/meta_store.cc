@@ -6,7 +6,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <charconv>
-#include <chrono>
+
+#include "util/clock.h"
 
 namespace wharf::storage {
 namespace {
@@ -89,11 +90,7 @@ BlobRecord DecodeBlob(std::string_view v) {
 
 }  // namespace
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return WallMs(); }
 
 Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir) {
   rocksdb::Options opt;
@@ -201,10 +198,15 @@ Status MetaStore::PutManifest(const ManifestWrite& w) {
   const ManifestRecord& r = w.record;
   std::string existing;
   Status st = Get(Key('b', w.digest), &existing);
-  if (st.code() == Code::kNotFound)
+  if (st.code() == Code::kNotFound) {
     b.Put(Key('b', w.digest), EncodeBlob(BlobRecord{r.size, NowMs(), w.origin}));
-  else if (!st.ok())
+  } else if (!st.ok()) {
     return st;
+  } else if (w.origin == Origin::kPushed && DecodeBlob(existing).origin != Origin::kPushed) {
+    BlobRecord promoted = DecodeBlob(existing);  // pushed content is never evicted
+    promoted.origin = Origin::kPushed;
+    b.Put(Key('b', w.digest), EncodeBlob(promoted));
+  }
   b.Put(Key('m', w.repo, w.digest), EncodeManifest(r));
   if (w.tag)
     b.Put(Key('t', w.repo, *w.tag), w.digest + "\n" + r.media_type + "\n" + std::to_string(r.size));

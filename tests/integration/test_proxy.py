@@ -299,7 +299,8 @@ def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_pat
     assert not on_disk(b[-1])
     assert on_disk(a[-1]) and on_disk(c[-1])
     assert on_disk(images.sha256(hosted))
-    # An evicted blob is simply fetched again.
+    # Evicted content is simply fetched again: the tag resolves, the blob comes back.
+    assert call("HEAD", f"{w.url}/v2/library/b/manifests/v1").status == 200
     n = up.requests("GET", "/blobs/" + b[-1])
     r = call("GET", f"{w.url}/v2/library/b/blobs/{b[-1]}")
     assert images.sha256(r.body) == b[-1]
