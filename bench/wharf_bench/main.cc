@@ -1,0 +1,488 @@
+// wharf-bench: load generator for container registries (Wharf, the
+// reference registry, zot, Harbor, mirrors) and plain file servers.
+//
+//   wharf-bench blob URL [-c N] [-d SECONDS | -n COUNT] [--connection-close] [--verify]
+//   wharf-bench pull URL IMAGE:TAG [-c N] [-d S | -n N] [--connection-close] [--ns REG] [--verify]
+//   wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME]
+//   wharf-bench push URL [-c N] [-n COUNT] [--size BYTES] [--chunked]
+// Common: --tls-ca FILE, --insecure, --user U:P (Basic), --json, --quiet.
+// URL is http(s)://host:port (blob: the full URL of one object).
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "conn.h"
+#include "stats.h"
+#include "util/encoding.h"
+
+namespace wharf::bench {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kManifestAccept[] =
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
+
+struct Options {
+  std::string cmd, url, image;
+  int concurrency = 1;
+  double duration = 0;
+  uint64_t count = 0;
+  bool connection_close = false, verify = false, json = false, quiet = false, chunked = false;
+  bool insecure = false;
+  std::string ns, tls_ca, user, prefix = "bench/image";
+  int images = 1, layers = 3;
+  uint64_t size = 1 << 20;
+};
+
+int Usage() {
+  fprintf(stderr,
+          "usage: wharf-bench blob URL [-c N] [-d S|-n N] [--connection-close] [--verify]\n"
+          "       wharf-bench pull URL IMAGE:TAG [-c N] [-d S|-n N] [--connection-close] [--ns REG] [--verify]\n"
+          "       wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME]\n"
+          "       wharf-bench push URL [-c N] [-n N] [--size BYTES] [--chunked]\n"
+          "common: --tls-ca FILE --insecure --user U:P --json --quiet\n");
+  return 2;
+}
+
+bool ParseArgs(int argc, char** argv, Options* o) {
+  if (argc < 3) return false;
+  o->cmd = argv[1];
+  o->url = argv[2];
+  int i = 3;
+  if (o->cmd == "pull") {
+    if (argc < 4) return false;
+    o->image = argv[3];
+    i = 4;
+  }
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (a == "-c" && (v = next())) o->concurrency = std::max(1, atoi(v));
+    else if (a == "-d" && (v = next())) o->duration = atof(v);
+    else if (a == "-n" && (v = next())) o->count = strtoull(v, nullptr, 10);
+    else if (a == "--connection-close") o->connection_close = true;
+    else if (a == "--verify") o->verify = true;
+    else if (a == "--json") o->json = true;
+    else if (a == "--quiet") o->quiet = true;
+    else if (a == "--chunked") o->chunked = true;
+    else if (a == "--insecure") o->insecure = true;
+    else if (a == "--ns" && (v = next())) o->ns = v;
+    else if (a == "--tls-ca" && (v = next())) o->tls_ca = v;
+    else if (a == "--user" && (v = next())) o->user = v;
+    else if (a == "--prefix" && (v = next())) o->prefix = v;
+    else if (a == "--images" && (v = next())) o->images = atoi(v);
+    else if (a == "--layers" && (v = next())) o->layers = atoi(v);
+    else if (a == "--size" && (v = next())) o->size = strtoull(v, nullptr, 10);
+    else return false;
+  }
+  if (!o->duration && !o->count) o->duration = 10;
+  return true;
+}
+
+// Splits "http(s)://host:port/path" into the target and the path.
+bool ParseUrl(const std::string& url, Target* t, std::string* path) {
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    t->tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return false;
+  }
+  size_t slash = rest.find('/');
+  std::string hp = rest.substr(0, slash);
+  *path = slash == std::string::npos ? "/" : rest.substr(slash);
+  size_t colon = hp.rfind(':');
+  t->host = colon == std::string::npos ? hp : hp.substr(0, colon);
+  t->port = colon == std::string::npos ? (t->tls ? 443 : 80) : static_cast<uint16_t>(atoi(hp.c_str() + colon + 1));
+  addrinfo hints{}, *ai = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(t->host.c_str(), std::to_string(t->port).c_str(), &hints, &ai) != 0) return false;
+  memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+  t->addr_len = static_cast<socklen_t>(ai->ai_addrlen);
+  freeaddrinfo(ai);
+  return true;
+}
+
+double CpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+// Drives a load: `start(slot)` begins work for one virtual client and must
+// call `next(slot)` when that client is ready for more.
+class Runner {
+ public:
+  // The clock starts here: the first requests are issued before Run().
+  Runner(const Options& o, Stats* s) : o_(o), s_(s) {
+    uv_loop_init(&loop_);
+    s_->Start();
+  }
+  ~Runner() { uv_loop_close(&loop_); }
+  uv_loop_t* loop() { return &loop_; }
+  bool More() {
+    if (o_.count && started_ >= o_.count) return false;
+    if (o_.duration && s_->Elapsed() >= o_.duration) return false;
+    ++started_;
+    return true;
+  }
+  void Run() {
+    uv_timer_init(&loop_, &tick_);
+    tick_.data = this;
+    if (!o_.quiet)
+      uv_timer_start(&tick_, [](uv_timer_t* t) {
+        auto* r = static_cast<Runner*>(t->data);
+        fprintf(stderr, "\r%s", r->s_->Progress().c_str());
+      }, 1000, 1000);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    if (!o_.quiet) fprintf(stderr, "\r%s\n", s_->Progress().c_str());
+  }
+
+ private:
+  const Options& o_;
+  Stats* s_;
+  uv_loop_t loop_;
+  uv_timer_t tick_;
+  uint64_t started_ = 0;
+};
+
+std::vector<std::pair<std::string, std::string>> AuthHeaders(const Options& o) {
+  if (o.user.empty()) return {};
+  return {{"Authorization", "Basic " + Base64Encode(o.user, false)}};
+}
+
+std::string Suffix(const Options& o) { return o.ns.empty() ? "" : "?ns=" + o.ns; }
+
+// ---------------------------------------------------------------- blob
+int Blob(const Options& o, const Target& t, const std::string& path) {
+  Stats stats;
+  Runner run(o, &stats);
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::function<void(Conn*)> go = [&](Conn* c) {
+    if (!run.More()) return;
+    const double t0 = NowSeconds();
+    Call call;
+    call.path = path;
+    call.headers = AuthHeaders(o);
+    call.verify = o.verify;
+    call.close = o.connection_close;
+    c->Send(call, [&, c, t0](const std::string& err, Reply& r) {
+      if (!err.empty()) stats.Error(err);
+      else if (r.status != 200) stats.Error("http-" + std::to_string(r.status));
+      else {
+        stats.Request(static_cast<uint64_t>((NowSeconds() - t0) * 1e6), r.body_bytes);
+        if (o.verify) {
+          size_t at = path.rfind("sha256:");
+          if (at != std::string::npos && path.substr(at, 71) != r.digest) stats.Error("digest");
+          else stats.Verified(r.body_bytes);
+        }
+      }
+      go(c);
+    });
+  };
+  for (int i = 0; i < o.concurrency; ++i) conns.push_back(std::make_unique<Conn>(run.loop(), &t));
+  for (auto& c : conns) go(c.get());
+  const double cpu0 = CpuSeconds();
+  run.Run();
+  printf("%s", stats.Report(o.json, CpuSeconds() - cpu0).c_str());
+  return stats.error_count() ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- pull
+// One virtual client doing what `docker pull` does: ping, HEAD the tag, GET
+// the manifest by digest (and a platform manifest for an index), then the
+// config and layers with up to 3 in parallel.
+class Puller {
+ public:
+  Puller(const Options& o, const Target* t, Runner* run, Stats* s) : o_(o), run_(run), s_(s) {
+    for (int i = 0; i < 3; ++i) conns_.push_back(std::make_unique<Conn>(run->loop(), t));
+    size_t colon = o.image.rfind(':');
+    name_ = o.image.substr(0, colon);
+    tag_ = colon == std::string::npos ? "latest" : o.image.substr(colon + 1);
+  }
+  void Start() {
+    if (!run_->More()) return;
+    Do(0, "GET", "/v2/", false, [this](Reply&) { HeadTag(); });
+  }
+
+ private:
+  void Do(int slot, const char* method, const std::string& path, bool keep,
+          std::function<void(Reply&)> then, bool verify = false) {
+    Call c;
+    c.method = method;
+    c.path = path + (path.find('?') == std::string::npos ? Suffix(o_) : "");
+    c.headers = AuthHeaders(o_);
+    if (path.find("/manifests/") != std::string::npos) c.headers.emplace_back("Accept", kManifestAccept);
+    c.keep_body = keep;
+    c.verify = verify;
+    c.close = o_.connection_close;
+    const double t0 = NowSeconds();
+    conns_[slot]->Send(c, [this, t0, then, method](const std::string& err, Reply& r) {
+      if (!err.empty() || (r.status != 200 && !(std::string(method) == "GET" && r.status == 200))) {
+        s_->Error(err.empty() ? "http-" + std::to_string(r.status) : err);
+        Start();  // give up on this pull, start the next
+        return;
+      }
+      s_->Request(static_cast<uint64_t>((NowSeconds() - t0) * 1e6), r.body_bytes);
+      then(r);
+    });
+  }
+  void HeadTag() {
+    Do(0, "HEAD", "/v2/" + name_ + "/manifests/" + tag_, false, [this](Reply& r) {
+      std::string d = r.Header("docker-content-digest");
+      GetManifest(d.empty() ? tag_ : d, true);
+    });
+  }
+  void GetManifest(const std::string& ref, bool top) {
+    Do(0, "GET", "/v2/" + name_ + "/manifests/" + ref, true, [this, top](Reply& r) {
+      json m = json::parse(r.body, nullptr, false);
+      if (!m.is_object()) {
+        s_->Error("manifest");
+        Start();
+        return;
+      }
+      if (top && m.contains("manifests") && m["manifests"].is_array() && !m["manifests"].empty()) {
+        std::string pick = m["manifests"][0].value("digest", "");
+        for (auto& d : m["manifests"])
+          if (d.contains("platform") && d["platform"].value("architecture", "") == "amd64")
+            pick = d.value("digest", pick);
+        GetManifest(pick, false);
+        return;
+      }
+      blobs_.clear();
+      if (m.contains("config")) blobs_.push_back(m["config"].value("digest", ""));
+      if (m.contains("layers") && m["layers"].is_array())
+        for (auto& l : m["layers"]) blobs_.push_back(l.value("digest", ""));
+      pending_ = blobs_.size();
+      for (int slot = 0; slot < 3; ++slot) NextBlob(slot);
+    });
+  }
+  void NextBlob(int slot) {
+    if (blobs_.empty()) return;
+    std::string d = blobs_.front();
+    blobs_.pop_front();
+    Do(slot, "GET", "/v2/" + name_ + "/blobs/" + d, false,
+       [this, slot, d](Reply& r) {
+         if (o_.verify) {
+           if (r.digest != d) s_->Error("digest");
+           else s_->Verified(r.body_bytes);
+         }
+         if (--pending_ == 0) {
+           Start();
+           return;
+         }
+         NextBlob(slot);
+       },
+       o_.verify);
+  }
+
+  const Options& o_;
+  Runner* run_;
+  Stats* s_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::string name_, tag_;
+  std::deque<std::string> blobs_;
+  size_t pending_ = 0;
+};
+
+int Pull(const Options& o, const Target& t) {
+  Stats stats;
+  Runner run(o, &stats);
+  std::vector<std::unique_ptr<Puller>> pullers;
+  for (int i = 0; i < o.concurrency; ++i) pullers.push_back(std::make_unique<Puller>(o, &t, &run, &stats));
+  for (auto& p : pullers) p->Start();
+  const double cpu0 = CpuSeconds();
+  run.Run();
+  printf("%s", stats.Report(o.json, CpuSeconds() - cpu0).c_str());
+  return stats.error_count() ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- seed / push
+// Blocking helper over one Conn: runs the loop until the call is answered.
+Reply SyncCall(uv_loop_t* loop, Conn* c, Call call, std::string* err) {
+  Reply out;
+  bool done = false;
+  c->Send(std::move(call), [&](const std::string& e, Reply& r) {
+    *err = e;
+    out = std::move(r);
+    done = true;
+  });
+  while (!done) uv_run(loop, UV_RUN_ONCE);
+  return out;
+}
+
+// Uploads `data` as a blob of `repo` (monolithic, or POST + PATCHes + PUT).
+bool UploadBlob(const Options& o, uv_loop_t* loop, Conn* c, const std::string& repo,
+                std::string_view data, const std::string& digest, std::string* err) {
+  Call post;
+  post.method = "POST";
+  post.headers = AuthHeaders(o);
+  if (!o.chunked) {
+    post.path = "/v2/" + repo + "/blobs/uploads/?digest=" + digest;
+    post.body = data;
+    post.headers.emplace_back("Content-Type", "application/octet-stream");
+    Reply r = SyncCall(loop, c, post, err);
+    return err->empty() && r.status == 201;
+  }
+  post.path = "/v2/" + repo + "/blobs/uploads/";
+  Reply r = SyncCall(loop, c, post, err);
+  if (!err->empty() || r.status != 202) return false;
+  std::string loc = r.Header("location");
+  if (loc.rfind("http", 0) == 0) loc = loc.substr(loc.find('/', loc.find("//") + 2));
+  constexpr size_t kChunk = 8 << 20;
+  for (size_t off = 0; off < data.size(); off += kChunk) {
+    Call patch;
+    patch.method = "PATCH";
+    patch.path = loc;
+    patch.headers = AuthHeaders(o);
+    size_t n = std::min(kChunk, data.size() - off);
+    patch.body = data.substr(off, n);
+    patch.headers.emplace_back("Content-Type", "application/octet-stream");
+    patch.headers.emplace_back("Content-Range", std::to_string(off) + "-" + std::to_string(off + n - 1));
+    r = SyncCall(loop, c, patch, err);
+    if (!err->empty() || r.status != 202) return false;
+    loc = r.Header("location");
+    if (loc.rfind("http", 0) == 0) loc = loc.substr(loc.find('/', loc.find("//") + 2));
+  }
+  Call put;
+  put.method = "PUT";
+  put.path = loc + (loc.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest;
+  put.headers = AuthHeaders(o);
+  r = SyncCall(loop, c, put, err);
+  return err->empty() && r.status == 201;
+}
+
+std::string RandomBytes(uint64_t n) {
+  std::string s(n, '\0');
+  RAND_bytes(reinterpret_cast<uint8_t*>(s.data()), s.size());
+  return s;
+}
+
+int Seed(const Options& o, const Target& t) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Conn c(&loop, &t);
+  json out = json::array();
+  int rc = 0;
+  for (int i = 0; i < o.images; ++i) {
+    std::string repo = o.prefix + std::to_string(i);
+    json layers = json::array();
+    std::string err;
+    for (int l = 0; l < o.layers; ++l) {
+      std::string data = RandomBytes(o.size);
+      std::string d = DigestOf(data).str();
+      if (!UploadBlob(o, &loop, &c, repo, data, d, &err)) rc = 1;
+      layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", d}, {"size", data.size()}});
+    }
+    std::string config = json{{"architecture", "amd64"}, {"os", "linux"}, {"seed", i}}.dump();
+    std::string cd = DigestOf(config).str();
+    if (!UploadBlob(o, &loop, &c, repo, config, cd, &err)) rc = 1;
+    std::string manifest = json{{"schemaVersion", 2},
+                                {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cd}, {"size", config.size()}}},
+                                {"layers", layers}}.dump();
+    Call put;
+    put.method = "PUT";
+    put.path = "/v2/" + repo + "/manifests/latest";
+    put.headers = AuthHeaders(o);
+    put.headers.emplace_back("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+    put.body = manifest;
+    Reply r = SyncCall(&loop, &c, put, &err);
+    if (!err.empty() || r.status != 201) rc = 1;
+    out.push_back({{"image", repo + ":latest"}, {"manifest", DigestOf(manifest).str()}, {"layers", layers}});
+  }
+  printf("%s\n", out.dump(o.json ? 2 : -1).c_str());
+  uv_loop_close(&loop);
+  return rc;
+}
+
+int Push(const Options& o, const Target& t) {
+  // Precompute one blob; each upload goes to its own repository.
+  std::string data = RandomBytes(o.size);
+  std::string d = DigestOf(data).str();
+  Stats stats;
+  uint64_t n = o.count ? o.count : static_cast<uint64_t>(o.concurrency);
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::atomic<uint64_t> next{0};
+  const double cpu0 = CpuSeconds();
+  stats.Start();
+  for (int w = 0; w < o.concurrency; ++w) {
+    threads.emplace_back([&] {
+      uv_loop_t loop;
+      uv_loop_init(&loop);
+      {
+        Conn c(&loop, &t);
+        for (uint64_t i = next++; i < n; i = next++) {
+          std::string err;
+          const double t0 = NowSeconds();
+          bool ok = UploadBlob(o, &loop, &c, o.prefix + "-push" + std::to_string(i), data, d, &err);
+          std::lock_guard<std::mutex> lock(mu);
+          if (ok) stats.Request(static_cast<uint64_t>((NowSeconds() - t0) * 1e6), data.size());
+          else stats.Error(err.empty() ? "upload" : err);
+        }
+      }
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+    });
+  }
+  for (auto& th : threads) th.join();
+  printf("%s", stats.Report(o.json, CpuSeconds() - cpu0).c_str());
+  return stats.error_count() ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace wharf::bench
+
+int main(int argc, char** argv) {
+  using namespace wharf::bench;
+  Options o;
+  if (!ParseArgs(argc, argv, &o)) return Usage();
+  signal(SIGPIPE, SIG_IGN);
+  Target t;
+  std::string path;
+  if (!ParseUrl(o.url, &t, &path)) {
+    fprintf(stderr, "wharf-bench: bad URL %s\n", o.url.c_str());
+    return 2;
+  }
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(nullptr, SSL_CTX_free);
+  if (t.tls) {
+    ctx.reset(SSL_CTX_new(TLS_client_method()));
+    if (o.insecure) {
+      SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    } else {
+      SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+      SSL_CTX_load_verify_locations(ctx.get(), o.tls_ca.empty() ? "/etc/ssl/certs/ca-certificates.crt" : o.tls_ca.c_str(), nullptr);
+    }
+    t.ctx = ctx.get();
+  }
+  if (o.cmd == "blob") return Blob(o, t, path);
+  if (o.cmd == "pull") return Pull(o, t);
+  if (o.cmd == "seed") return Seed(o, t);
+  if (o.cmd == "push") return Push(o, t);
+  return Usage();
+}
