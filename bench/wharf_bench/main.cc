@@ -1,11 +1,11 @@
 // wharf-bench: load generator for container registries (Wharf, the
 // reference registry, zot, Harbor, mirrors) and plain file servers.
 //
-//   wharf-bench blob URL [-c N] [-d SECONDS | -n COUNT] [--connection-close] [--verify]
+//   wharf-bench blob URL [-c N] [-d SECONDS | -n COUNT] [--connection-close] [--verify] [--head]
 //   wharf-bench pull URL IMAGE:TAG [-c N] [-d S | -n N] [--connection-close] [--ns REG] [--verify]
-//   wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME]
+//   wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]
 //   wharf-bench push URL [-c N] [-n COUNT] [--size BYTES] [--chunked]
-// Common: --tls-ca FILE, --insecure, --user U:P (Basic), --json, --quiet.
+// Common: --tls-ca FILE, --insecure, --user U:P (Basic), -H "Name: value", --json, --quiet.
 // URL is http(s)://host:port (blob: the full URL of one object).
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -50,15 +50,18 @@ struct Options {
   std::string ns, tls_ca, user, prefix = "bench/image";
   int images = 1, layers = 3;
   uint64_t size = 1 << 20;
+  uint64_t seed = 0;  // 0: random content; otherwise reproducible content
+  bool head = false;  // blob: HEAD instead of GET
+  std::vector<std::pair<std::string, std::string>> headers;  // -H "Name: value"
 };
 
 int Usage() {
   fprintf(stderr,
-          "usage: wharf-bench blob URL [-c N] [-d S|-n N] [--connection-close] [--verify]\n"
+          "usage: wharf-bench blob URL [-c N] [-d S|-n N] [--connection-close] [--verify] [--head]\n"
           "       wharf-bench pull URL IMAGE:TAG [-c N] [-d S|-n N] [--connection-close] [--ns REG] [--verify]\n"
-          "       wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME]\n"
+          "       wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]\n"
           "       wharf-bench push URL [-c N] [-n N] [--size BYTES] [--chunked]\n"
-          "common: --tls-ca FILE --insecure --user U:P --json --quiet\n");
+          "common: --tls-ca FILE --insecure --user U:P -H 'Name: value' --json --quiet\n");
   return 2;
 }
 
@@ -92,6 +95,13 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--images" && (v = next())) o->images = atoi(v);
     else if (a == "--layers" && (v = next())) o->layers = atoi(v);
     else if (a == "--size" && (v = next())) o->size = strtoull(v, nullptr, 10);
+    else if (a == "--seed" && (v = next())) o->seed = strtoull(v, nullptr, 10);
+    else if (a == "--head") o->head = true;
+    else if (a == "-H" && (v = next()) && strchr(v, ':')) {
+      std::string h = v;
+      size_t c = h.find(':');
+      o->headers.emplace_back(h.substr(0, c), h.substr(h.find_first_not_of(' ', c + 1)));
+    }
     else return false;
   }
   if (!o->duration && !o->count) o->duration = 10;
@@ -170,9 +180,11 @@ class Runner {
   uint64_t started_ = 0;
 };
 
+// The headers every request carries: -H options and Basic credentials.
 std::vector<std::pair<std::string, std::string>> AuthHeaders(const Options& o) {
-  if (o.user.empty()) return {};
-  return {{"Authorization", "Basic " + Base64Encode(o.user, false)}};
+  auto h = o.headers;
+  if (!o.user.empty()) h.emplace_back("Authorization", "Basic " + Base64Encode(o.user, false));
+  return h;
 }
 
 std::string Suffix(const Options& o) { return o.ns.empty() ? "" : "?ns=" + o.ns; }
@@ -186,6 +198,7 @@ int Blob(const Options& o, const Target& t, const std::string& path) {
     if (!run.More()) return;
     const double t0 = NowSeconds();
     Call call;
+    call.method = o.head ? "HEAD" : "GET";
     call.path = path;
     call.headers = AuthHeaders(o);
     call.verify = o.verify;
@@ -335,50 +348,67 @@ Reply SyncCall(uv_loop_t* loop, Conn* c, Call call, std::string* err) {
   return out;
 }
 
-// Uploads `data` as a blob of `repo` (monolithic, or POST + PATCHes + PUT).
+// Uploads `data` as a blob of `repo`, as docker does: POST to open a
+// session, then either one PUT with the whole body (monolithic) or 8 MiB
+// PATCHes with Content-Range and an empty PUT (chunked).
 bool UploadBlob(const Options& o, uv_loop_t* loop, Conn* c, const std::string& repo,
                 std::string_view data, const std::string& digest, std::string* err) {
+  auto path_of = [](std::string loc) {
+    if (loc.rfind("http", 0) == 0) loc = loc.substr(loc.find('/', loc.find("//") + 2));
+    return loc;
+  };
   Call post;
   post.method = "POST";
-  post.headers = AuthHeaders(o);
-  if (!o.chunked) {
-    post.path = "/v2/" + repo + "/blobs/uploads/?digest=" + digest;
-    post.body = data;
-    post.headers.emplace_back("Content-Type", "application/octet-stream");
-    Reply r = SyncCall(loop, c, post, err);
-    return err->empty() && r.status == 201;
-  }
   post.path = "/v2/" + repo + "/blobs/uploads/";
+  post.headers = AuthHeaders(o);
   Reply r = SyncCall(loop, c, post, err);
   if (!err->empty() || r.status != 202) return false;
-  std::string loc = r.Header("location");
-  if (loc.rfind("http", 0) == 0) loc = loc.substr(loc.find('/', loc.find("//") + 2));
-  constexpr size_t kChunk = 8 << 20;
-  for (size_t off = 0; off < data.size(); off += kChunk) {
-    Call patch;
-    patch.method = "PATCH";
-    patch.path = loc;
-    patch.headers = AuthHeaders(o);
-    size_t n = std::min(kChunk, data.size() - off);
-    patch.body = data.substr(off, n);
-    patch.headers.emplace_back("Content-Type", "application/octet-stream");
-    patch.headers.emplace_back("Content-Range", std::to_string(off) + "-" + std::to_string(off + n - 1));
-    r = SyncCall(loop, c, patch, err);
-    if (!err->empty() || r.status != 202) return false;
-    loc = r.Header("location");
-    if (loc.rfind("http", 0) == 0) loc = loc.substr(loc.find('/', loc.find("//") + 2));
+  std::string loc = path_of(r.Header("location"));
+  std::string_view rest = data;
+  if (o.chunked) {
+    constexpr size_t kChunk = 8 << 20;
+    for (size_t off = 0; off < data.size(); off += kChunk) {
+      Call patch;
+      patch.method = "PATCH";
+      patch.path = loc;
+      patch.headers = AuthHeaders(o);
+      size_t n = std::min(kChunk, data.size() - off);
+      patch.body = data.substr(off, n);
+      patch.headers.emplace_back("Content-Type", "application/octet-stream");
+      patch.headers.emplace_back("Content-Range", std::to_string(off) + "-" + std::to_string(off + n - 1));
+      r = SyncCall(loop, c, patch, err);
+      if (!err->empty() || r.status != 202) return false;
+      loc = path_of(r.Header("location"));
+    }
+    rest = {};
   }
   Call put;
   put.method = "PUT";
   put.path = loc + (loc.find('?') == std::string::npos ? "?" : "&") + "digest=" + digest;
   put.headers = AuthHeaders(o);
+  put.headers.emplace_back("Content-Type", "application/octet-stream");
+  put.body = rest;
   r = SyncCall(loop, c, put, err);
   return err->empty() && r.status == 201;
 }
 
-std::string RandomBytes(uint64_t n) {
+// Content for a blob: random, or reproducible from `seed` (splitmix64), so
+// that several registries can be filled with identical blobs.
+std::string BlobBytes(uint64_t n, uint64_t seed) {
   std::string s(n, '\0');
-  RAND_bytes(reinterpret_cast<uint8_t*>(s.data()), s.size());
+  if (!seed) {
+    RAND_bytes(reinterpret_cast<uint8_t*>(s.data()), s.size());
+    return s;
+  }
+  uint64_t x = seed;
+  for (size_t i = 0; i < n; i += 8) {
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    memcpy(s.data() + i, &z, std::min<size_t>(8, n - i));
+  }
   return s;
 }
 
@@ -393,7 +423,7 @@ int Seed(const Options& o, const Target& t) {
     json layers = json::array();
     std::string err;
     for (int l = 0; l < o.layers; ++l) {
-      std::string data = RandomBytes(o.size);
+      std::string data = BlobBytes(o.size, o.seed ? o.seed * 1000 + i * 100 + l + 1 : 0);
       std::string d = DigestOf(data).str();
       if (!UploadBlob(o, &loop, &c, repo, data, d, &err)) rc = 1;
       layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", d}, {"size", data.size()}});
@@ -422,7 +452,7 @@ int Seed(const Options& o, const Target& t) {
 
 int Push(const Options& o, const Target& t) {
   // Precompute one blob; each upload goes to its own repository.
-  std::string data = RandomBytes(o.size);
+  std::string data = BlobBytes(o.size, o.seed);
   std::string d = DigestOf(data).str();
   Stats stats;
   uint64_t n = o.count ? o.count : static_cast<uint64_t>(o.concurrency);

@@ -19,8 +19,10 @@ namespace wharf::registry {
 
 using BodyMode = http::Handler::BodyMode;
 
-// Serves blob `d` of `repo` from local storage (REQUIRES: linked in repo).
-void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d);
+// Serves blob `d` of `repo` from local storage (REQUIRES: linked in repo,
+// with the size its link record holds).
+void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d,
+               uint64_t linked_size);
 BodyMode BlobBegin(Services& s, http::Exchange& ex);
 void BlobFinish(Services& s, http::Exchange& ex);
 

@@ -43,10 +43,10 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     Fail(ex.res, Err::kDigestInvalid, d.status().message());
     return BodyMode::kRespond;
   }
-  if (s.meta->LinkedSize(store, d->str()).ok()) {
+  if (auto linked = s.meta->LinkedSize(store, d->str()); linked.ok()) {
     proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
     s.proxy->evictor().Touch(d->str());
-    ServeBlob(s, ex, store, *d);
+    ServeBlob(s, ex, store, *d, *linked);
     return BodyMode::kRespond;
   }
   const std::string dg = d->str();

@@ -1,0 +1,294 @@
+"""Runs the comparison suite; see compare.sh. Ratios, not absolute numbers,
+are what carry from one noisy machine to another."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORES = os.cpu_count() or 1
+ACCEPT = ("Accept: application/vnd.oci.image.manifest.v1+json, "
+          "application/vnd.docker.distribution.manifest.v2+json")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(core, cmd):
+    if CORES >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(core)] + cmd
+    return cmd
+
+
+class Server:
+    def __init__(self, name, cmd, env, ready_url, log):
+        self.name = name
+        self.proc = subprocess.Popen(pinned(0, cmd), env={**os.environ, **env},
+                                     stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        ctx = __import__("ssl")._create_unverified_context()
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(ready_url, timeout=1, context=ctx)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{name} did not start")
+        self.pid = self.main_pid()
+
+    def main_pid(self):
+        # nginx forks a worker; measure the whole process group's children too.
+        return self.proc.pid
+
+    def pids(self):
+        out = [self.pid]
+        try:
+            kids = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True).stdout
+            out += [int(p) for p in kids.split()]
+        except OSError:
+            pass
+        return out
+
+    def cpu(self):
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                total += (int(f[11]) + int(f[12])) / tick
+            except OSError:
+                pass
+        return total
+
+    def hwm_mb(self):
+        best = 0
+        for pid in self.pids():
+            try:
+                for line in open(f"/proc/{pid}/status"):
+                    if line.startswith("VmHWM:"):
+                        best = max(best, int(line.split()[1]) / 1024)
+            except OSError:
+                pass
+        return best
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def bench(args, server, bench_args):
+    """Runs wharf-bench on core 1; returns its JSON plus the server's CPU."""
+    cpu0 = server.cpu()
+    r = subprocess.run(pinned(1, [args.bench] + bench_args + ["--json", "--quiet"]),
+                       capture_output=True, text=True, timeout=600)
+    cpu = server.cpu() - cpu0
+    try:
+        out = json.loads(r.stdout)
+    except ValueError:
+        out = {"error": r.stderr[-300:]}
+    out["server_cpu_seconds"] = cpu
+    gb = out.get("bytes", 0) / 1e9
+    out["server_cpu_per_gb"] = cpu / gb if gb > 0 else None
+    return out
+
+
+def seed(args, url, size, tag):
+    """Identical synthetic images (reproducible content) in a registry."""
+    images = {}
+    for prefix, layers, layer_size in [("bench/big", 1, size), ("bench/small", 1, 1 << 20),
+                                       ("bench/five", 5, max(size // 16, 1 << 20))]:
+        r = subprocess.run([args.bench, "seed", url, "--images", "1", "--layers", str(layers),
+                            "--size", str(layer_size), "--prefix", prefix, "--seed", "7"],
+                           capture_output=True, text=True, check=True)
+        images[prefix] = json.loads(r.stdout)[0]
+    return images
+
+
+def blob_path(digest):
+    h = digest.split(":", 1)[1]
+    return f"/blobs/sha256/{h[:2]}/{h}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--short", action="store_true", help="smoke run: 1 round, 1 s, small blobs")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--wharf", default=os.path.join(ROOT, "build", "src", "wharf"))
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "wharf-bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    args = ap.parse_args()
+    if args.short:
+        args.rounds, args.seconds = 1, 1
+    size = (4 << 20) if args.short else (64 << 20)
+    tmp = tempfile.mkdtemp(prefix="wharf-compare-")
+    log = open(os.path.join(tmp, "servers.log"), "w")
+    crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-x509", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt,
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    ports = {k: free_port() for k in ["wharf", "wharf_tls", "reg", "reg_tls", "nginx", "nginx_tls"]}
+    wroot = os.path.join(tmp, "wharf")
+    servers = {}
+    try:
+        servers["wharf"] = Server("wharf", [args.wharf, "serve"], {
+            "WHARF_STORAGE_ROOT": wroot, "WHARF_WORKERS": "1", "WHARF_PROXY_ENABLED": "false",
+            "WHARF_HTTP_ACCESS_LOG": "off", "REGISTRY_HTTP_ADDR": f"127.0.0.1:{ports['wharf_tls']}",
+            "REGISTRY_HTTP_TLS_CERTIFICATE": crt, "REGISTRY_HTTP_TLS_KEY": key,
+            "WHARF_HTTP_PLAIN_ADDR": f"127.0.0.1:{ports['wharf']}"},
+            f"http://127.0.0.1:{ports['wharf']}/healthz", log)
+        reg_root = os.path.join(tmp, "registry")
+        for name, port, tls in [("registry", ports["reg"], False), ("registry_tls", ports["reg_tls"], True)]:
+            cfg = os.path.join(tmp, f"{name}.yml")
+            with open(cfg, "w") as f:
+                f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                        f"storage:\n  filesystem:\n    rootdirectory: {reg_root}\n"
+                        f"http:\n  addr: 127.0.0.1:{port}\n")
+                if tls:
+                    f.write(f"  tls:\n    certificate: {crt}\n    key: {key}\n")
+            scheme = "https" if tls else "http"
+            servers[name] = Server(name, ["/usr/bin/docker-registry", "serve", cfg], {"GOMAXPROCS": "1"},
+                                   f"{scheme}://127.0.0.1:{port}/v2/", log)
+        ngx = os.path.join(tmp, "nginx.conf")
+        with open(ngx, "w") as f:
+            f.write(f"""daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  default_type application/octet-stream;
+  server {{ listen 127.0.0.1:{ports['nginx']}; root {wroot}; }}
+  server {{ listen 127.0.0.1:{ports['nginx_tls']} ssl; root {wroot};
+           ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.3; }}
+}}
+""")
+        servers["nginx"] = Server("nginx", ["/usr/sbin/nginx", "-c", ngx, "-p", tmp], {},
+                                  f"http://127.0.0.1:{ports['nginx']}/", log)
+        wurl, rurl = f"http://127.0.0.1:{ports['wharf']}", f"http://127.0.0.1:{ports['reg']}"
+        imgs = seed(args, wurl, size, "w")
+        imgs_r = seed(args, rurl, size, "r")
+        assert imgs == imgs_r, "seeding gave different content"
+        big = imgs["bench/big"]["layers"][0]["digest"]
+        small = imgs["bench/small"]["layers"][0]["digest"]
+        small_manifest = imgs["bench/small"]["manifest"]
+        secs = ["-d", str(args.seconds)]
+
+        def urls(kind, digest, tls=False):
+            s = "https" if tls else "http"
+            if kind == "blob":
+                return {"nginx": (f"{s}://127.0.0.1:{ports['nginx_tls' if tls else 'nginx']}{blob_path(digest)}", "nginx"),
+                        "wharf": (f"{s}://127.0.0.1:{ports['wharf_tls' if tls else 'wharf']}/v2/bench/big0/blobs/{digest}", "wharf"),
+                        "registry": (f"{s}://127.0.0.1:{ports['reg_tls' if tls else 'reg']}/v2/bench/big0/blobs/{digest}",
+                                     "registry_tls" if tls else "registry")}
+            raise ValueError(kind)
+
+        workloads = []
+        for c in ([1, 8, 64] if not args.short else [8]):
+            workloads.append((f"GET {size >> 20} MiB blob, plain, c={c}", urls("blob", big), ["-c", str(c)] + secs))
+        for c in ([8, 64] if not args.short else [8]):
+            workloads.append((f"GET {size >> 20} MiB blob, TLS, c={c}", urls("blob", big, True),
+                              ["-c", str(c), "--insecure"] + secs))
+        small_urls = {"nginx": (f"http://127.0.0.1:{ports['nginx']}{blob_path(small)}", "nginx"),
+                      "wharf": (f"{wurl}/v2/bench/small0/blobs/{small}", "wharf"),
+                      "registry": (f"{rurl}/v2/bench/small0/blobs/{small}", "registry")}
+        workloads.append(("GET 1 MiB blob, c=64", small_urls, ["-c", "64"] + secs))
+        head_urls = small_urls
+        workloads.append(("HEAD 1 MiB blob, c=64", head_urls, ["-c", "64", "--head"] + secs))
+        man = {"nginx": (f"http://127.0.0.1:{ports['nginx']}{blob_path(small_manifest)}", "nginx"),
+               "wharf": (f"{wurl}/v2/bench/small0/manifests/latest", "wharf"),
+               "registry": (f"{rurl}/v2/bench/small0/manifests/latest", "registry")}
+        workloads.append(("GET manifest by tag, c=64, keep-alive", man, ["-c", "64", "-H", ACCEPT] + secs))
+        workloads.append(("GET manifest by tag, c=64, Connection: close", man,
+                          ["-c", "64", "-H", ACCEPT, "--connection-close"] + secs))
+
+        results = {}
+        for rnd in range(args.rounds):
+            for label, targets, extra in workloads:
+                for who in ["nginx", "wharf", "registry"]:  # interleaved A/B/C
+                    url, sname = targets[who]
+                    out = bench(args, servers[sname], ["blob", url] + extra)
+                    results.setdefault(label, {}).setdefault(who, []).append(out)
+            for who, sname, url in [("wharf", "wharf", wurl), ("registry", "registry", rurl)]:
+                label = "pull of a 5-layer image, c=16"
+                out = bench(args, servers[sname], ["pull", url, "bench/five0:latest", "-c", "16"] + secs)
+                results.setdefault(label, {}).setdefault(who, []).append(out)
+                for mode in (["--chunked"], []):
+                    label = f"push of {(size * 4) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
+                    out = bench(args, servers[sname], ["push", url, "-c", "1", "-n", "2",
+                                                       "--size", str(size * 4), "--prefix", f"push{rnd}"] + mode)
+                    results.setdefault(label, {}).setdefault(who, []).append(out)
+
+        rss = {k: round(v.hwm_mb(), 1) for k, v in servers.items()}
+        table = render(results, rss, args, size)
+        print(table)
+        if not args.short:
+            with open(args.out, "w") as f:
+                f.write(table)
+            with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
+                json.dump(results, f, indent=1)
+    finally:
+        for s in servers.values():
+            s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def median(rows, key):
+    vals = [r.get(key) for r in rows if r.get(key) is not None and "error" not in r]
+    return statistics.median(vals) if vals else None
+
+
+def spread(rows, key):
+    vals = [r.get(key) for r in rows if r.get(key) is not None and "error" not in r]
+    if len(vals) < 2:
+        return ""
+    return f" ±{(max(vals) - min(vals)) / 2 / (statistics.median(vals) or 1) * 100:.0f}%"
+
+
+def render(results, rss, args, size):
+    lines = ["# Benchmark results", "",
+             f"Date: {datetime.date.today()}  ", f"Machine: {platform.processor() or platform.machine()}, "
+             f"{CORES} cores, {platform.platform()}  ",
+             f"Command: `bench/compare.sh{' --short' if args.short else ''}` "
+             f"({args.rounds} rounds x {args.seconds:g} s per workload, interleaved; servers pinned to core 0, "
+             "wharf-bench to core 1; medians, ± half the spread)", "",
+             "| workload | server | req/s | GB/s | server CPU s/GB | vs nginx (thr.) | vs nginx (CPU/GB) | vs registry (thr.) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, by in results.items():
+        base = {w: (median(by[w], "requests_per_second"), median(by[w], "gigabytes_per_second"),
+                    median(by[w], "server_cpu_per_gb")) for w in by}
+        for who, rows in by.items():
+            rps, gbps, cpu = base[who]
+            thr_key = 1 if (gbps or 0) > 0.05 else 0
+
+            def ratio(other, idx):
+                if other not in base or base[other][idx] in (None, 0) or base[who][idx] is None:
+                    return "-"
+                return f"{base[who][idx] / base[other][idx]:.2f}x"
+            errors = sum(sum(r.get("errors", {}).values()) for r in rows if isinstance(r.get("errors"), dict))
+            lines.append(f"| {label} | {who}{' (errors: %d)' % errors if errors else ''} | "
+                         f"{rps or 0:,.0f}{spread(rows, 'requests_per_second')} | {gbps or 0:.3f} | "
+                         f"{cpu if cpu is None else round(cpu, 3)} | {ratio('nginx', thr_key)} | "
+                         f"{ratio('nginx', 2)} | {ratio('registry', thr_key)} |")
+    lines += ["", "Peak RSS over the whole run (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()), ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
