@@ -31,6 +31,21 @@ setup() {  # name, meson args...
   fi
 }
 
+# Runs a command as one test case in $RESULTS/<name>.xml; prints its tail on failure.
+smoke() {
+  local name=$1
+  shift
+  local log="$RESULTS/$name.log"
+  if "$@" >"$log" 2>&1; then
+    echo "<testsuite name='$name' tests='1'><testcase name='$name'/></testsuite>" >"$RESULTS/$name.xml"
+  else
+    tail -30 "$log"
+    echo "<testsuite name='$name' tests='1' failures='1'><testcase name='$name'><failure/></testcase></testsuite>" \
+      >"$RESULTS/$name.xml"
+    rc=1
+  fi
+}
+
 for b in $BUILDS; do
   case $b in
     release) args=(--buildtype=release) ;;
@@ -60,6 +75,14 @@ for b in $BUILDS; do
   sanitized=0; [ "$b" = asan ] && sanitized=1
   WHARF_SANITIZED=$sanitized WHARF_BIN=$ROOT/build-$b/src/wharf $PY -m pytest -q -p no:cacheprovider \
     --junitxml="$RESULTS/$b-integration.xml" tests/integration || rc=1
+  if [ "$b" = release ]; then
+    # Benchmarks in smoke mode: they must run, their timings are not judged.
+    echo "== benchmark smoke ($b)"
+    smoke bench-micro "build-$b/bench/micro_bench" --benchmark_min_time=0.01
+    smoke bench-compare bench/compare.sh --short --wharf "build-$b/src/wharf" \
+      --bench "build-$b/bench/wharf-bench"
+    tail -4 "$RESULTS/bench-compare.log"
+  fi
 done
 
 $PY tests/summarize.py "$RESULTS"/*.xml || rc=1
