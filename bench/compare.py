@@ -121,6 +121,90 @@ def seed(args, url, size, tag):
     return images
 
 
+def registry_config(path, root, port, extra="", accesslog=False, tls=None):
+    with open(path, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {str(not accesslog).lower()}\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
+                f"http:\n  addr: 127.0.0.1:{port}\n")
+        if tls:
+            f.write(f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n")
+        f.write(extra)
+
+
+def upstream_bytes(log_path, digest):
+    """Body bytes the upstream sent for `digest`, from its access log."""
+    total = 0
+    for line in open(log_path, errors="replace"):
+        if f"/blobs/{digest} " in line and '"GET ' in line:
+            try:
+                total += int(line.split('" ', 1)[1].split()[1])
+            except (IndexError, ValueError):
+                pass
+    return total
+
+
+def cold_miss(args, tmp, reg_root, digest, blob_size, log):
+    """Pull-through of a cold blob: 8 concurrent clients and 1 client, through
+    a fresh Wharf and a fresh reference registry in proxy mode, against direct
+    GETs from the upstream. Returns rows for the report."""
+    up_port = free_port()
+    up_cfg = os.path.join(tmp, "upstream.yml")
+    up_log_path = os.path.join(tmp, "upstream.log")
+    registry_config(up_cfg, reg_root, up_port, accesslog=True)
+    up_log = open(up_log_path, "w")
+    upstream = Server("upstream", ["/usr/bin/docker-registry", "serve", up_cfg], {"GOMAXPROCS": "1"},
+                      f"http://127.0.0.1:{up_port}/v2/", up_log)
+    up_url = f"http://127.0.0.1:{up_port}"
+    rows = {}
+    try:
+        def one_client(url):
+            r = subprocess.run(pinned(1, ["curl", "-s", "-o", "/dev/null", "-w",
+                                          "%{time_starttransfer} %{time_total}", url]),
+                               capture_output=True, text=True, timeout=600)
+            ttfb, total = (float(x) for x in r.stdout.split())
+            return ttfb, total
+
+        def eight_clients(url):
+            r = subprocess.run(pinned(1, [args.bench, "blob", url, "-c", "8", "-n", "8", "--json", "--quiet"]),
+                               capture_output=True, text=True, timeout=900)
+            return json.loads(r.stdout)["seconds"]
+
+        path = f"/v2/bench/cold0/blobs/{digest}"
+        rows["direct"] = {"ttfb": one_client(up_url + path)[0], "total1": one_client(up_url + path)[1],
+                          "wall8": eight_clients(up_url + path), "upstream_bytes": None}
+        for who in ("wharf", "registry"):
+            for mode in ("one", "eight"):
+                port = free_port()
+                root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
+                before = upstream_bytes(up_log_path, digest)
+                if who == "wharf":
+                    srv = Server("wharf-proxy", [args.wharf, "serve"], {
+                        "WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
+                        "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": up_url},
+                        f"http://127.0.0.1:{port}/healthz", log)
+                else:
+                    cfg = os.path.join(root, "proxy.yml")
+                    registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {up_url}\n")
+                    srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
+                                 {"GOMAXPROCS": "1"}, f"http://127.0.0.1:{port}/v2/", log)
+                try:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    row = rows.setdefault(who, {})
+                    if mode == "one":
+                        row["ttfb"], row["total1"] = one_client(url)
+                    else:
+                        row["wall8"] = eight_clients(url)
+                        time.sleep(0.5)  # let the upstream log its lines
+                        row["upstream_bytes"] = upstream_bytes(up_log_path, digest) - before
+                        row["rss_mb"] = round(srv.hwm_mb(), 1)
+                finally:
+                    srv.stop()
+        rows["blob_size"] = blob_size
+    finally:
+        upstream.stop()
+    return rows
+
+
 def blob_path(digest):
     h = digest.split(":", 1)[1]
     return f"/blobs/sha256/{h[:2]}/{h}"
@@ -157,12 +241,7 @@ def main():
         reg_root = os.path.join(tmp, "registry")
         for name, port, tls in [("registry", ports["reg"], False), ("registry_tls", ports["reg_tls"], True)]:
             cfg = os.path.join(tmp, f"{name}.yml")
-            with open(cfg, "w") as f:
-                f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                        f"storage:\n  filesystem:\n    rootdirectory: {reg_root}\n"
-                        f"http:\n  addr: 127.0.0.1:{port}\n")
-                if tls:
-                    f.write(f"  tls:\n    certificate: {crt}\n    key: {key}\n")
+            registry_config(cfg, reg_root, port, tls=(crt, key) if tls else None)
             scheme = "https" if tls else "http"
             servers[name] = Server(name, ["/usr/bin/docker-registry", "serve", cfg], {"GOMAXPROCS": "1"},
                                    f"{scheme}://127.0.0.1:{port}/v2/", log)
@@ -235,8 +314,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                                        "--size", str(size * 4), "--prefix", f"push{rnd}"] + mode)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
 
+        cold_size = (16 << 20) if args.short else (1 << 30)
+        r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
+                            str(cold_size), "--prefix", "bench/cold", "--seed", "9"],
+                           capture_output=True, text=True, check=True)
+        cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
+        cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log)
         rss = {k: round(v.hwm_mb(), 1) for k, v in servers.items()}
-        table = render(results, rss, args, size)
+        table = render(results, rss, args, size) + render_cold(cold)
         print(table)
         if not args.short:
             with open(args.out, "w") as f:
@@ -287,6 +372,26 @@ def render(results, rss, args, size):
                          f"{cpu if cpu is None else round(cpu, 3)} | {ratio('nginx', thr_key)} | "
                          f"{ratio('nginx', 2)} | {ratio('registry', thr_key)} |")
     lines += ["", "Peak RSS over the whole run (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()), ""]
+    return "\n".join(lines) + "\n"
+
+
+def render_cold(c):
+    d = c["direct"]
+    size = c["blob_size"]
+    lines = ["## Pull-through, cold miss", "",
+             f"One {size >> 20} MiB blob that the proxy has never seen; the reference registry "
+             "(plain, its access log counting bytes) is the upstream. Fresh proxies for each measurement.", "",
+             "| | TTFB, 1 client | total, 1 client | wall, 8 concurrent clients | upstream bytes for 8 clients | proxy peak RSS |",
+             "|---|---|---|---|---|---|",
+             f"| direct from the upstream | {d['ttfb'] * 1000:.1f} ms | {d['total1'] * 1000:.0f} ms | "
+             f"{d['wall8'] * 1000:.0f} ms | - | - |"]
+    for who in ("wharf", "registry"):
+        r = c[who]
+        ub = r.get("upstream_bytes") or 0
+        lines.append(f"| {who} proxy | {r['ttfb'] * 1000:.1f} ms ({r['ttfb'] / d['ttfb']:.2f}x) | "
+                     f"{r['total1'] * 1000:.0f} ms ({r['total1'] / d['total1']:.2f}x) | "
+                     f"{r['wall8'] * 1000:.0f} ms ({r['wall8'] / d['wall8']:.2f}x) | "
+                     f"{ub / size:.2f}x the blob | {r.get('rss_mb', '-')} MB |")
     return "\n".join(lines) + "\n"
 
 
