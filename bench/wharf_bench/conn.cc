@@ -190,16 +190,8 @@ bool Conn::Write() {
 bool Conn::Read() {
   while (busy_) {
     if (discarding_ && discard_ > 0 && !ssl_) {
-      ssize_t n = ::recv(fd_, nullptr, static_cast<size_t>(std::min<uint64_t>(discard_, 1u << 30)), MSG_TRUNC);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return true;
-        Finish("read");
-        return false;
-      }
-      if (n == 0) {
-        Finish("eof");
-        return false;
-      }
+      ssize_t n = Recv(nullptr, static_cast<size_t>(std::min<uint64_t>(discard_, 1u << 30)), MSG_TRUNC);
+      if (n <= 0) return n == 0;
       discard_ -= static_cast<uint64_t>(n);
       reply_.body_bytes += static_cast<uint64_t>(n);
       if (discard_ == 0) {
@@ -224,16 +216,8 @@ bool Conn::Read() {
       }
       n = r;
     } else {
-      n = ::recv(fd_, buf_.get(), kBuf, 0);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return true;
-        Finish("read");
-        return false;
-      }
-      if (n == 0) {
-        Finish("eof");
-        return false;
-      }
+      n = Recv(buf_.get(), kBuf, 0);
+      if (n <= 0) return n == 0;
     }
     llhttp_errno_t err = llhttp_execute(&parser_, buf_.get(), static_cast<size_t>(n));
     if (complete_) {
@@ -261,6 +245,14 @@ bool Conn::Read() {
     }
   }
   return true;
+}
+
+ssize_t Conn::Recv(void* buf, size_t n, int flags) {
+  ssize_t r = ::recv(fd_, buf, n, flags);
+  if (r > 0) return r;
+  if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+  Finish(r == 0 ? "eof" : "read");
+  return -1;
 }
 
 int Conn::OnHeaderField(llhttp_t* p, const char* at, size_t n) {

@@ -76,6 +76,8 @@ class Conn {
   bool Handshake();
   bool Write();
   bool Read();
+  // recv(2): >0 bytes; 0 when it would block; -1 after Finish() (EOF, error).
+  ssize_t Recv(void* buf, size_t n, int flags);
   void Finish(const std::string& err);
   void CloseSocket();
   void SetEvents(int ev);

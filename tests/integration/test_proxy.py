@@ -231,19 +231,28 @@ def test_corrupt_upstream_blob_is_never_stored(make_wharf, upstream, tmp_path):
     assert os.listdir(os.path.join(w.root, "tmp")) == []
 
 
+def push_with_creds(port, tmp_path):
+    src = str(tmp_path / "src")
+    _, blobs = images.single(src)
+    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
+           f"docker://127.0.0.1:{port}/library/app:v1")
+    return blobs
+
+
+def proxy_with_creds(make_wharf, url, password):
+    return make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": url,
+                           "REGISTRY_PROXY_USERNAME": "mirror",
+                           "REGISTRY_PROXY_PASSWORD": password}).start()
+
+
 def test_upstream_basic_auth(make_wharf, upstream, tmp_path):
     pw = str(tmp_path / "up-passwd")
     tls_setup.htpasswd(pw, "mirror", "s3cret")
     up = upstream(htpasswd=pw)
-    src = str(tmp_path / "src")
-    _, blobs = images.single(src)
-    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
-           f"docker://127.0.0.1:{up.port}/library/app:v1")
-    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": up.url,
-                        "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "s3cret"}).start()
+    blobs = push_with_creds(up.port, tmp_path)
+    w = proxy_with_creds(make_wharf, up.url, "s3cret")
     assert pull(w, tmp_path, "library/app:v1") == set(blobs)
-    bad = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": up.url,
-                          "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "nope"}).start()
+    bad = proxy_with_creds(make_wharf, up.url, "nope")
     assert call("GET", f"{bad.url}/v2/library/app/manifests/v1").status == 404
 
 
@@ -253,12 +262,8 @@ def test_upstream_token_auth(make_wharf, tmp_path):
     tls_setup.htpasswd(pw, "mirror", "s3cret")
     upw = make_wharf(env={"REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": pw,
                           "WHARF_AUTH_TOKEN_ENABLED": "true"}).start()
-    src = str(tmp_path / "src")
-    _, blobs = images.single(src)
-    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
-           f"docker://127.0.0.1:{upw.port}/library/app:v1")
-    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "REGISTRY_PROXY_REMOTEURL": upw.url,
-                        "REGISTRY_PROXY_USERNAME": "mirror", "REGISTRY_PROXY_PASSWORD": "s3cret"}).start()
+    blobs = push_with_creds(upw.port, tmp_path)
+    w = proxy_with_creds(make_wharf, upw.url, "s3cret")
     assert pull(w, tmp_path, "library/app:v1") == set(blobs)
     # The token is reused: no request of the pull is answered 401 twice.
     upw.stop()
@@ -379,19 +384,34 @@ def test_mirror_dying_mid_blob_is_resumed_from_the_next(make_wharf, upstream, tm
     second.start()
     try:
         w = make_wharf(env=proxy_env(first.url, second.url, WHARF_PROXY_STALL_TIMEOUT_SECONDS="2")).start()
-        p = subprocess.Popen(["curl", "-sS", "--limit-rate", "100M",
-                              f"{w.url}/v2/library/big/blobs/{layer}"], stdout=subprocess.PIPE)
-        h = hashlib.sha256()
-        got = 0
+        p = subprocess.Popen(["curl", "-sS", f"{w.url}/v2/library/big/blobs/{layer}"],
+                             stdout=subprocess.PIPE)
+        reader_result = []
+
+        def read():
+            h = hashlib.sha256()
+            for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+                h.update(chunk)
+            reader_result.append("sha256:" + h.hexdigest())
+        reader = threading.Thread(target=read)
+        reader.start()
+        # Kill mirror 1 while the proxy's download is under way: watch the
+        # temp file grow past 16 MiB.
+        tmpdir = os.path.join(w.root, "tmp")
         killed = False
-        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
-            h.update(chunk)
-            got += len(chunk)
-            if not killed and got > 32 << 20:
-                first.proc.kill()  # mirror 1 dies mid-blob
-                killed = True
+        deadline = time.time() + 60
+        while not killed and time.time() < deadline:
+            for name in os.listdir(tmpdir):
+                try:
+                    if os.path.getsize(os.path.join(tmpdir, name)) > 16 << 20:
+                        first.proc.kill()  # mirror 1 dies mid-blob
+                        killed = True
+                except OSError:
+                    pass
+            time.sleep(0.001)
+        reader.join()
         assert p.wait() == 0
-        assert killed and "sha256:" + h.hexdigest() == layer
+        assert killed and reader_result == [layer]
         assert second.requests("GET", "/blobs/" + layer) == 1  # the rest, with a Range
     finally:
         second.stop()
