@@ -16,6 +16,8 @@ GrowingFile::~GrowingFile() {
 
 void GrowingFile::Advance(uint64_t available) {
   available_.store(available, std::memory_order_release);
+  if (available - woken_at_ < kWakeBytes && available < length_) return;
+  woken_at_ = available;
   WakeAll();
 }
 

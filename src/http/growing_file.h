@@ -37,7 +37,10 @@ class GrowingFile {
   uint64_t available() const { return available_.load(std::memory_order_acquire); }
   State state() const { return state_.load(std::memory_order_acquire); }
 
-  // Writer side.
+  // Writer side. Readers are woken every kWakeBytes of progress (and at
+  // Finish), not for every write: one wake-up per 64 KiB would cost more
+  // than the copy it announces.
+  static constexpr uint64_t kWakeBytes = 1 << 20;
   void Advance(uint64_t available);
   // ok: every byte is there and verified; !ok: readers must abort.
   void Finish(bool ok);
@@ -52,6 +55,7 @@ class GrowingFile {
   int fd_;
   uint64_t length_;
   std::atomic<uint64_t> available_{0};
+  uint64_t woken_at_ = 0;  // writer side: `available` at the last wake-up
   std::atomic<State> state_{State::kGrowing};
   std::mutex mu_;
   std::vector<Worker*> subscribers_;  // one entry per subscription
