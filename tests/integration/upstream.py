@@ -59,11 +59,24 @@ class Registry:
             self.proc.terminate()
             self.proc.wait(10)
 
-    def requests(self, method, path_part):
-        """How many access-log lines show `method` on a path containing `path_part`."""
+    def _count(self, method, path_part):
         with open(self.log_path) as f:
             text = f.read()
         return len(re.findall(r'"%s [^"]*%s[^"]*"' % (method, re.escape(path_part)), text))
+
+    def requests(self, method, path_part):
+        """How many access-log lines show `method` on a path containing
+        `path_part`. The registry logs a request after its response is sent,
+        so the count is read until it holds still for 200 ms."""
+        last = self._count(method, path_part)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            time.sleep(0.2)
+            now = self._count(method, path_part)
+            if now == last:
+                return now
+            last = now
+        return last
 
     def blob_data_path(self, digest):
         hexd = digest.split(":", 1)[1]
