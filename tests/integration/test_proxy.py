@@ -185,20 +185,20 @@ def test_read_only_mirror_refuses_pushes(make_wharf, upstream, tmp_path):
 def test_tag_revalidation_stale_and_negative(make_wharf, upstream, tmp_path):
     up = upstream()
     first, _ = seed(up, tmp_path, seed_n=1)
-    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_MANIFEST_TTL_SECONDS="1",
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_MANIFEST_TTL_SECONDS="3",
                                  WHARF_PROXY_NEGATIVE_TTL_SECONDS="60")).start()
     acc = {"Accept": images.OCI_MANIFEST}
     u = f"{w.url}/v2/library/app/manifests/v1"
     assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == first
     second, _ = seed(up, tmp_path, seed_n=2)  # the tag moves upstream
     assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == first  # fresh
-    time.sleep(1.2)
+    time.sleep(3.2)
     heads_before = up.requests("HEAD", "/manifests/v1")
     assert call("HEAD", u, headers=acc).headers["docker-content-digest"] == second
     assert up.requests("HEAD", "/manifests/v1") == heads_before + 1
     # Revalidation with an unchanged digest does not download the manifest again.
     gets = up.requests("GET", "/manifests/")
-    time.sleep(1.2)
+    time.sleep(3.2)
     assert call("GET", u, headers=acc).status == 200
     assert up.requests("GET", "/manifests/") == gets
     # Negative results are remembered.
@@ -208,7 +208,7 @@ def test_tag_revalidation_stale_and_negative(make_wharf, upstream, tmp_path):
     assert up.requests("HEAD", "/manifests/nope") == n
     # Upstream down: the stale copy is served, with a warning.
     up.stop()
-    time.sleep(1.2)
+    time.sleep(3.2)
     r = call("GET", u, headers=acc)
     assert r.status == 200 and r.headers["docker-content-digest"] == second
     assert "serving the cached copy" in w.stderr()
