@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <cctype>
-#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -22,8 +21,6 @@ constexpr int64_t kNegativeTtlMs = 10 * 1000;
 constexpr int64_t kFailureWindowMs = 60 * 1000;
 constexpr int kMaxFailures = 10;
 constexpr size_t kMaxCacheEntries = 10000;
-
-int64_t NowMs() { return WallMs(); }
 
 Access ToAccess(const std::string& s) {
   Access a = Access::kNone;
@@ -72,7 +69,7 @@ Status Authenticator::Reload() {
 }
 
 void Authenticator::MaybeReload() {
-  int64_t now = NowMs();
+  int64_t now = WallMs();
   int64_t next = next_stat_ms_.load(std::memory_order_relaxed);
   if (now < next || !next_stat_ms_.compare_exchange_strong(next, now + 1000)) return;
   struct stat st;
@@ -98,7 +95,7 @@ bool Authenticator::Blocked(const std::string& ip) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = failures_.find(ip);
   if (it == failures_.end()) return false;
-  if (NowMs() - it->second.window_start_ms > kFailureWindowMs) {
+  if (WallMs() - it->second.window_start_ms > kFailureWindowMs) {
     failures_.erase(it);
     return false;
   }
@@ -109,7 +106,7 @@ void Authenticator::CountFailure(const std::string& ip) {
   std::lock_guard<std::mutex> lock(mu_);
   if (failures_.size() > kMaxCacheEntries) failures_.clear();
   Failures& f = failures_[ip];
-  int64_t now = NowMs();
+  int64_t now = WallMs();
   if (now - f.window_start_ms > kFailureWindowMs) f = Failures{now, 0};
   ++f.count;
 }
@@ -133,7 +130,7 @@ void Authenticator::Verify(const std::string& authorization) {
   std::lock_guard<std::mutex> lock(mu_);
   if (cache_.size() > kMaxCacheEntries) cache_.clear();
   cache_[CacheKey(authorization)] =
-      Cached{user, ok, NowMs() + (ok ? kPositiveTtlMs : kNegativeTtlMs)};
+      Cached{user, ok, WallMs() + (ok ? kPositiveTtlMs : kNegativeTtlMs)};
 }
 
 Decision Authenticator::Identify(const std::string* authorization, const std::string& ip,
@@ -148,7 +145,7 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
   }
   const std::string& h = *authorization;
   if (StartsWithNoCase(h, "bearer ")) {
-    auto c = signer_.Verify(h.substr(7), NowMs() / 1000);
+    auto c = signer_.Verify(h.substr(7), WallMs() / 1000);
     if (!c.ok()) {
       CountFailure(ip);
       d.kind = Decision::kChallenge;
@@ -168,7 +165,7 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(key);
-    if (it != cache_.end() && it->second.expires_ms > NowMs()) {
+    if (it != cache_.end() && it->second.expires_ms > WallMs()) {
       if (!it->second.ok) {
         d.kind = Decision::kChallenge;
         d.message = "invalid username or password";
@@ -256,7 +253,7 @@ Decision Authenticator::IssueToken(const std::string* authorization, const std::
   }
   Claims c;
   c.subject = d.user;
-  const int64_t now = NowMs() / 1000;
+  const int64_t now = WallMs() / 1000;
   c.expires = now + cfg_.token_ttl_seconds;
   for (const std::string& s : scopes) {
     Grant want;

@@ -1,5 +1,7 @@
 #include "proxy/proxy_metrics.h"
 
+#include "util/metrics.h"
+
 namespace wharf::proxy {
 
 std::string ProxyMetrics::Render() const {
@@ -19,19 +21,7 @@ std::string ProxyMetrics::Render() const {
       {"wharf_proxy_evicted_bytes_total", "Bytes of cached blobs evicted.", &evicted_bytes},
   };
   std::string out;
-  for (const Row& r : rows) {
-    out += "# HELP ";
-    out += r.name;
-    out += ' ';
-    out += r.help;
-    out += "\n# TYPE ";
-    out += r.name;
-    out += " counter\n";
-    out += r.name;
-    out += ' ';
-    out += std::to_string(r.v->load(std::memory_order_relaxed));
-    out += '\n';
-  }
+  for (const Row& r : rows) AppendScalar(&out, r.name, "counter", r.help, r.v->load(std::memory_order_relaxed));
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "proxy/upstream.h"
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "auth/token.h"
@@ -14,8 +13,6 @@ namespace {
 
 constexpr int kMaxRedirects = 5;
 constexpr int kFailuresBeforeUnhealthy = 3;
-
-int64_t NowMs() { return MonotonicMs(); }
 
 bool Retryable(int status, bool fail_over_on_404) {
   return status >= 500 || status == 429 || (fail_over_on_404 && status == 404);
@@ -41,8 +38,8 @@ void Upstream::MarkResult(Mirror& m, bool ok) {
     m.unhealthy_until_ms = 0;
     return;
   }
-  if (++m.failures >= kFailuresBeforeUnhealthy && m.unhealthy_until_ms <= NowMs()) {
-    m.unhealthy_until_ms = NowMs() + unhealthy_ms_;
+  if (++m.failures >= kFailuresBeforeUnhealthy && m.unhealthy_until_ms <= MonotonicMs()) {
+    m.unhealthy_until_ms = MonotonicMs() + unhealthy_ms_;
     WLOG_WARN("proxy %s: mirror %s marked unhealthy for %d ms", cfg_.name.c_str(),
               m.base.Origin().c_str(), unhealthy_ms_);
   }
@@ -58,7 +55,7 @@ Status Upstream::GetToken(const Mirror& m, const std::string& header, const std:
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tokens_.find(key);
-    if (it != tokens_.end() && it->second.expires_ms > NowMs()) {
+    if (it != tokens_.end() && it->second.expires_ms > MonotonicMs()) {
       *token = it->second.value;
       return Status();
     }
@@ -98,7 +95,7 @@ Status Upstream::GetToken(const Mirror& m, const std::string& header, const std:
     ttl = std::max<int64_t>(j["expires_in"].get<int64_t>(), 10);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tokens_[key] = Token{t, NowMs() + (ttl - 5) * 1000};  // renew a little early
+    tokens_[key] = Token{t, MonotonicMs() + (ttl - 5) * 1000};  // renew a little early
   }
   *token = t;
   return Status();
@@ -115,7 +112,7 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
     // round trip per request.
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tokens_.find(m.base.Origin() + " repository:" + repo + ":pull");
-    if (it != tokens_.end() && it->second.expires_ms > NowMs())
+    if (it != tokens_.end() && it->second.expires_ms > MonotonicMs())
       authz = "Bearer " + it->second.value;
     else if (m.basic && !cfg_.username.empty())
       authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
@@ -183,7 +180,7 @@ void Upstream::MarkBad(const std::string& origin) {
   for (Mirror& m : mirrors_) {
     if (m.base.Origin() != origin) continue;
     m.failures = kFailuresBeforeUnhealthy;
-    m.unhealthy_until_ms = NowMs() + unhealthy_ms_;
+    m.unhealthy_until_ms = MonotonicMs() + unhealthy_ms_;
     WLOG_WARN("proxy %s: mirror %s sent bad content; skipped for %d ms", cfg_.name.c_str(),
               origin.c_str(), unhealthy_ms_);
   }
@@ -192,7 +189,7 @@ void Upstream::MarkBad(const std::string& origin) {
 std::vector<std::pair<std::string, bool>> Upstream::Health() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<std::string, bool>> out;
-  const int64_t now = NowMs();
+  const int64_t now = MonotonicMs();
   for (const Mirror& m : mirrors_) out.emplace_back(m.base.Origin(), m.unhealthy_until_ms <= now);
   return out;
 }
@@ -204,7 +201,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
   std::vector<Mirror*> order;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const int64_t now = NowMs();
+    const int64_t now = MonotonicMs();
     for (Mirror& m : mirrors_)
       if (m.unhealthy_until_ms <= now) order.push_back(&m);
     for (Mirror& m : mirrors_)  // sick mirrors last: better than nothing

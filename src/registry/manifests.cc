@@ -170,25 +170,18 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
       });
 }
 
+// By digest: the manifest and its tags go. By tag: only the tag.
 void Delete(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
   auto st = std::make_shared<Status>();
-  if (ref.is_digest) {
-    std::string digest = ref.digest.str();
-    RunBlocking(
-        ex, [&s, st, repo, digest] { *st = s.meta->DeleteManifest(repo, digest); },
-        [&ex, st] {
-          if (st->ok()) ex.res.status = 202;
-          else if (st->code() == Code::kNotFound) Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
-          else FailStorage(ex.res, *st);
-        });
-    return;
-  }
-  std::string tag = ref.tag;
   RunBlocking(
       ex,
-      [&s, st, repo, tag] {
-        auto t = s.meta->GetTag(repo, tag);
-        *st = t.ok() ? s.meta->DeleteTag(repo, tag) : t.status();
+      [&s, st, repo, ref] {
+        if (ref.is_digest) {
+          *st = s.meta->DeleteManifest(repo, ref.digest.str());
+          return;
+        }
+        auto t = s.meta->GetTag(repo, ref.tag);
+        *st = t.ok() ? s.meta->DeleteTag(repo, ref.tag) : t.status();
       },
       [&ex, st] {
         if (st->ok()) ex.res.status = 202;

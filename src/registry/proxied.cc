@@ -30,6 +30,10 @@ void UpstreamFailed(http::Response& res, const std::string& why) {
   Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
 }
 
+void UpstreamFailed(http::Response& res, UpstreamJob& job) {
+  UpstreamFailed(res, job.status().ok() ? std::to_string(job.upstream_status()) : job.status().message());
+}
+
 // Upstreams answer 401/403 for repositories they do not have (Docker Hub
 // does): to a client of the mirror that is "unknown", not an outage.
 bool Unknown(int upstream_status) {
@@ -63,8 +67,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     } else if (job->status().ok() && Unknown(job->upstream_status())) {
       Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
     } else {
-      UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
-                                                 : job->status().message());
+      UpstreamFailed(ex.res, *job);
     }
     return BodyMode::kRespond;
   }
@@ -120,8 +123,7 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
   } else {
-    UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
-                                               : job->status().message());
+    UpstreamFailed(ex.res, *job);
   }
   return BodyMode::kRespond;
 }
@@ -136,8 +138,7 @@ BodyMode PassThrough(Services& s, http::Exchange& ex, proxy::Upstream* up, const
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
   } else {
-    UpstreamFailed(ex.res, job->status().ok() ? std::to_string(job->upstream_status())
-                                               : job->status().message());
+    UpstreamFailed(ex.res, *job);
   }
   return BodyMode::kRespond;
 }

@@ -1,7 +1,5 @@
 #include "registry/proxy_service.h"
 
-#include <chrono>
-
 #include "registry/manifest.h"
 #include "registry/services.h"
 #include "util/clock.h"
@@ -15,8 +13,6 @@ constexpr char kManifestAccept[] =
     "application/vnd.docker.distribution.manifest.list.v2+json, "
     "application/vnd.docker.distribution.manifest.v2+json";
 constexpr int kMetaThreads = 8;
-
-int64_t NowMs() { return MonotonicMs(); }
 
 // A registry host name as containerd sends it in ?ns=: "ghcr.io", "host:5000".
 bool ValidHost(const std::string& h) {
@@ -69,15 +65,18 @@ int UpstreamJob::upstream_status() {
   return upstream_status_;
 }
 
-ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cfg) {
+std::unique_ptr<proxy::Upstream> ProxyService::MakeUpstream(proxy::UpstreamConfig uc) const {
   proxy::Timeouts t;
-  t.connect_ms = static_cast<int>(cfg.connect_timeout_seconds * 1000);
-  t.first_byte_ms = static_cast<int>(cfg.first_byte_timeout_seconds * 1000);
-  t.stall_ms = static_cast<int>(cfg.stall_timeout_seconds * 1000);
-  for (const auto& [name, r] : cfg.registries) {
-    proxy::UpstreamConfig uc{name, r.mirrors, r.username, r.password, r.ca_file};
-    upstreams_[name] = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg.unhealthy_seconds * 1000));
-  }
+  t.connect_ms = static_cast<int>(cfg_.connect_timeout_seconds * 1000);
+  t.first_byte_ms = static_cast<int>(cfg_.first_byte_timeout_seconds * 1000);
+  t.stall_ms = static_cast<int>(cfg_.stall_timeout_seconds * 1000);
+  return std::make_unique<proxy::Upstream>(std::move(uc), t,
+                                           static_cast<int>(cfg_.unhealthy_seconds * 1000));
+}
+
+ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cfg) {
+  for (const auto& [name, r] : cfg.registries)
+    upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file});
   evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, &metrics_);
   Status st = evictor_->Init();
   if (!st.ok()) WLOG_ERROR("proxy: cannot size the cache: %s", st.ToString().c_str());
@@ -117,13 +116,8 @@ proxy::Upstream* ProxyService::Route(const http::Request& req, std::string* repo
     auto it = upstreams_.find(ns);
     if (it != upstreams_.end()) return it->second.get();
     if (!cfg_.allow_unknown_registries || !ValidHost(ns)) return nullptr;
-    proxy::Timeouts t;
-    t.connect_ms = static_cast<int>(cfg_.connect_timeout_seconds * 1000);
-    t.first_byte_ms = static_cast<int>(cfg_.first_byte_timeout_seconds * 1000);
-    t.stall_ms = static_cast<int>(cfg_.stall_timeout_seconds * 1000);
-    proxy::UpstreamConfig uc{ns, {"https://" + ns}, "", "", ""};
     auto& up = upstreams_[ns];
-    up = std::make_unique<proxy::Upstream>(uc, t, static_cast<int>(cfg_.unhealthy_seconds * 1000));
+    up = MakeUpstream({ns, {"https://" + ns}, "", "", ""});
     return up.get();
   }
 }
@@ -133,7 +127,7 @@ bool ProxyService::Fresh(const std::string& store_repo, const std::string& tag, 
   *negative = false;
   auto it = fresh_.find(store_repo + '\0' + tag);
   if (it == fresh_.end()) return false;
-  const int64_t now = NowMs();
+  const int64_t now = MonotonicMs();
   if (it->second.negative_until_ms > now) {
     *negative = true;
     return true;
@@ -240,7 +234,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
     Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/manifests/" + ref.tag, opt, &resp, discard);
     if (st.ok() && resp.status == 404) {
       std::lock_guard<std::mutex> lock(mu_);
-      fresh_[fresh_key].negative_until_ms = NowMs() + int64_t{cfg_.negative_ttl_seconds} * 1000;
+      fresh_[fresh_key].negative_until_ms = MonotonicMs() + int64_t{cfg_.negative_ttl_seconds} * 1000;
       job.Finish(Status(), 404);
       return;
     }
@@ -269,7 +263,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
     std::string dg = resp.Header("docker-content-digest");
     if (cached && !dg.empty() && dg == cached->digest) {
       std::lock_guard<std::mutex> lock(mu_);
-      fresh_[fresh_key] = Freshness{NowMs(), 0};
+      fresh_[fresh_key] = Freshness{MonotonicMs(), 0};
       job.Finish(Status(), 200);
       return;
     }
@@ -311,7 +305,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
                      resp.Header("content-type"), got);
   if (st.ok() && !ref.is_digest) {
     std::lock_guard<std::mutex> lock(mu_);
-    fresh_[fresh_key] = Freshness{NowMs(), 0};
+    fresh_[fresh_key] = Freshness{MonotonicMs(), 0};
   }
   job.Finish(st, 200);
 }

@@ -99,6 +99,8 @@ class ProxyService {
     int64_t checked_ms = 0;
     int64_t negative_until_ms = 0;
   };
+  // An upstream with the configured timeouts and mirror back-off.
+  std::unique_ptr<proxy::Upstream> MakeUpstream(proxy::UpstreamConfig uc) const;
   std::shared_ptr<UpstreamJob> Coalesce(const std::string& key, std::function<void(UpstreamJob&)> work);
   void FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
                      UpstreamJob& job);

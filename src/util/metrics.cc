@@ -34,6 +34,8 @@ constexpr uint64_t kBucketMicros[Metrics::kBuckets - 1] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
     5000000, 10000000};
 
+}  // namespace
+
 void AppendScalar(std::string* out, const char* name, const char* type, const char* help,
                   uint64_t value) {
   *out += "# HELP ";
@@ -50,8 +52,6 @@ void AppendScalar(std::string* out, const char* name, const char* type, const ch
   *out += std::to_string(value);
   *out += '\n';
 }
-
-}  // namespace
 
 int Metrics::MethodIndex(std::string_view m) {
   for (int i = 0; i < kMethods - 1; ++i)

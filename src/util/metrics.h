@@ -60,4 +60,9 @@ class Metrics {
   std::vector<std::string> route_names_;
 };
 
+// Appends one scalar metric (HELP, TYPE and value lines) in the Prometheus
+// text format. `type` is "counter" or "gauge".
+void AppendScalar(std::string* out, const char* name, const char* type, const char* help,
+                  uint64_t value);
+
 }  // namespace wharf
