@@ -15,6 +15,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = os.cpu_count() or 1
+PROFILES_MARKER = "<!-- profiles: kept by compare.py -->"
 ACCEPT = ("Accept: application/vnd.oci.image.manifest.v1+json, "
           "application/vnd.docker.distribution.manifest.v2+json")
 
@@ -74,6 +75,15 @@ class Server:
                 pass
         return total
 
+    def reset_hwm(self):
+        """Restarts the peak-RSS counter (VmHWM), so that each workload gets its own peak."""
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass
+
     def hwm_mb(self):
         best = 0
         for pid in self.pids():
@@ -95,6 +105,7 @@ class Server:
 
 def bench(args, server, bench_args):
     """Runs wharf-bench on core 1; returns its JSON plus the server's CPU."""
+    server.reset_hwm()
     cpu0 = server.cpu()
     r = subprocess.run(pinned(1, [args.bench] + bench_args + ["--json", "--quiet"]),
                        capture_output=True, text=True, timeout=600)
@@ -104,6 +115,7 @@ def bench(args, server, bench_args):
     except ValueError:
         out = {"error": r.stderr[-300:]}
     out["server_cpu_seconds"] = cpu
+    out["server_peak_rss_mb"] = server.hwm_mb()
     gb = out.get("bytes", 0) / 1e9
     out["server_cpu_per_gb"] = cpu / gb if gb > 0 else None
     return out
@@ -217,6 +229,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--wharf", default=os.path.join(ROOT, "build", "src", "wharf"))
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "wharf-bench"))
+    ap.add_argument("--only", default="", help="run only the workloads whose label contains this text "
+                    "(e.g. 'Connection: close', 'push', 'cold'); prints, does not write RESULTS.md")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     args = ap.parse_args()
     if args.short:
@@ -297,35 +311,49 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         workloads.append(("GET manifest by tag, c=64, Connection: close", man,
                           ["-c", "64", "-H", ACCEPT, "--connection-close"] + secs))
 
+        def wanted(label):
+            return args.only.lower() in label.lower()
+
         results = {}
         for rnd in range(args.rounds):
             for label, targets, extra in workloads:
+                if not wanted(label):
+                    continue
                 for who in ["nginx", "wharf", "registry"]:  # interleaved A/B/C
                     url, sname = targets[who]
                     out = bench(args, servers[sname], ["blob", url] + extra)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
             for who, sname, url in [("wharf", "wharf", wurl), ("registry", "registry", rurl)]:
                 label = "pull of a 5-layer image, c=16"
-                out = bench(args, servers[sname], ["pull", url, "bench/five0:latest", "-c", "16"] + secs)
-                results.setdefault(label, {}).setdefault(who, []).append(out)
+                if wanted(label):
+                    out = bench(args, servers[sname], ["pull", url, "bench/five0:latest", "-c", "16"] + secs)
+                    results.setdefault(label, {}).setdefault(who, []).append(out)
                 for mode in (["--chunked"], []):
                     label = f"push of {(size * 4) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
+                    if not wanted(label):
+                        continue
                     out = bench(args, servers[sname], ["push", url, "-c", "1", "-n", "2",
                                                        "--size", str(size * 4), "--prefix", f"push{rnd}"] + mode)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
 
         cold_size = (16 << 20) if args.short else (1 << 30)
-        r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
-                            str(cold_size), "--prefix", "bench/cold", "--seed", "9"],
-                           capture_output=True, text=True, check=True)
-        cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
-        cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log)
-        rss = {k: round(v.hwm_mb(), 1) for k, v in servers.items()}
-        table = render(results, rss, args, size) + render_cold(cold)
+        cold = None
+        if wanted("pull-through cold miss"):
+            r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
+                                str(cold_size), "--prefix", "bench/cold", "--seed", "9"],
+                               capture_output=True, text=True, check=True)
+            cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
+            cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log)
+        table = render(results, args, size) + (render_cold(cold) if cold else "")
         print(table)
-        if not args.short:
+        if not args.short and not args.only:
+            kept = ""  # the hand-written profiling notes below the marker survive a rerun
+            if os.path.exists(args.out):
+                prev = open(args.out).read()
+                if PROFILES_MARKER in prev:
+                    kept = "\n" + prev[prev.index(PROFILES_MARKER):]
             with open(args.out, "w") as f:
-                f.write(table)
+                f.write(table + kept)
             with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
                 json.dump(results, f, indent=1)
     finally:
@@ -346,15 +374,15 @@ def spread(rows, key):
     return f" ±{(max(vals) - min(vals)) / 2 / (statistics.median(vals) or 1) * 100:.0f}%"
 
 
-def render(results, rss, args, size):
+def render(results, args, size):
     lines = ["# Benchmark results", "",
              f"Date: {datetime.date.today()}  ", f"Machine: {platform.processor() or platform.machine()}, "
              f"{CORES} cores, {platform.platform()}  ",
              f"Command: `bench/compare.sh{' --short' if args.short else ''}` "
              f"({args.rounds} rounds x {args.seconds:g} s per workload, interleaved; servers pinned to core 0, "
              "wharf-bench to core 1; medians, ± half the spread)", "",
-             "| workload | server | req/s | GB/s | server CPU s/GB | vs nginx (thr.) | vs nginx (CPU/GB) | vs registry (thr.) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| workload | server | req/s | GB/s | server CPU s/GB | vs nginx (thr.) | vs nginx (CPU/GB) | vs registry (thr.) | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, by in results.items():
         base = {w: (median(by[w], "requests_per_second"), median(by[w], "gigabytes_per_second"),
                     median(by[w], "server_cpu_per_gb")) for w in by}
@@ -370,8 +398,10 @@ def render(results, rss, args, size):
             lines.append(f"| {label} | {who}{' (errors: %d)' % errors if errors else ''} | "
                          f"{rps or 0:,.0f}{spread(rows, 'requests_per_second')} | {gbps or 0:.3f} | "
                          f"{cpu if cpu is None else round(cpu, 3)} | {ratio('nginx', thr_key)} | "
-                         f"{ratio('nginx', 2)} | {ratio('registry', thr_key)} |")
-    lines += ["", "Peak RSS over the whole run (MB): " + ", ".join(f"{k} {v}" for k, v in rss.items()), ""]
+                         f"{ratio('nginx', 2)} | {ratio('registry', thr_key)} | "
+                         f"{max(r.get('server_peak_rss_mb') or 0 for r in rows):.1f} |")
+    lines += ["", "Peak RSS is the server's VmHWM during that workload (reset before each run; "
+              "the maximum over the rounds).", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,7 @@
 //   wharf-bench pull URL IMAGE:TAG [-c N] [-d S | -n N] [--connection-close] [--ns REG] [--verify]
 //   wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]
 //   wharf-bench push URL [-c N] [-n COUNT] [--size BYTES] [--chunked]
-// Common: --tls-ca FILE, --insecure, --user U:P (Basic), -H "Name: value", --json, --quiet.
+// Common: --tls-ca FILE, --insecure, --user U:P (Basic or Bearer token), -H "Name: value", --json, --quiet.
 // URL is http(s)://host:port (blob: the full URL of one object).
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "conn.h"
+#include "login.h"
 #include "stats.h"
 #include "util/encoding.h"
 
@@ -48,6 +49,7 @@ struct Options {
   bool connection_close = false, verify = false, json = false, quiet = false, chunked = false;
   bool insecure = false;
   std::string ns, tls_ca, user, prefix = "bench/image";
+  std::string authorization;  // set by Login() before the load starts
   int images = 1, layers = 3;
   uint64_t size = 1 << 20;
   uint64_t seed = 0;  // 0: random content; otherwise reproducible content
@@ -61,7 +63,9 @@ int Usage() {
           "       wharf-bench pull URL IMAGE:TAG [-c N] [-d S|-n N] [--connection-close] [--ns REG] [--verify]\n"
           "       wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]\n"
           "       wharf-bench push URL [-c N] [-n N] [--size BYTES] [--chunked]\n"
-          "common: --tls-ca FILE --insecure --user U:P -H 'Name: value' --json --quiet\n");
+          "common: --tls-ca FILE --insecure --user U:P -H 'Name: value' --json --quiet\n"
+          "--user is sent as Basic credentials, or used to fetch a Bearer token when the\n"
+          "registry's challenge asks for one (the token realm may be another server).\n");
   return 2;
 }
 
@@ -105,32 +109,6 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else return false;
   }
   if (!o->duration && !o->count) o->duration = 10;
-  return true;
-}
-
-// Splits "http(s)://host:port/path" into the target and the path.
-bool ParseUrl(const std::string& url, Target* t, std::string* path) {
-  std::string rest;
-  if (url.rfind("https://", 0) == 0) {
-    t->tls = true;
-    rest = url.substr(8);
-  } else if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
-  size_t slash = rest.find('/');
-  std::string hp = rest.substr(0, slash);
-  *path = slash == std::string::npos ? "/" : rest.substr(slash);
-  size_t colon = hp.rfind(':');
-  t->host = colon == std::string::npos ? hp : hp.substr(0, colon);
-  t->port = colon == std::string::npos ? (t->tls ? 443 : 80) : static_cast<uint16_t>(atoi(hp.c_str() + colon + 1));
-  addrinfo hints{}, *ai = nullptr;
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(t->host.c_str(), std::to_string(t->port).c_str(), &hints, &ai) != 0) return false;
-  memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
-  t->addr_len = static_cast<socklen_t>(ai->ai_addrlen);
-  freeaddrinfo(ai);
   return true;
 }
 
@@ -180,11 +158,33 @@ class Runner {
   uint64_t started_ = 0;
 };
 
-// The headers every request carries: -H options and Basic credentials.
+// Each push upload goes to its own repository.
+std::string PushRepo(const Options& o, uint64_t i) { return o.prefix + "-push" + std::to_string(i); }
+
+// The headers every request carries: -H options and the login's Authorization.
 std::vector<std::pair<std::string, std::string>> AuthHeaders(const Options& o) {
   auto h = o.headers;
-  if (!o.user.empty()) h.emplace_back("Authorization", "Basic " + Base64Encode(o.user, false));
+  if (!o.authorization.empty()) h.emplace_back("Authorization", o.authorization);
   return h;
+}
+
+// The token scopes a command needs, named as the registry will see them.
+std::vector<std::string> Scopes(const Options& o, const std::string& path) {
+  std::vector<std::string> out;
+  if (o.cmd == "blob") {
+    size_t end = path.rfind("/blobs/");
+    if (end == std::string::npos) end = path.rfind("/manifests/");
+    if (path.rfind("/v2/", 0) == 0 && end != std::string::npos && end > 4)
+      out.push_back("repository:" + path.substr(4, end - 4) + ":pull");
+  } else if (o.cmd == "pull") {
+    out.push_back("repository:" + o.image.substr(0, o.image.rfind(':')) + ":pull");
+  } else if (o.cmd == "seed") {
+    for (int i = 0; i < o.images; ++i) out.push_back("repository:" + o.prefix + std::to_string(i) + ":pull,push");
+  } else if (o.cmd == "push") {
+    uint64_t n = o.count ? o.count : static_cast<uint64_t>(o.concurrency);
+    for (uint64_t i = 0; i < n; ++i) out.push_back("repository:" + PushRepo(o, i) + ":pull,push");
+  }
+  return out;
 }
 
 std::string Suffix(const Options& o) { return o.ns.empty() ? "" : "?ns=" + o.ns; }
@@ -335,19 +335,6 @@ int Pull(const Options& o, const Target& t) {
 }
 
 // ---------------------------------------------------------------- seed / push
-// Blocking helper over one Conn: runs the loop until the call is answered.
-Reply SyncCall(uv_loop_t* loop, Conn* c, Call call, std::string* err) {
-  Reply out;
-  bool done = false;
-  c->Send(std::move(call), [&](const std::string& e, Reply& r) {
-    *err = e;
-    out = std::move(r);
-    done = true;
-  });
-  while (!done) uv_run(loop, UV_RUN_ONCE);
-  return out;
-}
-
 // Uploads `data` as a blob of `repo`, as docker does: POST to open a
 // session, then either one PUT with the whole body (monolithic) or 8 MiB
 // PATCHes with Content-Range and an empty PUT (chunked).
@@ -470,7 +457,7 @@ int Push(const Options& o, const Target& t) {
         for (uint64_t i = next++; i < n; i = next++) {
           std::string err;
           const double t0 = NowSeconds();
-          bool ok = UploadBlob(o, &loop, &c, o.prefix + "-push" + std::to_string(i), data, d, &err);
+          bool ok = UploadBlob(o, &loop, &c, PushRepo(o, i), data, d, &err);
           std::lock_guard<std::mutex> lock(mu);
           if (ok) stats.Request(static_cast<uint64_t>((NowSeconds() - t0) * 1e6), data.size());
           else stats.Error(err.empty() ? "upload" : err);
@@ -509,6 +496,17 @@ int main(int argc, char** argv) {
       SSL_CTX_load_verify_locations(ctx.get(), o.tls_ca.empty() ? "/etc/ssl/certs/ca-certificates.crt" : o.tls_ca.c_str(), nullptr);
     }
     t.ctx = ctx.get();
+  }
+  {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    std::string err;
+    bool ok = Login(&loop, t, o.user, Scopes(o, path), &o.authorization, &err);
+    uv_loop_close(&loop);
+    if (!ok) {
+      fprintf(stderr, "wharf-bench: login: %s\n", err.c_str());
+      return 1;
+    }
   }
   if (o.cmd == "blob") return Blob(o, t, path);
   if (o.cmd == "pull") return Pull(o, t);

@@ -108,14 +108,15 @@ void Connection::TlsFailed() {
 }
 
 void Connection::Start() {
-  uv_poll_init_socket(w_->loop(), &poll_, fd_);
-  poll_.data = this;
   uv_timer_init(w_->loop(), &timer_);
   timer_.data = this;
-  open_handles_ = 2;
+  open_handles_ = 1;
   last_activity_ms_ = uv_now(w_->loop());
   ArmTimer(last_activity_ms_ + w_->shared().limits.idle_timeout_seconds * 1000ull);
-  UpdatePoll();
+  // Clients send their request right after connecting, so it is usually
+  // already here: reading before registering with epoll lets a one-shot
+  // (Connection: close) exchange finish without any epoll_ctl at all.
+  ReadSome();
 }
 
 void Connection::ArmTimer(uint64_t due) {
@@ -141,6 +142,14 @@ void Connection::UpdatePoll() {
   if (phase_ == Phase::kWriting && tls_want_read_) want |= UV_READABLE;
   if (want == poll_events_) return;
   poll_events_ = want;
+  if (!poll_inited_) {
+    // Lazily: libuv's poll init costs an ioctl and two epoll_ctl calls, which
+    // a connection that is answered and closed from its first read never needs.
+    uv_poll_init_socket(w_->loop(), &poll_, fd_);
+    poll_.data = this;
+    poll_inited_ = true;
+    ++open_handles_;
+  }
   if (want)
     uv_poll_start(&poll_, want, OnPoll);
   else
@@ -601,8 +610,7 @@ void Connection::Close() {
   phase_ = Phase::kClosed;
   EndStream();
   ex_.sink.reset();  // aborts a streamed upload
-  uv_poll_stop(&poll_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnHandleClosed);
+  if (poll_inited_) uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnHandleClosed);
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnHandleClosed);
   // Work in flight for this connection will post back to the worker: keep

@@ -97,6 +97,7 @@ class Connection final : public ParserEvents, public Resumable {
   uv_timer_t timer_;
   int open_handles_ = 0;
   int poll_events_ = 0;
+  bool poll_inited_ = false;
   Phase phase_ = Phase::kReading;
   RequestParser parser_;
   Response res_;
