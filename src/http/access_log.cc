@@ -44,16 +44,18 @@ void AccessLog::Write(const AccessRecord& r) const {
     n += snprintf(buf + n, sizeof buf - n, "\",\"path\":\"");
     AppendEscaped(buf, sizeof buf - 160, &n, r.target);
     n += snprintf(buf + n, sizeof buf - n,
-                  "\",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f}\n", r.status,
-                  static_cast<unsigned long long>(r.bytes_out), r.micros / 1000.0);
+                  "\",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f,\"request_id\":\"%.*s\"}\n",
+                  r.status, static_cast<unsigned long long>(r.bytes_out), r.micros / 1000.0,
+                  static_cast<int>(r.id.size()), r.id.data());
   } else {
     // Text: the target is printed with control bytes escaped, so a request
     // cannot forge log lines.
     n += snprintf(buf, sizeof buf, "%s %.*s %.*s ", when, static_cast<int>(r.client.size()),
                   r.client.data(), static_cast<int>(r.method.size()), r.method.data());
     AppendEscaped(buf, sizeof buf - 160, &n, r.target);
-    n += snprintf(buf + n, sizeof buf - n, " %d %llu %.3fms\n", r.status,
-                  static_cast<unsigned long long>(r.bytes_out), r.micros / 1000.0);
+    n += snprintf(buf + n, sizeof buf - n, " %d %llu %.3fms req=%.*s\n", r.status,
+                  static_cast<unsigned long long>(r.bytes_out), r.micros / 1000.0,
+                  static_cast<int>(r.id.size()), r.id.data());
   }
   if (n > sizeof buf) n = sizeof buf;
   ssize_t ignored = ::write(STDOUT_FILENO, buf, n);

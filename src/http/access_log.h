@@ -19,6 +19,7 @@ struct AccessRecord {
   int status = 0;
   uint64_t bytes_out = 0;    // response bytes, head included
   uint64_t micros = 0;       // head received to response end
+  std::string_view id;       // request id, as sent in X-Request-Id
 };
 
 class AccessLog {

@@ -256,6 +256,7 @@ void Connection::QueueContinue() { out_.append(kContinue, sizeof kContinue - 1);
 ParserEvents::Action Connection::OnHead(Request& req) {
   req_start_us_ = uv_hrtime() / 1000;
   ex_.scratch.reset();
+  w_->AssignRequestId(req);
   return Admit(req);
 }
 
@@ -264,6 +265,7 @@ ParserEvents::Action Connection::Admit(Request& req) {
   ex_.sink.reset();
   ex_.body_limit = 0;
   answered_at_head_ = false;
+  log::RequestScope scope(req.id());
   mode_ = w_->shared().handler->Begin(ex_);
   if (mode_ == Handler::BodyMode::kPause) {
     head_paused_ = waiting_ = true;
@@ -314,6 +316,7 @@ ParserEvents::Action Connection::OnBody(std::string_view chunk) {
 
 void Connection::OnMessageComplete(Request&) {
   if (!answered_at_head_) {
+    log::RequestScope scope(parser_.request().id());
     w_->shared().handler->Finish(ex_);
     if (ex_.deferred)
       waiting_ = true;
@@ -360,6 +363,7 @@ void Connection::ResumeDeferred() {
 void Connection::PrepareResponse() {
   Request& req = parser_.request();
   if (!res_.answered()) res_.Error(500, "INTERNAL", "no response");
+  if (req.id_len == 0) w_->AssignRequestId(req);  // a request that never parsed
   if (!req.keep_alive || res_.close || w_->draining()) close_after_ = true;
   const int status = res_.status;
   const bool bodyless = req.IsHead() || status == 204 || status == 304 || status < 200;
@@ -379,6 +383,9 @@ void Connection::PrepareResponse() {
     out_.append("Connection: close\r\n");
   else if (req.http_minor == 0)
     out_.append("Connection: keep-alive\r\n");
+  out_.append("X-Request-Id: ");
+  out_.append(req.id());
+  out_.append("\r\n");
   out_.append(res_.headers);
   out_.append("\r\n");
   if (bodyless) {
@@ -522,7 +529,7 @@ void Connection::ResponseDone() {
   w_->metrics().RecordRequest(req.route, Metrics::MethodIndex(req.method), res_.status,
                               req_bytes_in_, req_bytes_out_, micros);
   w_->shared().access_log->Write(
-      AccessRecord{peer_, req.method, req.target, res_.status, req_bytes_out_, micros});
+      AccessRecord{peer_, req.method, req.target, res_.status, req_bytes_out_, micros, req.id()});
   EndStream();
   res_.Reset();
   ex_.sink.reset();

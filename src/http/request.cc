@@ -12,6 +12,7 @@ void Request::Clear() {
     headers[i].value.clear();
   }
   header_count = 0;
+  id_len = 0;
   has_content_length = false;
   content_length = 0;
   chunked = false;

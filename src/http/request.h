@@ -38,6 +38,12 @@ struct Request {
   std::string body;          // collected body, for routes that buffer it
   std::string peer;          // client address "ip:port"; set by the connection
   bool secure = false;       // arrived over TLS; set by the connection
+  // The request id: the client's X-Request-Id when it is a short token of
+  // [A-Za-z0-9._-], else one the connection makes up. Sent back in
+  // X-Request-Id and written to the logs. Fixed storage: no allocation.
+  std::array<char, 40> id_buf{};
+  uint8_t id_len = 0;
+  std::string_view id() const { return {id_buf.data(), id_len}; }
 
   // Route result, set by the router.
   int route = 0;

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -41,6 +44,7 @@ std::string PeerString(const sockaddr_storage& ss) {
 
 Worker::Worker(int index, std::vector<ListenerSpec> listeners, ServerShared* shared)
     : index_(index), shared_(shared) {
+  RAND_bytes(reinterpret_cast<uint8_t*>(&id_prefix_), sizeof id_prefix_);
   uv_loop_init(&loop_);
   for (const ListenerSpec& spec : listeners) {
     auto l = std::make_unique<Listener>();
@@ -229,6 +233,22 @@ void Worker::AcceptSome(Listener& l) {
     Attach(c);
     c->Start();
   }
+}
+
+void Worker::AssignRequestId(Request& req) {
+  if (const std::string* given = req.Find("x-request-id")) {
+    bool ok = !given->empty() && given->size() <= req.id_buf.size();
+    for (char ch : *given)
+      ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+    if (ok) {
+      memcpy(req.id_buf.data(), given->data(), given->size());
+      req.id_len = static_cast<uint8_t>(given->size());
+      return;
+    }
+  }
+  int n = snprintf(req.id_buf.data(), req.id_buf.size(), "%08x%012llx", id_prefix_,
+                   static_cast<unsigned long long>(++id_counter_ & 0xffffffffffffull));
+  req.id_len = static_cast<uint8_t>(n);
 }
 
 void Worker::Attach(Connection* c) {

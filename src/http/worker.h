@@ -66,6 +66,10 @@ class Worker final : public LoopPoster {
   bool draining() const { return draining_; }
   ServerShared& shared() { return *shared_; }
   Metrics::Shard& metrics() { return shared_->metrics->shard(index_); }
+  // Gives `req` its id: the client's X-Request-Id if it is a short safe
+  // token, else "<8 hex: random per worker><12 hex: counter>", unique per
+  // process run with overwhelming probability.
+  void AssignRequestId(Request& req);
   // The current "Date:" header value, refreshed once a second.
   std::string_view DateHeader();
   void Attach(Connection* c);
@@ -98,6 +102,8 @@ class Worker final : public LoopPoster {
   void SetListening(bool on);
 
   int index_;
+  uint32_t id_prefix_ = 0;
+  uint64_t id_counter_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
   ServerShared* shared_;
   uv_loop_t loop_;

@@ -5,13 +5,30 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace wharf::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 const char* kNames[] = {"debug", "info", "warn", "error"};
+thread_local char t_request_id[kMaxRequestId + 1];
+
+void CopyId(char* dst, std::string_view id) {
+  size_t n = id.size() < kMaxRequestId ? id.size() : kMaxRequestId;
+  memcpy(dst, id.data(), n);
+  dst[n] = '\0';
+}
 }  // namespace
+
+RequestScope::RequestScope(std::string_view id) {
+  memcpy(prev_, t_request_id, sizeof prev_);
+  CopyId(t_request_id, id);
+}
+
+RequestScope::~RequestScope() { memcpy(t_request_id, prev_, sizeof prev_); }
+
+std::string_view CurrentRequestId() { return t_request_id; }
 
 bool ParseLevel(std::string_view s, Level* out) {
   for (int i = 0; i < 4; ++i) {
@@ -36,6 +53,7 @@ void Write(Level l, const char* fmt, ...) {
   int n = static_cast<int>(strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t));
   n += snprintf(buf + n, sizeof buf - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
                 kNames[static_cast<int>(l)]);
+  if (t_request_id[0]) n += snprintf(buf + n, sizeof buf - n, "req=%s ", t_request_id);
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);

@@ -16,7 +16,27 @@ bool ParseLevel(std::string_view s, Level* out);
 void SetLevel(Level l);
 bool Enabled(Level l);
 
-// printf-style; the line gets a timestamp, the level and a trailing newline.
+// The request this thread is working for. While a RequestScope lives, every
+// line the thread writes carries "req=<id>", the id also returned to the
+// client in X-Request-Id, so an operator can go from a client's error to the
+// server's lines about it. Scopes nest; the destructor restores the outer id.
+// Ids longer than kMaxRequestId bytes are truncated.
+constexpr size_t kMaxRequestId = 40;
+class RequestScope {
+ public:
+  explicit RequestScope(std::string_view id);
+  ~RequestScope();
+  RequestScope(const RequestScope&) = delete;
+  RequestScope& operator=(const RequestScope&) = delete;
+
+ private:
+  char prev_[kMaxRequestId + 1];
+};
+// The innermost scope's id on this thread, or "" outside any scope.
+std::string_view CurrentRequestId();
+
+// printf-style; the line gets a timestamp, the level, the request id (if any)
+// and a trailing newline.
 void Write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 }  // namespace wharf::log

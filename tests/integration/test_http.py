@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import WHARF_BIN, curl, free_port, read_response
+from conftest import WHARF_BIN, Conn, curl, free_port, read_response
 
 
 def test_base_endpoint(wharf):
@@ -212,7 +212,7 @@ def test_access_log_text_and_json(make_wharf):
     curl(w.url + "/v2/")
     w.stop()
     line = [l for l in w.stdout().splitlines() if " /v2/ " in l][0]
-    assert re.search(r"127\.0\.0\.1:\d+ GET /v2/ 200 \d+ [\d.]+ms$", line), line
+    assert re.search(r"127\.0\.0\.1:\d+ GET /v2/ 200 \d+ [\d.]+ms req=[0-9a-f]{20}$", line), line
 
     j = make_wharf(env={"WHARF_HTTP_ACCESS_LOG": "json"}).start()
     curl(j.url + "/nope?x=1")
@@ -221,6 +221,29 @@ def test_access_log_text_and_json(make_wharf):
     rec = [r for r in recs if r["path"] == "/nope?x=1"][0]
     assert rec["method"] == "GET" and rec["status"] == 404 and rec["bytes"] > 0
     assert rec["client"].startswith("127.0.0.1:") and rec["duration_ms"] >= 0
+    assert re.fullmatch(r"[0-9a-f]{20}", rec["request_id"])
+
+
+def test_request_id_in_header_and_logs(make_wharf):
+    w = make_wharf(env={"WHARF_HTTP_ACCESS_LOG": "json", "WHARF_LOG_LEVEL": "debug"}).start()
+    h = curl("-sI", w.url + "/v2/nope/manifests/x").stdout.decode()
+    rid = re.search(r"^X-Request-Id: ([0-9a-f]{20})\r$", h, re.M).group(1)
+    h2 = curl("-sI", w.url + "/v2/nope/manifests/x").stdout.decode()
+    assert re.search(r"^X-Request-Id: ([0-9a-f]{20})\r$", h2, re.M).group(1) != rid
+    # A sane id from a front proxy is kept; anything else is replaced.
+    h = curl("-sI", "-H", "X-Request-Id: edge-42.a_b", w.url + "/v2/").stdout.decode()
+    assert "\r\nX-Request-Id: edge-42.a_b\r\n" in h
+    h = curl("-sI", "-H", "X-Request-Id: bad id;" + "x" * 50, w.url + "/v2/").stdout.decode()
+    assert re.search(r"^X-Request-Id: [0-9a-f]{20}\r$", h, re.M)
+    # Errors that never reach a handler get one too.
+    c = Conn(w.connect())
+    c.sendall(b"GARBAGE / HTTP/1.1\r\n\r\n")
+    status, headers, _ = c.response()
+    assert status == 400 and re.fullmatch(r"[0-9a-f]{20}", headers["x-request-id"])
+    w.stop()
+    recs = [json.loads(l) for l in w.stdout().splitlines() if l.startswith("{")]
+    assert rid in [r["request_id"] for r in recs]
+    assert "edge-42.a_b" in [r["request_id"] for r in recs]
 
 
 def test_check_config_prints_and_masks(tmp_path):
