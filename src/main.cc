@@ -2,6 +2,7 @@
 //   wharf serve [--config FILE]         run the registry
 //   wharf check-config [--config FILE]  validate and print the effective config
 //   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
+//   wharf fsck [--config FILE] [--repair]  verify every blob and reference
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 #include <rocksdb/version.h>
@@ -21,7 +22,7 @@
 #include <thread>
 
 #include "config/config.h"
-#include "gc_command.h"
+#include "admin_command.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "registry/app.h"
@@ -37,6 +38,7 @@ int Usage() {
           "usage: wharf serve [--config FILE]\n"
           "       wharf check-config [--config FILE]\n"
           "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
+          "       wharf fsck [--config FILE] [--repair]\n"
           "       wharf version\n");
   return 2;
 }
@@ -63,10 +65,12 @@ struct Flags {
   std::string config;
   bool dry_run = false;
   bool delete_untagged = false;
+  bool repair = false;
 };
 
-// Parses "[--config FILE]" (and, for gc, its flags). False on anything else.
-bool ParseFlags(int argc, char** argv, bool gc, Flags* f) {
+// Parses "[--config FILE]" and the flags of command `cmd`. False on anything else.
+bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
+  const bool gc = cmd == "gc";
   std::string* path = &f->config;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -74,6 +78,8 @@ bool ParseFlags(int argc, char** argv, bool gc, Flags* f) {
       f->dry_run = true;
     } else if (gc && a == "--delete-untagged") {
       f->delete_untagged = true;
+    } else if (cmd == "fsck" && a == "--repair") {
+      f->repair = true;
     } else if ((a == "--config" || a == "-c") && i + 1 < argc) {
       *path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -219,9 +225,9 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   std::string cmd = argv[1];
   if (cmd == "version" || cmd == "--version") return Version();
-  if (cmd != "serve" && cmd != "check-config" && cmd != "gc") return Usage();
+  if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck") return Usage();
   Flags flags;
-  if (!ParseFlags(argc, argv, cmd == "gc", &flags)) return Usage();
+  if (!ParseFlags(argc, argv, cmd, &flags)) return Usage();
   Result<Config> cfg = Load(flags.config, ProcessEnv());
   if (!cfg.ok()) {
     fprintf(stderr, "wharf: %s\n", cfg.status().message().c_str());
@@ -229,5 +235,6 @@ int main(int argc, char** argv) {
   }
   if (cmd == "check-config") return CheckConfig(*cfg);
   if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
+  if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
   return Serve(*cfg);
 }

@@ -3,6 +3,7 @@
 #include "registry/access.h"
 #include "registry/blocking.h"
 #include "registry/errors.h"
+#include "registry/fsck.h"
 #include "registry/gc.h"
 #include "registry/handlers.h"
 #include "registry/names.h"
@@ -112,7 +113,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
   }
   req.route = m.route;
   req.params = m.params;
-  if (m.route == kRouteAdminGc) {
+  if (m.route == kRouteAdminGc || m.route == kRouteAdminFsck) {
     if (req.peer != kAdminPeer) {  // never over TCP
       res.Error(404, "NOT_FOUND", "no such endpoint");
       return BodyMode::kRespond;
@@ -180,6 +181,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     case kRouteBlob:
       return BlobBegin(svc_, ex);
     case kRouteAdminGc:
+    case kRouteAdminFsck:
     case kRouteToken:
       break;  // handled above
   }
@@ -198,9 +200,22 @@ void Registry::Finish(Exchange& ex) {
       return BlobFinish(svc_, ex);
     case kRouteAdminGc:
       return CollectGarbage(ex);
+    case kRouteAdminFsck:
+      return CheckStore(ex);
   }
   Fail(ex.res, Err::kInternal, "unexpected request body");
 }
+
+namespace {
+// A maintenance report as the admin socket's answer.
+template <typename Report>
+void SendReport(Exchange& ex, const Result<Report>& report) {
+  if (report.ok())
+    ex.res.Set(200, "application/json", report->ToJson());
+  else
+    FailStorage(ex.res, report.status());
+}
+}  // namespace
 
 void Registry::CollectGarbage(Exchange& ex) {
   GcOptions opt;
@@ -213,12 +228,16 @@ void Registry::CollectGarbage(Exchange& ex) {
   auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
   RunBlocking(
       ex, [this, opt, report] { *report = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt); },
-      [&ex, report] {
-        if (report->ok())
-          ex.res.Set(200, "application/json", (*report)->ToJson());
-        else
-          FailStorage(ex.res, report->status());
-      });
+      [&ex, report] { SendReport(ex, *report); });
+}
+
+void Registry::CheckStore(Exchange& ex) {
+  bool repair = false;
+  ex.req.QueryParam("repair", &repair);
+  auto report = std::make_shared<Result<FsckReport>>(Internal("not run"));
+  RunBlocking(
+      ex, [this, repair, report] { *report = RunFsck(*svc_.blobs, *svc_.meta, svc_.gc_lock, repair); },
+      [&ex, report] { SendReport(ex, *report); });
 }
 
 }  // namespace wharf::registry

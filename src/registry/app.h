@@ -45,6 +45,7 @@ class Registry final : public http::Handler {
   Registry(const Config& cfg, Metrics* metrics);
   void Maintain();
   void CollectGarbage(http::Exchange& ex);
+  void CheckStore(http::Exchange& ex);
 
   Services svc_;
   Metrics* metrics_;

@@ -3,6 +3,7 @@
 
 #include "registry/blocking.h"
 #include "registry/errors.h"
+#include "registry/fsck.h"
 #include "registry/handlers.h"
 #include "registry/headers.h"
 #include "registry/range.h"
@@ -14,7 +15,7 @@ namespace {
 std::string DigestDetail(const std::string& d) { return "{\"digest\":\"" + d + "\"}"; }
 }  // namespace
 
-void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d,
+bool ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d,
                uint64_t linked_size) {
   http::Request& req = ex.req;
   http::Response& res = ex.res;
@@ -27,7 +28,7 @@ void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const D
     res.AddHeader("Docker-Content-Digest", dg);
     res.AddHeader("ETag", ETagOf(dg));
     res.AddHeader("Accept-Ranges", "bytes");
-    return;
+    return true;
   }
   uint64_t size = 0;
   auto fd = s.blobs->Open(d, &size);
@@ -35,7 +36,19 @@ void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const D
     WLOG_ERROR("blob %s is linked in %s but unreadable: %s", dg.c_str(), repo.c_str(),
                fd.status().ToString().c_str());
     Fail(res, Err::kBlobUnknown, "blob unknown to registry", DigestDetail(dg));
-    return;
+    return true;
+  }
+  if (size != linked_size) {
+    // Damaged on disk (truncated, or written to by something else). Serving
+    // it would hand out bytes that fail the client's digest check; take it
+    // out of service instead. Rare enough that the synchronous rename and
+    // metadata write on the loop do not matter.
+    ::close(*fd);
+    Status st = QuarantineBlob(*s.blobs, *s.meta, d,
+                               "size " + std::to_string(size) + " on disk, recorded " +
+                                   std::to_string(linked_size));
+    if (!st.ok()) WLOG_ERROR("quarantine of %s failed: %s", dg.c_str(), st.ToString().c_str());
+    return false;
   }
   const std::string etag = ETagOf(dg);
   ByteRange r;
@@ -63,6 +76,7 @@ void ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const D
   res.AddHeader("Docker-Content-Digest", dg);
   res.AddHeader("ETag", etag);
   res.AddHeader("Accept-Ranges", "bytes");
+  return true;
 }
 
 BodyMode BlobBegin(Services& s, http::Exchange& ex) {
@@ -92,7 +106,10 @@ BodyMode BlobBegin(Services& s, http::Exchange& ex) {
     return BodyMode::kBuffer;  // BlobFinish unlinks it off the loop
   }
 
-  ServeBlob(s, ex, repo, *d, *linked);
+  if (!ServeBlob(s, ex, repo, *d, *linked))
+    Fail(res, Err::kInternal,
+         "blob " + dg + " failed its integrity check on disk and was quarantined; push it again",
+         DigestDetail(dg));
   return BodyMode::kRespond;
 }
 

@@ -15,19 +15,6 @@
 namespace wharf::registry {
 namespace {
 
-Result<std::string> ReadBlob(storage::BlobStore& blobs, const std::string& digest) {
-  auto d = Digest::Parse(digest);
-  if (!d.ok()) return d.status();
-  uint64_t size = 0;
-  auto fd = blobs.Open(*d, &size);
-  if (!fd.ok()) return fd.status();
-  std::string out(size, '\0');
-  ssize_t n = ::pread(*fd, out.data(), size, 0);
-  ::close(*fd);
-  if (n < 0 || static_cast<uint64_t>(n) != size) return Status(Code::kIO, "short read " + digest);
-  return out;
-}
-
 struct Entry {
   std::string repo, digest;
   storage::ManifestRecord rec;
@@ -60,7 +47,8 @@ Result<GcReport> RunGc(storage::BlobStore& blobs, storage::MetaStore& meta,
   });
   WHARF_RETURN_IF_ERROR(st);
   for (Entry& e : entries) {
-    auto bytes = ReadBlob(blobs, e.digest);
+    auto d = Digest::Parse(e.digest);
+    auto bytes = d.ok() ? blobs.ReadAll(*d) : Result<std::string>(d.status());
     ManifestError err;
     if (!bytes.ok() || !ParseManifest(*bytes, e.rec.media_type, &e.parsed, &err))
       WLOG_WARN("gc: manifest %s in %s unreadable; keeping it", e.digest.c_str(), e.repo.c_str());

@@ -50,8 +50,8 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   if (auto linked = s.meta->LinkedSize(store, d->str()); linked.ok()) {
     proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
     s.proxy->evictor().Touch(d->str());
-    ServeBlob(s, ex, store, *d, *linked);
-    return BodyMode::kRespond;
+    if (ServeBlob(s, ex, store, *d, *linked)) return BodyMode::kRespond;
+    // Quarantined as damaged: fetch it again, as on any miss.
   }
   const std::string dg = d->str();
   if (ex.req.IsHead()) {

@@ -20,6 +20,7 @@ const std::vector<RouteSpec>& RouteTable() {
       {kRouteReferrers, "/v2/<name...>/referrers/<digest>", kGet, "referrers"},
       // Only reachable through the admin socket (see Registry::Begin).
       {kRouteAdminGc, "/admin/gc", kPost, "admin_gc"},
+      {kRouteAdminFsck, "/admin/fsck", kPost, "admin_fsck"},
       {kRouteToken, "/auth/token", kGet, "token"},
   };
   return t;

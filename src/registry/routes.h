@@ -22,6 +22,7 @@ enum RouteId : int {
   kRouteBlob,
   kRouteReferrers,
   kRouteAdminGc,
+  kRouteAdminFsck,
   kRouteToken,
   kRouteCount,
 };

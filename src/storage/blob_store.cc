@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+
+#include "util/clock.h"
 
 namespace wharf::storage {
 
@@ -37,7 +40,8 @@ BlobStore::BlobStore(std::string root)
     : root_(std::move(root)),
       blobs_(root_ + "/blobs"),
       uploads_(root_ + "/uploads"),
-      tmp_(root_ + "/tmp") {}
+      tmp_(root_ + "/tmp"),
+      quarantine_(root_ + "/quarantine") {}
 
 Status BlobStore::Init() {
   for (const std::string& d : {blobs_ + "/sha256", blobs_ + "/sha512", uploads_, tmp_})
@@ -114,6 +118,55 @@ Status BlobStore::Remove(const Digest& d) {
   std::string p = PathFor(d);
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "unlink " + p);
   return Status();
+}
+
+Result<std::string> BlobStore::ReadAll(const Digest& d) const {
+  uint64_t size = 0;
+  auto fd = Open(d, &size);
+  if (!fd.ok()) return fd.status();
+  std::string out(size, '\0');
+  ssize_t n = ::pread(*fd, out.data(), size, 0);
+  ::close(*fd);
+  if (n < 0 || static_cast<uint64_t>(n) != size) return Status(Code::kIO, "short read " + d.str());
+  return out;
+}
+
+Result<Digest> BlobStore::Rehash(const Digest& d, uint64_t* size) const {
+  auto fd = Open(d, size);
+  if (!fd.ok()) return fd.status();
+  Hasher h(d.algo);
+  std::unique_ptr<char[]> buf(new char[1 << 20]);
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(*fd, buf.get(), 1 << 20);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status st = Status::FromErrno(errno, "read " + PathFor(d));
+      ::close(*fd);
+      return st;
+    }
+    if (n == 0) break;
+    h.Update(std::string_view(buf.get(), static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+  }
+  ::close(*fd);
+  *size = total;
+  return h.Final();
+}
+
+Result<std::string> BlobStore::Quarantine(const Digest& d) {
+  WHARF_RETURN_IF_ERROR(MakeDirs(quarantine_));
+  const std::string from = PathFor(d);
+  const std::string to = quarantine_ + "/" + d.algo_name() + "-" + d.hex + "-" +
+                         std::to_string(WallMs());
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    int e = errno;
+    if (e == ENOENT) return Status(Code::kNotFound, "no blob file " + from);
+    return Status::FromErrno(e, "rename " + from);
+  }
+  WHARF_RETURN_IF_ERROR(SyncDir(quarantine_));
+  WHARF_RETURN_IF_ERROR(SyncDir(from.substr(0, from.rfind('/'))));
+  return to;
 }
 
 Status BlobStore::ForEach(const std::function<void(const Digest&, uint64_t, int64_t)>& fn) const {

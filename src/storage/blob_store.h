@@ -44,12 +44,21 @@ class BlobStore {
   // Writes `content` (already verified) as blob `d` through a temp file.
   Status Write(const Digest& d, std::string_view content);
   Status Remove(const Digest& d);
+  // The whole content of a (small) blob, e.g. a manifest. kNotFound if the
+  // file does not exist; kIO if it is shorter than its size.
+  Result<std::string> ReadAll(const Digest& d) const;
+  // Hashes the blob file as it is on disk; *size gets the bytes read. Returns
+  // the digest of the content (compare it with `d`). kNotFound without a file.
+  Result<Digest> Rehash(const Digest& d, uint64_t* size) const;
+  // Moves the blob file out of the store into <root>/quarantine/ (kept for
+  // inspection, never served) and returns its new path. kNotFound if absent.
+  Result<std::string> Quarantine(const Digest& d);
 
   // Calls fn(digest, size, mtime_seconds) for every blob file.
   Status ForEach(const std::function<void(const Digest&, uint64_t, int64_t)>& fn) const;
 
  private:
-  std::string root_, blobs_, uploads_, tmp_;
+  std::string root_, blobs_, uploads_, tmp_, quarantine_;
 };
 
 // fsync(2) a directory by path.

@@ -180,9 +180,8 @@ Result<ManifestRecord> MetaStore::GetManifest(const std::string& repo,
   return DecodeManifest(v);
 }
 
-Result<TagRecord> MetaStore::GetTag(const std::string& repo, const std::string& tag) const {
-  std::string v;
-  WHARF_RETURN_IF_ERROR(Get(Key('t', repo, tag), &v));
+namespace {
+TagRecord DecodeTag(std::string_view v) {
   auto f = Fields(v);
   TagRecord r;
   if (f.size() >= 3) {
@@ -191,6 +190,13 @@ Result<TagRecord> MetaStore::GetTag(const std::string& repo, const std::string& 
     r.size = Num<uint64_t>(f[2]);
   }
   return r;
+}
+}  // namespace
+
+Result<TagRecord> MetaStore::GetTag(const std::string& repo, const std::string& tag) const {
+  std::string v;
+  WHARF_RETURN_IF_ERROR(Get(Key('t', repo, tag), &v));
+  return DecodeTag(v);
 }
 
 Status MetaStore::PutManifest(const ManifestWrite& w) {
@@ -325,6 +331,15 @@ Status MetaStore::ForEachManifest(
   return Scan(std::string("m\0", 2), "", [&](std::string_view k, std::string_view v) {
     size_t sep = k.find('\0');
     fn(std::string(k.substr(0, sep)), std::string(k.substr(sep + 1)), DecodeManifest(v));
+    return true;
+  });
+}
+
+Status MetaStore::ForEachTag(
+    const std::function<void(const std::string&, const std::string&, const TagRecord&)>& fn) const {
+  return Scan(std::string("t\0", 2), "", [&](std::string_view k, std::string_view v) {
+    size_t sep = k.find('\0');
+    fn(std::string(k.substr(0, sep)), std::string(k.substr(sep + 1)), DecodeTag(v));
     return true;
   });
 }

@@ -120,6 +120,9 @@ class MetaStore {
   Status ForEachManifest(
       const std::function<void(const std::string& repo, const std::string& digest,
                                const ManifestRecord&)>& fn) const;
+  Status ForEachTag(
+      const std::function<void(const std::string& repo, const std::string& tag,
+                               const TagRecord&)>& fn) const;
   Status ForEachBlob(const std::function<void(const std::string&, const BlobRecord&)>& fn) const;
   // Removes these blob records and their links in every repository.
   Status ForgetBlobs(const std::set<std::string>& digests);

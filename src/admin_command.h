@@ -1,0 +1,21 @@
+// Maintenance commands: `wharf gc` and `wharf fsck`.
+//
+// If no server holds the storage root, the work runs in this process. If a
+// server is running (RocksDB's lock is held), the request goes to the
+// server's admin socket (<root>/admin.sock, 0600) and the server does the
+// work, so both are safe while the registry serves. Each prints its report as
+// JSON on stdout and returns the process exit code.
+#pragma once
+
+#include "config/config.h"
+
+namespace wharf {
+
+// Exit code 0 on success, 1 if it could not run.
+int GcCommand(const Config& cfg, bool dry_run, bool delete_untagged);
+
+// Exit code 0 if the store is consistent, 1 if problems were found (after
+// --repair: if any could not be repaired), 2 if fsck could not run.
+int FsckCommand(const Config& cfg, bool repair);
+
+}  // namespace wharf
