@@ -23,6 +23,10 @@ namespace wharf::http {
 namespace {
 
 constexpr uint64_t kLingerMs = 2000;
+// Discarding is for the tail of a request the client is still sending when
+// we answer; a client that keeps streaming past this (say, a gigabyte-long
+// header line) is cut off, so lingering never turns into free bandwidth.
+constexpr uint64_t kLingerMaxBytes = 16 << 20;
 // Bytes written per writable event before yielding to other connections.
 constexpr uint64_t kWriteBudget = 4 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -176,7 +180,11 @@ void Connection::ReadSome() {
     if (phase_ == Phase::kLingering) {
       char sink[16384];
       ssize_t n = ::read(fd_, sink, sizeof sink);  // raw: we only discard
-      if (n > 0) continue;
+      if (n > 0 && (linger_bytes_ += static_cast<uint64_t>(n)) <= kLingerMaxBytes) continue;
+      if (n > 0) {
+        Close();
+        return;
+      }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
       Close();  // EOF or error: the client has seen our response
       return;
@@ -557,6 +565,7 @@ void Connection::StartLingering() {
   // Half-close and drain what the client still sends, so that our error
   // response is not destroyed by a reset from unread input.
   phase_ = Phase::kLingering;
+  linger_bytes_ = 0;
   if (ssl_) SSL_shutdown(ssl_);  // best effort close_notify
   ::shutdown(fd_, SHUT_WR);
   in_start_ = in_end_ = 0;

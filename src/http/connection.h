@@ -98,6 +98,7 @@ class Connection final : public ParserEvents, public Resumable {
   int open_handles_ = 0;
   int poll_events_ = 0;
   bool poll_inited_ = false;
+  uint64_t linger_bytes_ = 0;  // discarded while lingering
   Phase phase_ = Phase::kReading;
   RequestParser parser_;
   Response res_;
