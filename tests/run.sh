@@ -85,5 +85,12 @@ for b in $BUILDS; do
   fi
 done
 
+# libFuzzer targets (clang, ASan+UBSan), each for a bounded time; a crash fails.
+FUZZ_SECONDS=${WHARF_FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  echo "== fuzz (${FUZZ_SECONDS}s per target)"
+  RESULTS=$RESULTS tests/fuzz/run.sh "$FUZZ_SECONDS" || rc=1
+fi
+
 $PY tests/summarize.py "$RESULTS"/*.xml || rc=1
 exit $rc

@@ -341,7 +341,7 @@ Status ApplyJson(std::string_view text, std::string_view origin, Config* cfg) {
     try {
       json ignored = json::parse(text, nullptr, true, true);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
       return Invalid(std::string(origin) + ": invalid JSON: " + e.what());
     }
     return Invalid(std::string(origin) + ": invalid JSON");
@@ -398,7 +398,8 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     auto it = env.find(var);
     if (it != env.end()) WHARF_RETURN_IF_ERROR(apply(var, path, it->second));
   }
-  for (auto& [var, value] : env) {
+  for (const auto& kv : env) {
+    const std::string& var = kv.first;  // a named variable: clang 14 cannot capture bindings
     if (var.rfind("WHARF_", 0) != 0) continue;
     bool known = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
                              [&](auto& p) { return var == p.first; }) ||

@@ -116,7 +116,6 @@ class Connection final : public ParserEvents, public Resumable {
   std::string out_;         // response head, or a 100 Continue line
   size_t out_off_ = 0;
   size_t body_off_ = 0;     // into res_.body
-  bool out_is_continue_ = false;
 
   uint64_t req_start_us_ = 0;
   uint64_t req_bytes_in_ = 0;

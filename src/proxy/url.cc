@@ -1,5 +1,6 @@
 #include "proxy/url.h"
 
+#include <cctype>
 #include <charconv>
 
 namespace wharf::proxy {
@@ -36,6 +37,14 @@ Result<Url> Url::Parse(std::string_view s) {
       return Invalid("bad port in URL");
     u.port = static_cast<uint16_t>(v);
   }
+  // These URLs also come from upstreams (token realms, redirects) and end up
+  // in request lines and Host headers: nothing that could split them.
+  if (host.empty()) return Invalid("URL has no host");
+  for (char c : host)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' && c != ':' && c != '%')
+      return Invalid("bad character in URL host");
+  for (char c : u.path)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Invalid("bad character in URL path");
   u.host = std::string(host);
   return u;
 }
@@ -44,9 +53,7 @@ Result<Url> Url::Resolve(std::string_view location) const {
   if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0)
     return Parse(location);
   if (location.empty() || location.front() != '/') return Invalid("unsupported relative Location");
-  Url u = *this;
-  u.path = std::string(location);
-  return u;
+  return Parse(Origin() + std::string(location));  // the same checks as any URL
 }
 
 std::string Url::HostPort() const {

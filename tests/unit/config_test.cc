@@ -144,5 +144,14 @@ TEST(ConfigTest, MissingFileIsAnError) {
             "--config: cannot read '/nonexistent/wharf.json': No such file or directory");
 }
 
+// Found by fuzz_config: a number out of double's range made the error path
+// throw out_of_range, which escaped and aborted the process.
+TEST(ConfigTest, HugeNumberIsAnErrorNotACrash) {
+  Config c;
+  Status st = ApplyJson(R"({"http": {"workers": 6e666666}})", "f.json", &c);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("f.json: invalid JSON"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace wharf

@@ -1,0 +1,25 @@
+// libFuzzer target: what upstream registries send back to the proxy, i.e.
+// WWW-Authenticate challenges and the URLs of token realms and redirects.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "proxy/challenge.h"
+#include "proxy/url.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view s(reinterpret_cast<const char*>(data), size);
+  wharf::proxy::Challenge ch;
+  if (wharf::proxy::ParseChallenge(s, &ch)) {
+    if (ch.scheme.empty()) __builtin_trap();
+    auto realm = ch.params.find("realm");
+    if (realm != ch.params.end()) (void)wharf::proxy::Url::Parse(realm->second);
+  }
+  auto u = wharf::proxy::Url::Parse(s);
+  if (u.ok()) {
+    if (u->host.empty() || u->path.empty() || u->path[0] != '/') __builtin_trap();
+    (void)u->Resolve(s);
+    (void)u->HostPort();
+  }
+  return 0;
+}
