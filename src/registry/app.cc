@@ -57,6 +57,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);
+  s.stats = std::make_unique<StorageStats>(root);
+  st = s.stats->Refresh(*s.meta, *s.uploads);
+  if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   if (cfg.proxy.enabled) s.proxy = std::make_unique<ProxyService>(&s, cfg.proxy);
   if (cfg.auth.mode == AuthMode::kHtpasswd) {
     s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
@@ -92,6 +95,8 @@ void Registry::Maintain() {
     size_t n = svc_.uploads->Expire(expiry_ms);
     if (n) WLOG_INFO("expired %zu abandoned uploads", n);
     if (svc_.proxy) svc_.proxy->evictor().MaybeEvict();
+    Status st = svc_.stats->Refresh(*svc_.meta, *svc_.uploads);
+    if (!st.ok()) WLOG_WARN("storage figures: %s", st.ToString().c_str());
     lock.lock();
   }
 }
@@ -161,7 +166,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       break;
     case kRouteMetrics:
       res.Set(200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_->Render() + (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()));
+              metrics_->Render() + svc_.stats->Render() +
+                  (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()));
       break;
     case kRouteCatalog:
       ListCatalog(svc_, ex);

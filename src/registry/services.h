@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "registry/manifest_cache.h"
 #include "registry/proxy_service.h"
+#include "registry/storage_stats.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
@@ -21,6 +22,7 @@ struct Services {
   std::unique_ptr<storage::MetaStore> meta;
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
+  std::unique_ptr<StorageStats> stats;
   std::unique_ptr<auth::Authenticator> auth;  // null when auth.mode is none
   // Last: its fetch threads use the stores above and stop first.
   std::unique_ptr<ProxyService> proxy;        // null when proxy.enabled is false

@@ -59,6 +59,11 @@ Status UploadManager::Init() {
   return Status();
 }
 
+size_t UploadManager::InProgress() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return table_.size();
+}
+
 Result<std::shared_ptr<Upload>> UploadManager::Start(const std::string& repo) {
   auto u = std::make_shared<Upload>();
   u->uuid = RandomUuid();

@@ -62,6 +62,8 @@ class UploadManager {
   // exist (or belongs to another repository); kUnavailable if in use.
   Result<std::shared_ptr<Upload>> Acquire(const std::string& repo, const std::string& uuid);
   void Release(const std::shared_ptr<Upload>& u);
+  // How many uploads are open now (idle or busy).
+  size_t InProgress();
   // The current size of an upload, without acquiring it.
   Result<uint64_t> Size(const std::string& repo, const std::string& uuid);
 

@@ -110,3 +110,27 @@ def test_damaged_cached_blob_is_fetched_again(make_wharf, upstream, tmp_path):
     assert up.requests("GET", "/blobs/" + layer) == 2
     assert os.path.getsize(cached[0]) == len(first.body)
     assert call("GET", f"{w.url}/v2/library/app/blobs/{layer}").body == first.body
+
+
+def metric(text, name):
+    m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
+    assert m, (name, text[-2000:])
+    return int(m.group(1))
+
+
+def test_storage_figures_in_metrics(make_wharf):
+    w = make_wharf().start()
+    md, body, cd, ld = simple_image(w, "app")
+    r = call("POST", f"{w.url}/v2/app/blobs/uploads/")
+    assert r.status == 202  # left open: resumable across the restart
+    w.stop()
+    w.start()
+    m = curl(w.url + "/metrics").stdout.decode()
+    assert metric(m, 'wharf_storage_blobs{origin="hosted"}') == 3  # config, layer, manifest
+    assert metric(m, 'wharf_storage_bytes{origin="hosted"}') == 1006 + len(body) + len(
+        call("GET", f"{w.url}/v2/app/blobs/{cd}").body)
+    assert metric(m, 'wharf_storage_blobs{origin="cached"}') == 0
+    assert metric(m, "wharf_storage_uploads_in_progress") == 1
+    assert metric(m, "wharf_storage_quarantined_files") == 0
+    assert metric(m, "wharf_storage_filesystem_free_bytes") > 0
+    assert metric(m, "wharf_storage_stats_age_seconds") < 30
