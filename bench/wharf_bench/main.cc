@@ -4,7 +4,7 @@
 //   wharf-bench blob URL [-c N] [-d SECONDS | -n COUNT] [--connection-close] [--verify] [--head]
 //   wharf-bench pull URL IMAGE:TAG [-c N] [-d S | -n N] [--connection-close] [--ns REG] [--verify]
 //   wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]
-//   wharf-bench push URL [-c N] [-n COUNT] [--size BYTES] [--chunked]
+//   wharf-bench push URL [-c N] [-n COUNT] [--size BYTES] [--chunked] [--distinct]
 // Common: --tls-ca FILE, --insecure, --user U:P (Basic or Bearer token), -H "Name: value", --json, --quiet.
 // URL is http(s)://host:port (blob: the full URL of one object).
 #include <arpa/inet.h>
@@ -54,6 +54,7 @@ struct Options {
   uint64_t size = 1 << 20;
   uint64_t seed = 0;  // 0: random content; otherwise reproducible content
   bool head = false;  // blob: HEAD instead of GET
+  bool distinct = false;  // push: every upload a different blob (fills an index)
   std::vector<std::pair<std::string, std::string>> headers;  // -H "Name: value"
 };
 
@@ -62,7 +63,7 @@ int Usage() {
           "usage: wharf-bench blob URL [-c N] [-d S|-n N] [--connection-close] [--verify] [--head]\n"
           "       wharf-bench pull URL IMAGE:TAG [-c N] [-d S|-n N] [--connection-close] [--ns REG] [--verify]\n"
           "       wharf-bench seed URL [--images N] [--layers N] [--size BYTES] [--chunked] [--prefix NAME] [--seed N]\n"
-          "       wharf-bench push URL [-c N] [-n N] [--size BYTES] [--chunked]\n"
+          "       wharf-bench push URL [-c N] [-n N] [--size BYTES] [--chunked] [--distinct]\n"
           "common: --tls-ca FILE --insecure --user U:P -H 'Name: value' --json --quiet\n"
           "--user is sent as Basic credentials, or used to fetch a Bearer token when the\n"
           "registry's challenge asks for one (the token realm may be another server).\n");
@@ -101,6 +102,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--size" && (v = next())) o->size = strtoull(v, nullptr, 10);
     else if (a == "--seed" && (v = next())) o->seed = strtoull(v, nullptr, 10);
     else if (a == "--head") o->head = true;
+    else if (a == "--distinct") o->distinct = true;
     else if (a == "-H" && (v = next()) && strchr(v, ':')) {
       std::string h = v;
       size_t c = h.find(':');
@@ -457,7 +459,15 @@ int Push(const Options& o, const Target& t) {
         for (uint64_t i = next++; i < n; i = next++) {
           std::string err;
           const double t0 = NowSeconds();
-          bool ok = UploadBlob(o, &loop, &c, PushRepo(o, i), data, d, &err);
+          std::string own;  // --distinct: the upload number stamped over the first bytes
+          std::string own_digest;
+          if (o.distinct) {
+            own = data;
+            memcpy(own.data(), &i, std::min(sizeof i, own.size()));
+            own_digest = DigestOf(own).str();
+          }
+          bool ok = UploadBlob(o, &loop, &c, PushRepo(o, i), o.distinct ? own : data,
+                               o.distinct ? own_digest : d, &err);
           std::lock_guard<std::mutex> lock(mu);
           if (ok) stats.Request(static_cast<uint64_t>((NowSeconds() - t0) * 1e6), data.size());
           else stats.Error(err.empty() ? "upload" : err);

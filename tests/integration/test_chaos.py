@@ -25,6 +25,8 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 import images
 from conftest import WHARF_BIN, call
 from test_proxy import proxy_env, seed, upstream  # noqa: F401 (fixture)
@@ -233,3 +235,35 @@ def test_kill_9_cycles(make_wharf, upstream, tmp_path):
     assert not failures, "\n".join(failures[:30])
     assert max(startups) < 1.0, startups
     assert c["uploads"] > CYCLES and c["images"] > 0 and c["proxied"] > 0, c
+
+
+BENCH = os.path.join(os.path.dirname(WHARF_BIN), "..", "bench", "wharf-bench")
+
+
+@pytest.mark.skipif(not os.path.exists(BENCH), reason="wharf-bench not built here")
+def test_startup_with_100k_blobs(make_wharf):
+    """The index does not slow startup down: 100k blobs (and 100k repositories),
+    restarted after a clean stop and after kill -9 (RocksDB replays its log)."""
+    n = int(os.environ.get("WHARF_STARTUP_BLOBS", "100000"))
+    w = make_wharf(env={"WHARF_HTTP_ACCESS_LOG": "off"}).start()
+    r = subprocess.run([BENCH, "push", w.url, "-c", "32", "-n", str(n), "--size", "64", "--distinct",
+                        "--prefix", "idx/r", "--json", "--quiet"], capture_output=True, text=True, timeout=900)
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["requests"] == n and out["errors"] == {}, r.stderr
+    # Straight after the writes: the metadata log has to be replayed.
+    w.proc.send_signal(signal.SIGKILL)
+    w.proc.wait()
+    crashed = restart(w)
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert re.search(rf'^wharf_storage_blobs{{origin="hosted"}} {n}$', m, re.M)
+    w.stop()
+    clean = restart(w)
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert re.search(rf'^wharf_storage_blobs{{origin="hosted"}} {n}$', m, re.M)
+    summary = (f"startup with {n} blobs in {n} repositories: {clean * 1000:.0f} ms after a clean stop, "
+               f"{crashed * 1000:.0f} ms after kill -9 (uploaded at {out['requests_per_second']:.0f} blobs/s)")
+    print(summary)
+    if os.environ.get("WHARF_CHAOS_REPORT"):
+        with open(os.environ["WHARF_CHAOS_REPORT"], "a") as f:
+            f.write(summary + "\n")
+    assert clean < 1.0 and crashed < 1.0, summary
