@@ -70,7 +70,7 @@ std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& rep
   ProxyMetrics::Add(metrics_->misses);
   auto f = std::make_shared<BlobFetch>();
   inflight_[d.str()] = f;
-  pool_->Run([this, up, repo, store_repo, d, f] { Download(up, repo, store_repo, d, f); });
+  pool_->Run(up->name(), [this, up, repo, store_repo, d, f] { Download(up, repo, store_repo, d, f); });
   return f;
 }
 

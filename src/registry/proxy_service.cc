@@ -135,7 +135,7 @@ bool ProxyService::Fresh(const std::string& store_repo, const std::string& tag, 
   return now - it->second.checked_ms < int64_t{cfg_.manifest_ttl_seconds} * 1000;
 }
 
-std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const std::string& key,
+std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const proxy::Upstream* up, const std::string& key,
                                                     std::function<void(UpstreamJob&)> work) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = jobs_.find(key);
@@ -145,7 +145,7 @@ std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const std::string& key,
   }
   auto job = std::make_shared<UpstreamJob>();
   jobs_[key] = job;
-  meta_pool_->Run([this, key, job, work = std::move(work)] {
+  meta_pool_->Run(up->name(), [this, key, job, work = std::move(work)] {
     work(*job);  // calls job->Finish()
     std::lock_guard<std::mutex> l(mu_);
     jobs_.erase(key);
@@ -155,7 +155,7 @@ std::shared_ptr<UpstreamJob> ProxyService::Coalesce(const std::string& key,
 
 std::shared_ptr<UpstreamJob> ProxyService::HeadBlob(proxy::Upstream* up, const std::string& repo,
                                                     const Digest& d) {
-  return Coalesce("head|" + up->name() + "|" + repo + "|" + d.str(), [up, repo, d](UpstreamJob& job) {
+  return Coalesce(up, "head|" + up->name() + "|" + repo + "|" + d.str(), [up, repo, d](UpstreamJob& job) {
     proxy::FetchOptions opt;
     opt.fail_over_on_404 = true;
     proxy::ClientResponse resp;
@@ -167,7 +167,7 @@ std::shared_ptr<UpstreamJob> ProxyService::HeadBlob(proxy::Upstream* up, const s
 
 std::shared_ptr<UpstreamJob> ProxyService::PassThrough(proxy::Upstream* up, const std::string& repo,
                                                        const std::string& path) {
-  return Coalesce("get|" + up->name() + "|" + path, [up, repo, path](UpstreamJob& job) {
+  return Coalesce(up, "get|" + up->name() + "|" + path, [up, repo, path](UpstreamJob& job) {
     proxy::FetchOptions opt;
     proxy::ClientResponse resp;
     std::string body;
@@ -195,7 +195,7 @@ std::string ProxyService::RenderMetrics() {
 std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const std::string& repo,
                                                     const Reference& ref) {
   proxy::ProxyMetrics::Add(metrics_.misses);
-  return Coalesce("manifest|" + up->name() + "|" + repo + "|" + ref.str(),
+  return Coalesce(up, "manifest|" + up->name() + "|" + repo + "|" + ref.str(),
                   [this, up, repo, ref](UpstreamJob& job) { FetchManifest(up, repo, ref, job); });
 }
 

@@ -101,7 +101,10 @@ class ProxyService {
   };
   // An upstream with the configured timeouts and mirror back-off.
   std::unique_ptr<proxy::Upstream> MakeUpstream(proxy::UpstreamConfig uc) const;
-  std::shared_ptr<UpstreamJob> Coalesce(const std::string& key, std::function<void(UpstreamJob&)> work);
+  // One upstream job per key at a time; runs on the metadata pool under the
+  // upstream's name (see FetchPool's per-upstream share).
+  std::shared_ptr<UpstreamJob> Coalesce(const proxy::Upstream* up, const std::string& key,
+                                        std::function<void(UpstreamJob&)> work);
   void FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
                      UpstreamJob& job);
   Status StoreManifest(const std::string& store_repo, const std::string& tag,

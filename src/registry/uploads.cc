@@ -17,18 +17,29 @@ void FailAppend(http::Response& res, const Status& st) {
     FailStorage(res, st);
 }
 
-// Streams a request body into an acquired upload; releases it when the
-// request ends, unless Take() handed it on.
+// Streams a request body into an acquired upload. A failed write undoes the
+// whole request's data (a full disk must not stay full of a half chunk); the
+// upload stays at its last good size. When the request ends
+// without Take() handing the upload on (an error, or the client left), it is
+// released for a retry, or, if `ephemeral` (a monolithic POST, whose upload
+// the client never saw), discarded with its file.
 class UploadSink final : public http::BodySink {
  public:
-  UploadSink(Services& s, std::shared_ptr<Upload> u, http::Response& res)
-      : s_(s), u_(std::move(u)), res_(res) {}
+  UploadSink(Services& s, std::shared_ptr<Upload> u, http::Response& res, bool ephemeral = false)
+      : s_(s), u_(std::move(u)), res_(res), ephemeral_(ephemeral), start_size_(u_->size) {}
   ~UploadSink() override {
-    if (u_) s_.uploads->Release(u_);
+    if (!u_) return;
+    if (ephemeral_)
+      (void)s_.uploads->Cancel(u_);
+    else
+      s_.uploads->Release(u_);
   }
   Status Write(std::string_view chunk) override {
     Status st = s_.uploads->Append(*u_, chunk);
-    if (!st.ok()) FailAppend(res_, st);
+    if (!st.ok()) {
+      s_.uploads->Rewind(*u_, start_size_);
+      FailAppend(res_, st);
+    }
     return st;
   }
   const Upload& upload() const { return *u_; }
@@ -38,6 +49,8 @@ class UploadSink final : public http::BodySink {
   Services& s_;
   std::shared_ptr<Upload> u_;
   http::Response& res_;
+  const bool ephemeral_;
+  const uint64_t start_size_;
 };
 
 void UploadHeaders(http::Response& res, const std::string& repo, const std::string& uuid,
@@ -118,7 +131,7 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
     return BodyMode::kRespond;
   }
   if (monolithic) {
-    ex.sink = std::make_unique<UploadSink>(s, *u, ex.res);
+    ex.sink = std::make_unique<UploadSink>(s, *u, ex.res, /*ephemeral=*/true);
     return BodyMode::kStream;
   }
   ex.res.status = 202;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "util/log.h"
@@ -125,6 +126,17 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
   if (u.hash_valid) u.sha256.Update(data);
   u.size += data.size();
   return Status();
+}
+
+void UploadManager::Rewind(Upload& u, uint64_t size) {
+  if (size >= u.size) return;
+  if (::ftruncate(u.fd, static_cast<off_t>(size)) != 0) {
+    WLOG_WARN("upload %s: cannot cut back to %llu bytes: %s", u.uuid.c_str(),
+              static_cast<unsigned long long>(size), strerror(errno));
+    return;  // the size stays what the file says; the client can ask
+  }
+  u.size = size;
+  u.hash_valid = false;
 }
 
 void UploadManager::Remove(const std::shared_ptr<Upload>& u) {

@@ -71,6 +71,9 @@ class UploadManager {
   // (the file is cut back), so the client may retry the chunk. kTooLarge past
   // the configured cap; kNoSpace when the disk is full.
   Status Append(Upload& u, std::string_view data);
+  // Cuts the upload back to `size` bytes (REQUIRES: acquired, size <= u.size),
+  // e.g. to undo a whole failed request; the hash is then recomputed at commit.
+  void Rewind(Upload& u, uint64_t size);
 
   // Verifies the content against `want` and stores it as that blob in the
   // upload's repository (REQUIRES: acquired). Blocking (hashing, fsync): run

@@ -1,0 +1,289 @@
+"""Resource exhaustion: a full disk, many connections, slow peers, running
+out of file descriptors. Each must end in clean errors for the requests that
+cannot be served, and nothing else: stored content stays intact and the
+server keeps serving."""
+import hashlib
+import json
+import os
+import resource
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import call, curl
+from test_api import push_blob, simple_image
+from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
+
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def code_of(r):
+    return json.loads(r.body)["errors"][0]["code"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MiB tmpfs as the storage root (needs root; skipped otherwise)."""
+    d = tmp_path / "disk"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
+    yield str(d)
+    subprocess.run(["umount", "-l", str(d)])
+
+
+def leftovers(root):
+    return os.listdir(os.path.join(root, "tmp")), os.listdir(os.path.join(root, "uploads"))
+
+
+def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
+    up = upstream()
+    big = big_file(tmp_path, 80)
+    big_digest = push_raw_blob(up, "library/huge", big)
+    w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=small_disk + "/root")).start()
+    root = w.env["WHARF_STORAGE_ROOT"]
+    md, body, cd, ld = simple_image(w, "keep")
+
+    # A monolithic upload larger than the disk: a clean 507, nothing left behind.
+    big_bytes = open(big, "rb").read()
+    r = call("POST", f"{w.url}/v2/app/blobs/uploads/?digest={big_digest}", big_bytes)
+    assert r.status == 507 and code_of(r) == "STORAGE_FULL", r
+    assert leftovers(root) == ([], [])
+
+    # A chunk that does not fit: refused, and the upload stays resumable at
+    # the last good offset.
+    r = call("POST", f"{w.url}/v2/app/blobs/uploads/")
+    loc = r.headers["location"]
+    first = os.urandom(1 << 20)
+    r = call("PATCH", w.url + loc, first, {"Content-Range": f"0-{len(first) - 1}"})
+    assert r.status == 202
+    r = call("PATCH", w.url + r.headers["location"], big_bytes)
+    assert r.status == 507 and code_of(r) == "STORAGE_FULL", r
+    r = call("GET", w.url + loc)
+    assert r.status == 204 and r.headers["range"] == f"0-{len(first) - 1}"
+    rest = b"the end"
+    r = call("PATCH", w.url + loc, rest, {"Content-Range": f"{len(first)}-{len(first) + len(rest) - 1}"})
+    assert r.status == 202
+    r = call("PUT", f"{w.url}{r.headers['location']}&digest={sha(first + rest)}"
+             if "?" in r.headers["location"] else f"{w.url}{r.headers['location']}?digest={sha(first + rest)}")
+    assert r.status == 201, r
+
+    # A proxied blob that cannot be cached: the client gets an error (or a
+    # cut stream, if it started), the partial cache file goes away.
+    r = curl("-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+             f"{w.url}/v2/library/huge/blobs/{big_digest}", check=False)
+    status, got = r.stdout.decode().split()
+    print("proxied fetch on a full disk:", status, got, r.returncode)
+    assert status != "200" or int(got) < os.path.getsize(big) or r.returncode != 0
+    time.sleep(0.5)
+    assert leftovers(root)[0] == []
+
+    # Everything stored before is intact and still served; writes work again.
+    assert call("GET", f"{w.url}/v2/keep/manifests/v1").body == body
+    assert call("GET", f"{w.url}/v2/keep/blobs/{ld}").status == 200
+    assert push_blob(w, "app", b"small enough") == sha(b"small enough")
+    r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "storage full" in w.stderr()
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {want}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    return soft, hard
+
+
+def open_idle(port, n):
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
+def test_ten_thousand_idle_connections(make_wharf):
+    old = raise_nofile(12000)
+    try:
+        w = make_wharf(env={"WHARF_HTTP_LIMITS_MAX_CONNECTIONS": "10050", "WHARF_HTTP_ACCESS_LOG": "off"}).start()
+        rss0 = w.rss_kb()
+        socks = open_idle(w.port, 10000)
+        deadline = time.time() + 20
+        m = ""
+        while time.time() < deadline:  # until the server has accepted them all
+            m = curl(w.url + "/metrics").stdout.decode()
+            if "wharf_http_open_connections 10001" in m:
+                break
+            time.sleep(0.1)
+        assert "wharf_http_open_connections 10001" in m  # 10000 idle + the scrape
+        rss = w.rss_kb()
+        per_conn = (rss - rss0) * 1024 / 10000
+        print(f"10000 idle connections: RSS {rss0 // 1024} -> {rss // 1024} MB, {per_conn:.0f} bytes each")
+        report = os.environ.get("WHARF_CHAOS_REPORT")
+        if report:
+            with open(report, "a") as f:
+                f.write(f"10000 idle connections held at {rss // 1024} MB RSS "
+                        f"({per_conn / 1024:.1f} KiB per connection)\n")
+        if not os.environ.get("WHARF_SANITIZED"):
+            assert per_conn < 16 * 1024, per_conn
+        # Normal requests go on meanwhile.
+        d = push_blob(w, "busy", b"still serving")
+        assert call("GET", f"{w.url}/v2/busy/blobs/{d}").body == b"still serving"
+        # Past the limit: a clean 503 with Retry-After, then close.
+        extra = open_idle(w.port, 100)
+        time.sleep(1)  # the refusals are written at accept time
+        refused = 0
+        for s in extra:
+            try:
+                data = s.recv(4096, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue  # accepted: within the limit
+            if data.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in data and b"UNAVAILABLE" in data:
+                refused += 1
+        assert refused >= 50, refused
+        for s in socks + extra:
+            s.close()
+        time.sleep(0.5)
+        assert call("GET", f"{w.url}/v2/").status == 200
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+
+
+class Staller:
+    """An 'upstream' that accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(512)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        for s in self.held:
+            s.close()
+        self.sock.close()
+
+
+def test_stalled_upstream_does_not_stall_others(make_wharf, upstream, tmp_path):
+    from test_proxy import seed
+    up = upstream()
+    mdigest, blobs = seed(up, tmp_path)
+    stall = Staller()
+    regs = {"docker.io": {"mirrors": [up.url]},
+            "stall.example": {"mirrors": [f"http://127.0.0.1:{stall.port}"]}}
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_REGISTRIES=json.dumps(regs),
+                                 WHARF_PROXY_FETCH_THREADS="4",
+                                 WHARF_PROXY_FIRST_BYTE_TIMEOUT_SECONDS="60")).start()
+    stuck = []
+    for i in range(12):  # more than either pool has threads
+        for path in (f"/v2/s{i}/manifests/v1?ns=stall.example",
+                     f"/v2/s{i}/blobs/sha256:{i:064x}?ns=stall.example"):
+            p = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--max-time", "90", w.url + path])
+            stuck.append(p)
+    try:
+        time.sleep(1.5)
+        assert all(p.poll() is None for p in stuck)  # really stalled
+        t0 = time.monotonic()
+        # Hosted content, and pulls through the healthy upstream, go on.
+        d = push_blob(w, "hosted", b"hosted bytes")
+        assert call("GET", f"{w.url}/v2/hosted/blobs/{d}").body == b"hosted bytes"
+        r = call("GET", f"{w.url}/v2/library/app/manifests/v1",
+                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        assert r.status == 200
+        for b in blobs:
+            got = call("GET", f"{w.url}/v2/library/app/blobs/{b}")
+            assert got.status == 200 and sha(got.body) == b
+        took = time.monotonic() - t0
+        assert took < 10, took
+    finally:
+        for p in stuck:
+            p.kill()
+        stall.close()
+
+
+def cpu_seconds(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_file_descriptors(make_wharf):
+    w = make_wharf(env={"WHARF_HTTP_ACCESS_LOG": "off"})
+    w.args = ["prlimit", "--nofile=64:64", "--"] + w.args  # a tiny `ulimit -n`
+    w.start()
+    socks = open_idle(w.port, 150)  # far more than 64: the kernel queues the rest
+    time.sleep(1)
+    cpu0 = cpu_seconds(w.proc.pid)
+    time.sleep(2)
+    spent = cpu_seconds(w.proc.pid) - cpu0
+    assert w.proc.poll() is None, "the server died"
+    assert spent < 0.5, f"busy loop while out of descriptors: {spent:.2f} s of CPU in 2 s"
+    assert "pausing accepts" in w.stderr()
+    for s in socks:
+        s.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:  # accepting resumes once descriptors are free
+        r = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", w.url + "/v2/", check=False)
+        if r.stdout == b"200":
+            break
+        time.sleep(0.2)
+    assert r.stdout == b"200"
+    d = push_blob(w, "after", b"descriptors are back")
+    assert call("GET", f"{w.url}/v2/after/blobs/{d}").body == b"descriptors are back"
+
+
+def test_slow_readers_do_not_pin_memory(make_wharf, upstream, tmp_path):
+    up = upstream()
+    big = big_file(tmp_path, 64)
+    proxied = push_raw_blob(up, "library/big", big)
+    w = make_wharf(env=proxy_env(up.url)).start()
+    data = open(big, "rb").read()
+    hosted = push_blob(w, "big", data[:48 << 20])
+    rss0 = w.rss_kb()
+    readers = []
+    for path in [f"/v2/big/blobs/{hosted}"] * 8 + [f"/v2/library/big/blobs/{proxied}"] * 4:
+        s = socket.create_connection(("127.0.0.1", w.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        readers.append((s, path))
+    time.sleep(3)  # nobody reads: the server must wait, not buffer
+    grown = (w.rss_kb() - rss0) / 1024
+    if not os.environ.get("WHARF_SANITIZED"):
+        assert grown < 24, f"RSS grew by {grown:.0f} MB for 12 stalled readers"
+    assert call("GET", f"{w.url}/v2/").status == 200  # others are served meanwhile
+    for s, path in readers:  # now read everything, and check it
+        buf = b""
+        s.settimeout(30)
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        head, body = buf.split(b"\r\n\r\n", 1)
+        n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+        h = hashlib.sha256(body)
+        got = len(body)
+        while got < n:
+            chunk = s.recv(1 << 20)
+            assert chunk, "connection closed early"
+            h.update(chunk)
+            got += len(chunk)
+        want = hosted if "library" not in path else proxied
+        assert "sha256:" + h.hexdigest() == want
+        s.close()
