@@ -149,7 +149,13 @@ void Connection::UpdatePoll() {
   if (!poll_inited_) {
     // Lazily: libuv's poll init costs an ioctl and two epoll_ctl calls, which
     // a connection that is answered and closed from its first read never needs.
-    uv_poll_init_socket(w_->loop(), &poll_, fd_);
+    int rc = uv_poll_init_socket(w_->loop(), &poll_, fd_);
+    if (rc != 0) {
+      WLOG_ERROR("%s: cannot watch the connection: %s", peer_.c_str(), uv_strerror(rc));
+      poll_events_ = 0;
+      Close();
+      return;
+    }
     poll_.data = this;
     poll_inited_ = true;
     ++open_handles_;
