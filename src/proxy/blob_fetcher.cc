@@ -40,7 +40,13 @@ std::string BlobFetch::error() {
   return error_;
 }
 
-void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error) {
+bool BlobFetch::storage_full() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return storage_full_;
+}
+
+void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error,
+                        bool storage_full) {
   std::vector<std::function<void()>> run;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -49,6 +55,7 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
     file_ = std::move(f);
     upstream_status_ = status;
     error_ = std::move(error);
+    storage_full_ = storage_full;
     run.swap(waiters_);
   }
   for (auto& fn : run) fn();
@@ -133,7 +140,15 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   std::string mirror;
   Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                         [&](std::string_view data) -> Status {
-                          if (!file && resp.has_length) publish(resp.content_length);
+                          if (!file && resp.has_length) {
+                            // Refuse before the first byte goes out, while the
+                            // client can still get a clean error instead of a
+                            // cut stream.
+                            if (!blobs_->HasRoomFor(resp.content_length))
+                              return Status(Code::kNoSpace, "no room to cache " +
+                                                                std::to_string(resp.content_length) + " bytes");
+                            publish(resp.content_length);
+                          }
                           if (file && written + data.size() > file->length())
                             return Status(Code::kInvalid, "upstream sent more than Content-Length");
                           size_t off = 0;
@@ -170,7 +185,8 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                                        : st.message().c_str());
     if (file) file->Finish(false);
     else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
-                    st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message());
+                    st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message(),
+                    st.code() == Code::kNoSpace);
     if (rfd >= 0) ::close(rfd);
     ::close(wfd);
     ::unlink(tmp.c_str());

@@ -43,15 +43,19 @@ class BlobFetch {
   std::shared_ptr<http::GrowingFile> file();
   int upstream_status();  // when failed: the upstream's status, or 0
   std::string error();
+  // When failed: true if it was for lack of disk space (nothing was sent).
+  bool storage_full();
 
  private:
   friend class BlobFetcher;
-  void Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error);
+  void Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error,
+               bool storage_full = false);
   std::mutex mu_;
   State state_ = State::kWaiting;
   std::shared_ptr<http::GrowingFile> file_;
   int upstream_status_ = 0;
   std::string error_;
+  bool storage_full_ = false;
   std::vector<std::function<void()>> waiters_;
 };
 

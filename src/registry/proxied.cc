@@ -78,6 +78,8 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   if (fetch->state() == proxy::BlobFetch::State::kFailed) {
     if (Unknown(fetch->upstream_status()))
       Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
+    else if (fetch->storage_full())
+      FailStorage(ex.res, Status(Code::kNoSpace, fetch->error()));
     else
       UpstreamFailed(ex.res, fetch->error());
     return BodyMode::kRespond;

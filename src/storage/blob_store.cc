@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -152,6 +154,14 @@ Result<Digest> BlobStore::Rehash(const Digest& d, uint64_t* size) const {
   ::close(*fd);
   *size = total;
   return h.Final();
+}
+
+bool BlobStore::HasRoomFor(uint64_t bytes) const {
+  struct statvfs fs;
+  if (::statvfs(tmp_.c_str(), &fs) != 0) return true;
+  const uint64_t total = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+  const uint64_t reserve = std::max<uint64_t>(total / 100, 16 << 20);
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize >= bytes + reserve;
 }
 
 Result<std::string> BlobStore::Quarantine(const Digest& d) {

@@ -50,6 +50,9 @@ class BlobStore {
   // Hashes the blob file as it is on disk; *size gets the bytes read. Returns
   // the digest of the content (compare it with `d`). kNotFound without a file.
   Result<Digest> Rehash(const Digest& d, uint64_t* size) const;
+  // True if the filesystem has `bytes` free for unprivileged writers, plus a
+  // 1% (at least 16 MiB) reserve for metadata. True when it cannot tell.
+  bool HasRoomFor(uint64_t bytes) const;
   // Moves the blob file out of the store into <root>/quarantine/ (kept for
   // inspection, never served) and returns its new path. kNotFound if absent.
   Result<std::string> Quarantine(const Digest& d);
