@@ -170,6 +170,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
     rows = {}
     try:
         def one_client(url):
+            os.sync()  # no writeback of earlier runs' gigabytes during this one
             r = subprocess.run(pinned(1, ["curl", "-s", "-o", "/dev/null", "-w",
                                           "%{time_starttransfer} %{time_total}", url]),
                                capture_output=True, text=True, timeout=600)
@@ -177,6 +178,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
             return ttfb, total
 
         def eight_clients(url):
+            os.sync()
             r = subprocess.run(pinned(1, [args.bench, "blob", url, "-c", "8", "-n", "8", "--json", "--quiet"]),
                                capture_output=True, text=True, timeout=900)
             return json.loads(r.stdout)["seconds"]

@@ -14,21 +14,10 @@ GrowingFile::~GrowingFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void GrowingFile::Advance(uint64_t written) {
-  // Readers see the first kHeadStart bytes at once (time to first byte), and
-  // then trail the writer by at least kTrail, on kTrailStep boundaries: a
-  // reader splicing pages the writer is still filling makes the writer's
-  // copy into those pages several times slower (measured: a 1 GiB cold pull
-  // took 2.8 s instead of 1.6 s).
-  uint64_t shown = written;
-  if (written < length_) {
-    shown = written >= kTrail + kHeadStart ? (written - kTrail) & ~(kTrailStep - 1)
-                                           : std::min(written, kHeadStart);
-    shown = std::max(shown, available_.load(std::memory_order_relaxed));
-  }
-  available_.store(shown, std::memory_order_release);
-  if (shown - woken_at_ < kWakeBytes && shown < length_) return;
-  woken_at_ = shown;
+void GrowingFile::Advance(uint64_t available) {
+  available_.store(available, std::memory_order_release);
+  if (available - woken_at_ < kWakeBytes && available < length_) return;
+  woken_at_ = available;
   WakeAll();
 }
 

@@ -41,9 +41,7 @@ class GrowingFile {
   // Finish), not for every write: one wake-up per 64 KiB would cost more
   // than the copy it announces.
   static constexpr uint64_t kWakeBytes = 1 << 20;
-  // `written` bytes are in the file. What readers may send lags behind it
-  // (see the .cc); all of it once written == length().
-  void Advance(uint64_t written);
+  void Advance(uint64_t available);
   // ok: every byte is there and verified; !ok: readers must abort.
   void Finish(bool ok);
 
@@ -53,9 +51,6 @@ class GrowingFile {
 
  private:
   void WakeAll();
-  static constexpr uint64_t kHeadStart = 256 << 10;
-  static constexpr uint64_t kTrail = 2 << 20;
-  static constexpr uint64_t kTrailStep = 1 << 20;
 
   int fd_;
   uint64_t length_;
