@@ -17,6 +17,9 @@ from conftest import call, curl
 from test_api import push_blob, simple_image
 from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
 
+# tests/run.sh sets WHARF_SANITIZED to 1 for the ASan+UBSan build, 0 otherwise.
+SANITIZED = os.environ.get("WHARF_SANITIZED") == "1"
+
 
 def sha(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
@@ -128,7 +131,7 @@ def test_ten_thousand_idle_connections(make_wharf):
             with open(report, "a") as f:
                 f.write(f"10000 idle connections held at {rss // 1024} MB RSS "
                         f"({per_conn / 1024:.1f} KiB per connection)\n")
-        if not os.environ.get("WHARF_SANITIZED"):
+        if not SANITIZED:
             assert per_conn < 16 * 1024, per_conn
         # Normal requests go on meanwhile.
         d = push_blob(w, "busy", b"still serving")
@@ -222,7 +225,7 @@ def cpu_seconds(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.skipif(bool(os.environ.get("WHARF_SANITIZED")),
+@pytest.mark.skipif(SANITIZED,
                     reason="UBSan's vptr check opens a pipe to probe memory; with no descriptor "
                            "left it reports a false 'invalid vptr' (runs in the release build)")
 def test_out_of_file_descriptors(make_wharf):
@@ -266,7 +269,7 @@ def test_slow_readers_do_not_pin_memory(make_wharf, upstream, tmp_path):
         readers.append((s, path))
     time.sleep(3)  # nobody reads: the server must wait, not buffer
     grown = (w.rss_kb() - rss0) / 1024
-    if not os.environ.get("WHARF_SANITIZED"):
+    if not SANITIZED:
         assert grown < 24, f"RSS grew by {grown:.0f} MB for 12 stalled readers"
     assert call("GET", f"{w.url}/v2/").status == 200  # others are served meanwhile
     for s, path in readers:  # now read everything, and check it
