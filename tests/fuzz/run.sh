@@ -20,12 +20,13 @@ build_failed() {
   fi
   exit 1
 }
+mkdir -p "$B"  # an empty build directory is fine for meson, and holds the logs
 if [ ! -f "$B/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$B" -Dfuzz=true -Dtests=false -Dbench=false \
-    -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >"$B.setup.log" 2>&1 ||
-    { cat "$B.setup.log"; build_failed; }
+    -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >"$B/setup.log" 2>&1 ||
+    { cat "$B/setup.log"; build_failed; }
 fi
-ninja -C "$B" >"$B.build.log" 2>&1 || { tail -40 "$B.build.log"; build_failed; }
+ninja -C "$B" >"$B/build.log" 2>&1 || { tail -40 "$B/build.log"; build_failed; }
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 rc=0
 for t in $TARGETS; do
