@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
@@ -49,25 +50,46 @@ int AskServer(const std::string& path, const std::string& target, std::string* b
   return atoi(resp.c_str() + sp + 1);
 }
 
-// Runs `local` on the opened database, or, when a server holds it, asks the
-// server for `target`. Prints the JSON report. Returns the report (or the
-// reason it could not run) for the caller's exit code.
-Result<std::string> RunHere(const Config& cfg, const char* name, const std::string& target,
-                            const std::function<Result<std::string>(storage::BlobStore&,
-                                                                     storage::MetaStore&)>& local) {
+// A maintenance report as the JSON that both paths print.
+template <typename Report>
+Result<std::string> AsJson(const Result<Report>& report) {
+  if (!report.ok()) return report.status();
+  return report->ToJson();
+}
+
+using LocalRun = std::function<Result<std::string>(storage::BlobStore&, storage::MetaStore&,
+                                                   std::shared_mutex& gc_lock)>;
+
+// Runs `local` on the opened database or, when a server holds it, asks the
+// server for `target`. Prints the JSON report on stdout and returns it; on
+// failure prints "wharf <name>: <why>" on stderr and returns nothing.
+std::optional<std::string> RunHere(const Config& cfg, const char* name, const std::string& target,
+                                   const LocalRun& local) {
+  Result<std::string> out = Internal("not run");
   auto meta = storage::MetaStore::Open(cfg.storage.root + "/meta");
   if (meta.ok()) {
     storage::BlobStore blobs(cfg.storage.root);
-    return local(blobs, **meta);
+    std::shared_mutex lock;  // nobody else in this process: only to satisfy the contract
+    out = local(blobs, **meta, lock);
+  } else {
+    // Most likely a running server holds the database: ask it.
+    std::string body;
+    int status = AskServer(registry::Registry::AdminSocketPath(cfg), target, &body);
+    if (status == 200) {
+      out = body;
+    } else {
+      std::string why = status < 0 ? body : "HTTP " + std::to_string(status) + " " + body;
+      out = Status(Code::kUnavailable, std::string("cannot open ") + cfg.storage.root + "/meta (" +
+                                           meta.status().message() + ") and the server did not run " +
+                                           name + ": " + why);
+    }
   }
-  // Most likely a running server holds the database: ask it.
-  std::string body;
-  int status = AskServer(registry::Registry::AdminSocketPath(cfg), target, &body);
-  if (status == 200) return body;
-  std::string why = status < 0 ? body : "HTTP " + std::to_string(status) + " " + body;
-  return Status(Code::kUnavailable, std::string("cannot open ") + cfg.storage.root + "/meta (" +
-                                        meta.status().message() + ") and the server did not run " +
-                                        name + ": " + why);
+  if (!out.ok()) {
+    fprintf(stderr, "wharf %s: %s\n", name, out.status().ToString().c_str());
+    return std::nullopt;
+  }
+  printf("%s\n", out->c_str());
+  return *out;
 }
 
 }  // namespace
@@ -77,36 +99,22 @@ int GcCommand(const Config& cfg, bool dry_run, bool delete_untagged) {
   if (dry_run) query += "dry_run";
   if (delete_untagged) query += std::string(query.empty() ? "" : "&") + "delete_untagged";
   if (!query.empty()) query = "?" + query;
+  const registry::GcOptions opt{dry_run, delete_untagged,
+                                int64_t{cfg.storage.gc_grace_minutes} * 60 * 1000};
   auto out = RunHere(cfg, "gc", "/admin/gc" + query,
-                     [&](storage::BlobStore& blobs, storage::MetaStore& meta) -> Result<std::string> {
-                       std::shared_mutex lock;
-                       registry::GcOptions opt{dry_run, delete_untagged,
-                                               int64_t{cfg.storage.gc_grace_minutes} * 60 * 1000};
-                       auto rep = registry::RunGc(blobs, meta, lock, opt);
-                       if (!rep.ok()) return rep.status();
-                       return rep->ToJson();
+                     [&](storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& lock) {
+                       return AsJson(registry::RunGc(blobs, meta, lock, opt));
                      });
-  if (!out.ok()) {
-    fprintf(stderr, "wharf gc: %s\n", out.status().ToString().c_str());
-    return 1;
-  }
-  printf("%s\n", out->c_str());
-  return 0;
+  return out ? 0 : 1;
 }
 
 int FsckCommand(const Config& cfg, bool repair) {
   auto out = RunHere(cfg, "fsck", repair ? "/admin/fsck?repair" : "/admin/fsck",
-                     [&](storage::BlobStore& blobs, storage::MetaStore& meta) -> Result<std::string> {
-                       std::shared_mutex lock;
-                       auto rep = registry::RunFsck(blobs, meta, lock, repair);
-                       if (!rep.ok()) return rep.status();
-                       return rep->ToJson();
+                     [&](storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& lock) {
+                       return AsJson(registry::RunFsck(blobs, meta, lock, repair));
                      });
-  if (!out.ok()) {
-    fprintf(stderr, "wharf fsck: %s\n", out.status().ToString().c_str());
-    return 2;
-  }
-  printf("%s\n", out->c_str());
+  if (!out) return 2;
+  // The same exit code whichever process ran it: read it off the report.
   auto j = nlohmann::json::parse(*out, nullptr, false);
   if (!j.is_object() || !j.contains("problems")) return 2;
   for (const auto& p : j["problems"])

@@ -46,7 +46,7 @@ void Evictor::MaybeEvict() {
   std::vector<std::pair<std::string, std::string>> manifests;  // (proxy repo, digest)
   Status st = s_->meta->ForEachManifest(
       [&](const std::string& repo, const std::string& digest, const storage::ManifestRecord&) {
-        if (!repo.empty() && repo[0] == '~') manifests.emplace_back(repo, digest);
+        if (storage::IsCachedRepo(repo)) manifests.emplace_back(repo, digest);
       });
   struct Candidate {
     std::string digest;

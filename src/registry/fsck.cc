@@ -36,14 +36,14 @@ Status QuarantineBlob(storage::BlobStore& blobs, storage::MetaStore& meta, const
 
 namespace {
 
-bool Cached(const std::string& repo) { return !repo.empty() && repo[0] == '~'; }
-
-// Check 1: every recorded blob against its file.
+// Check 1: every recorded blob against its file. *recorded gets every
+// digest the index names, for check 4.
 Status CheckBlobs(storage::BlobStore& blobs, storage::MetaStore& meta, bool repair,
-                  FsckReport* rep) {
+                  FsckReport* rep, std::set<std::string>* recorded) {
   std::vector<std::pair<std::string, uint64_t>> records;
   WHARF_RETURN_IF_ERROR(meta.ForEachBlob(
       [&](const std::string& digest, const storage::BlobRecord& r) { records.emplace_back(digest, r.size); }));
+  for (const auto& r : records) recorded->insert(r.first);
   for (const auto& [digest, size] : records) {
     auto d = Digest::Parse(digest);
     if (!d.ok()) {
@@ -90,8 +90,7 @@ Status CheckReferences(storage::BlobStore& blobs, storage::MetaStore& meta, Fsck
   for (const M& m : manifests) {
     ++rep->manifests_checked;
     const std::string subject = m.repo + "@" + m.digest;
-    auto d = Digest::Parse(m.digest);
-    auto bytes = d.ok() ? blobs.ReadAll(*d) : Result<std::string>(d.status());
+    auto bytes = blobs.ReadAll(m.digest);
     ParsedManifest parsed;
     ManifestError err;
     if (!bytes.ok()) {
@@ -102,7 +101,7 @@ Status CheckReferences(storage::BlobStore& blobs, storage::MetaStore& meta, Fsck
       rep->problems.push_back({"unreadable_manifest", subject, err.message, false});
       continue;
     }
-    if (Cached(m.repo)) continue;
+    if (storage::IsCachedRepo(m.repo)) continue;
     for (const auto& b : parsed.blobs)
       if (!meta.LinkedSize(m.repo, b).ok())
         rep->problems.push_back({"dangling_reference", subject, "blob " + b + " is not stored", false});
@@ -123,11 +122,9 @@ Result<FsckReport> RunFsck(storage::BlobStore& blobs, storage::MetaStore& meta,
                            std::shared_mutex& lock, bool repair) {
   std::shared_lock<std::shared_mutex> guard(lock);
   FsckReport rep;
-  WHARF_RETURN_IF_ERROR(CheckBlobs(blobs, meta, repair, &rep));
-  WHARF_RETURN_IF_ERROR(CheckReferences(blobs, meta, &rep));
   std::set<std::string> known;
-  WHARF_RETURN_IF_ERROR(meta.ForEachBlob(
-      [&](const std::string& digest, const storage::BlobRecord&) { known.insert(digest); }));
+  WHARF_RETURN_IF_ERROR(CheckBlobs(blobs, meta, repair, &rep, &known));
+  WHARF_RETURN_IF_ERROR(CheckReferences(blobs, meta, &rep));
   WHARF_RETURN_IF_ERROR(blobs.ForEach([&](const Digest& d, uint64_t, int64_t) {
     if (!known.count(d.str())) ++rep.unreferenced_files;
   }));

@@ -47,8 +47,7 @@ Result<GcReport> RunGc(storage::BlobStore& blobs, storage::MetaStore& meta,
   });
   WHARF_RETURN_IF_ERROR(st);
   for (Entry& e : entries) {
-    auto d = Digest::Parse(e.digest);
-    auto bytes = d.ok() ? blobs.ReadAll(*d) : Result<std::string>(d.status());
+    auto bytes = blobs.ReadAll(e.digest);
     ManifestError err;
     if (!bytes.ok() || !ParseManifest(*bytes, e.rec.media_type, &e.parsed, &err))
       WLOG_WARN("gc: manifest %s in %s unreadable; keeping it", e.digest.c_str(), e.repo.c_str());

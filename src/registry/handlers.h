@@ -20,8 +20,8 @@ namespace wharf::registry {
 using BodyMode = http::Handler::BodyMode;
 
 // Serves blob `d` of `repo` from local storage (REQUIRES: linked in repo,
-// with the size its link record holds).
-// Serves blob `d` of `repo` (GET, HEAD, ranges, conditional requests) and
+// with the size its link record holds: GET, HEAD, ranges, conditional
+// requests) and
 // returns true. Returns false, with nothing answered, when the file turns out
 // to be damaged (its size is not the recorded one): it has then been
 // quarantined and forgotten, and the caller decides what the client gets.

@@ -1,7 +1,4 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
@@ -26,15 +23,9 @@ void Unknown(Services& s, http::Response& res, const std::string& repo) {
 std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& digest,
                                                 uint64_t size) {
   if (auto hit = s.manifests->Get(digest)) return hit;
-  auto d = Digest::Parse(digest);
-  if (!d.ok()) return nullptr;
-  uint64_t fsize = 0;
-  auto fd = s.blobs->Open(*d, &fsize);
-  if (!fd.ok()) return nullptr;
-  auto bytes = std::make_shared<std::string>(fsize, '\0');
-  ssize_t n = ::pread(*fd, bytes->data(), fsize, 0);
-  ::close(*fd);
-  if (n < 0 || static_cast<uint64_t>(n) != fsize || fsize != size) return nullptr;
+  auto read = s.blobs->ReadAll(digest);
+  if (!read.ok() || read->size() != size) return nullptr;
+  auto bytes = std::make_shared<const std::string>(std::move(*read));
   s.manifests->Put(digest, bytes);
   return bytes;
 }

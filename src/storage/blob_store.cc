@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
 #include "util/clock.h"
 
@@ -133,27 +132,18 @@ Result<std::string> BlobStore::ReadAll(const Digest& d) const {
   return out;
 }
 
+Result<std::string> BlobStore::ReadAll(std::string_view digest) const {
+  auto d = Digest::Parse(digest);
+  if (!d.ok()) return d.status();
+  return ReadAll(*d);
+}
+
 Result<Digest> BlobStore::Rehash(const Digest& d, uint64_t* size) const {
   auto fd = Open(d, size);
   if (!fd.ok()) return fd.status();
-  Hasher h(d.algo);
-  std::unique_ptr<char[]> buf(new char[1 << 20]);
-  uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(*fd, buf.get(), 1 << 20);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status st = Status::FromErrno(errno, "read " + PathFor(d));
-      ::close(*fd);
-      return st;
-    }
-    if (n == 0) break;
-    h.Update(std::string_view(buf.get(), static_cast<size_t>(n)));
-    total += static_cast<uint64_t>(n);
-  }
+  auto got = DigestOfFile(*fd, d.algo);
   ::close(*fd);
-  *size = total;
-  return h.Final();
+  return got;
 }
 
 bool BlobStore::HasRoomFor(uint64_t bytes) const {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "util/digest.h"
 #include "util/status.h"
@@ -45,9 +46,11 @@ class BlobStore {
   Status Write(const Digest& d, std::string_view content);
   Status Remove(const Digest& d);
   // The whole content of a (small) blob, e.g. a manifest. kNotFound if the
-  // file does not exist; kIO if it is shorter than its size.
+  // file does not exist; kIO if it is shorter than its size; the overload
+  // taking a digest string also fails on a malformed one.
   Result<std::string> ReadAll(const Digest& d) const;
-  // Hashes the blob file as it is on disk; *size gets the bytes read. Returns
+  Result<std::string> ReadAll(std::string_view digest) const;
+  // Hashes the blob file as it is on disk; *size gets the file's size. Returns
   // the digest of the content (compare it with `d`). kNotFound without a file.
   Result<Digest> Rehash(const Digest& d, uint64_t* size) const;
   // True if the filesystem has `bytes` free for unprivileged writers, plus a

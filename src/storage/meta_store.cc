@@ -278,7 +278,7 @@ Status MetaStore::ListRepos(const std::string& last, size_t n, std::vector<std::
                             bool* more) const {
   *more = false;
   return Scan(std::string("n\0", 2), last, [&](std::string_view repo, std::string_view) {
-    if (!repo.empty() && repo[0] == '~') return true;  // the proxy's internal names
+    if (IsCachedRepo(repo)) return true;
     if (out->size() >= n) {
       *more = true;
       return false;

@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/status.h"
@@ -141,5 +142,9 @@ class MetaStore {
 };
 
 int64_t NowMs();
+
+// Content pulled through the proxy is stored under internal repository names
+// "~<registry>/<repo>", which no client can name; the catalog skips them.
+inline bool IsCachedRepo(std::string_view repo) { return !repo.empty() && repo[0] == '~'; }
 
 }  // namespace wharf::storage

@@ -14,6 +14,8 @@ import pytest
 
 WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "src", "wharf"))
+# The load tool of the same build (built in the release configuration only).
+WHARF_BENCH = os.path.join(os.path.dirname(WHARF_BIN), "..", "bench", "wharf-bench")
 
 
 def free_port():

@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import WHARF_BIN
+from conftest import WHARF_BENCH as BENCH
 from test_tls_auth import PASSWORD, USER, classic
 
-BENCH = os.path.join(os.path.dirname(WHARF_BIN), "..", "bench", "wharf-bench")
 pytestmark = pytest.mark.skipif(not os.path.exists(BENCH), reason="wharf-bench not built here")
 
 

@@ -28,15 +28,13 @@ import urllib.request
 import pytest
 
 import images
-from conftest import WHARF_BIN, call
+from images import sha256 as sha
+from conftest import WHARF_BENCH as BENCH, WHARF_BIN, call
 from test_proxy import proxy_env, seed, upstream  # noqa: F401 (fixture)
 from test_skopeo import TLS
 
 CYCLES = int(os.environ.get("WHARF_CHAOS_CYCLES", "20"))
 
-
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
 class Corrupt(Exception):
@@ -237,7 +235,6 @@ def test_kill_9_cycles(make_wharf, upstream, tmp_path):
     assert c["uploads"] > CYCLES and c["images"] > 0 and c["proxied"] > 0, c
 
 
-BENCH = os.path.join(os.path.dirname(WHARF_BIN), "..", "bench", "wharf-bench")
 
 
 @pytest.mark.skipif(not os.path.exists(BENCH), reason="wharf-bench not built here")

@@ -1,12 +1,12 @@
 """Hostile requests, table-driven: each gets its exact status and OCI error
 code, nothing is stored that should not be, and the server stays healthy."""
-import hashlib
 import json
 import socket
 
 import pytest
 
 from conftest import call, Conn
+from images import sha256 as sha
 
 Z = "sha256:" + "0" * 64
 
@@ -116,9 +116,6 @@ def test_nasty_request(server, name, data, status, code):
     assert call("GET", f"{server.url}/v2/").status == 200  # still healthy
     assert call("GET", f"{server.url}/v2/_catalog").json() == {"repositories": []}  # nothing stored
 
-
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
 def test_digest_that_lies(server):

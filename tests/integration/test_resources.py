@@ -14,15 +14,13 @@ import time
 import pytest
 
 from conftest import call, curl
+from images import sha256 as sha
 from test_api import push_blob, simple_image
 from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
 
 # tests/run.sh sets WHARF_SANITIZED to 1 for the ASan+UBSan build, 0 otherwise.
 SANITIZED = os.environ.get("WHARF_SANITIZED") == "1"
 
-
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
 def code_of(r):
