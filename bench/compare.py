@@ -330,12 +330,13 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                 if wanted(label):
                     out = bench(args, servers[sname], ["pull", url, "bench/five0:latest", "-c", "16"] + secs)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
-                for mode in (["--chunked"], []):
-                    label = f"push of {(size * 4) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
+                for k, mode in enumerate((["--chunked"], [])):
+                    label = f"push of {(size * 16) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
                     if not wanted(label):
                         continue
-                    out = bench(args, servers[sname], ["push", url, "-c", "1", "-n", "2",
-                                                       "--size", str(size * 4), "--prefix", f"push{rnd}"] + mode)
+                    # New content every time: a blob the server has already is not a push.
+                    out = bench(args, servers[sname], ["push", url, "-c", "1", "-n", "1", "--size", str(size * 16),
+                                                       "--seed", str(100 + 2 * rnd + k), "--prefix", f"push{rnd}"] + mode)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
 
         cold_size = (16 << 20) if args.short else (1 << 30)

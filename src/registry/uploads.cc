@@ -66,6 +66,20 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
   res.AddHeader("Docker-Content-Digest", digest);
 }
 
+// Streams the request body into `u` (see UploadSink). A request that
+// announces its length is checked against the size cap before its body is
+// read, and its writes go into disk space reserved ahead of them.
+BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral) {
+  auto sink = std::make_unique<UploadSink>(s, u, ex.res, ephemeral);
+  Status st = s.uploads->Expect(*u, ex.req.has_content_length ? ex.req.content_length : 0);
+  if (!st.ok()) {
+    FailAppend(ex.res, st);
+    return BodyMode::kRespond;  // the sink releases (or discards) the upload
+  }
+  ex.sink = std::move(sink);
+  return BodyMode::kStream;
+}
+
 // Verifies and stores an upload off the loop, then answers 201 or the error.
 void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Digest want) {
   auto st = std::make_shared<Status>();
@@ -130,10 +144,7 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
     FailStorage(ex.res, u.status());
     return BodyMode::kRespond;
   }
-  if (monolithic) {
-    ex.sink = std::make_unique<UploadSink>(s, *u, ex.res, /*ephemeral=*/true);
-    return BodyMode::kStream;
-  }
+  if (monolithic) return StreamInto(s, ex, *u, /*ephemeral=*/true);
   ex.res.status = 202;
   UploadHeaders(ex.res, repo, (*u)->uuid, 0);
   s.uploads->Release(*u);
@@ -225,8 +236,7 @@ BodyMode UploadBegin(Services& s, http::Exchange& ex) {
     s.uploads->Release(*u);
     return BodyMode::kRespond;
   }
-  ex.sink = std::make_unique<UploadSink>(s, *u, res);
-  return BodyMode::kStream;
+  return StreamInto(s, ex, *u, /*ephemeral=*/false);
 }
 
 void UploadFinish(Services& s, http::Exchange& ex) {

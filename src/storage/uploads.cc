@@ -108,9 +108,21 @@ Result<uint64_t> UploadManager::Size(const std::string& repo, const std::string&
   return it->second->size;
 }
 
-Status UploadManager::Append(Upload& u, std::string_view data) {
-  if (max_blob_bytes_ && u.size + data.size() > max_blob_bytes_)
+Status UploadManager::CheckCap(uint64_t size) const {
+  if (max_blob_bytes_ && size > max_blob_bytes_)
     return Status(Code::kTooLarge, "blob larger than " + std::to_string(max_blob_bytes_) + " bytes");
+  return Status();
+}
+
+Status UploadManager::Expect(Upload& u, uint64_t bytes) {
+  WHARF_RETURN_IF_ERROR(CheckCap(u.size + bytes));
+  u.space.Aim(u.size, u.size + bytes);
+  return u.space.Before(u.fd, u.size + 1);  // the first window: a full disk says so now
+}
+
+Status UploadManager::Append(Upload& u, std::string_view data) {
+  WHARF_RETURN_IF_ERROR(CheckCap(u.size + data.size()));
+  WHARF_RETURN_IF_ERROR(u.space.Before(u.fd, u.size + data.size()));
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::pwrite(u.fd, data.data() + off, data.size() - off,
@@ -163,6 +175,10 @@ Status UploadManager::Commit(const std::shared_ptr<Upload>& u, const Digest& wan
     Remove(u);
     return Invalid("content digest is " + got.str());
   }
+  // A blob keeps no blocks reserved past its end (by a request that ended
+  // short, maybe before a crash); ftruncate to the same size releases them.
+  if (::ftruncate(u->fd, static_cast<off_t>(u->size)) != 0)
+    return Status::FromErrno(errno, "trim upload");
   Status st = blobs_->Commit(u->fd, u->path, want);
   if (!st.ok()) return st;  // the upload file stays: the client may retry
   // The file is durable under its blob name; now the record, in one batch.

@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "storage/blob_store.h"
+#include "storage/file_space.h"
 #include "storage/meta_store.h"
 #include "util/digest.h"
 #include "util/status.h"
@@ -37,6 +38,7 @@ struct Upload {
   std::string path;
   int fd = -1;
   uint64_t size = 0;
+  SpaceWindow space;  // reservation ahead of the current request's writes
   Hasher sha256{DigestAlgo::kSha256};
   bool hash_valid = true;  // false when resumed after a restart
   int64_t started_ms = 0;
@@ -67,6 +69,13 @@ class UploadManager {
   // The current size of an upload, without acquiring it.
   Result<uint64_t> Size(const std::string& repo, const std::string& uuid);
 
+  // Announces that the current request will append `bytes` bytes (0 when it
+  // does not say; REQUIRES: acquired), before any of them is read: kTooLarge
+  // if that passes the configured cap; kNoSpace if the disk cannot hold the
+  // first window of them. Append() then reserves disk space ahead of the
+  // writes (see SpaceWindow).
+  // Reservations a short request leaves unused are released at Commit().
+  Status Expect(Upload& u, uint64_t bytes);
   // Appends `data` (REQUIRES: acquired). On error nothing of `data` remains
   // (the file is cut back), so the client may retry the chunk. kTooLarge past
   // the configured cap; kNoSpace when the disk is full.
@@ -87,6 +96,8 @@ class UploadManager {
 
  private:
   void Remove(const std::shared_ptr<Upload>& u);
+  // kTooLarge if an upload of `size` bytes exceeds the configured cap.
+  Status CheckCap(uint64_t size) const;
 
   BlobStore* blobs_;
   MetaStore* meta_;

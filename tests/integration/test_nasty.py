@@ -1,6 +1,7 @@
 """Hostile requests, table-driven: each gets its exact status and OCI error
 code, nothing is stored that should not be, and the server stays healthy."""
 import json
+import os
 import socket
 
 import pytest
@@ -188,3 +189,24 @@ def test_one_gigabyte_header_line(server):
     assert status == 431 and code_of(body) == "HEADERS_TOO_LARGE"
     s.close()
     assert call("GET", f"{server.url}/v2/").status == 200
+
+
+@pytest.mark.parametrize("method,target", [
+    ("POST", "/v2/capped/blobs/uploads/?digest=" + Z),   # monolithic
+    ("PATCH", None),                                        # a chunk of a session
+])
+def test_announced_blob_over_the_cap_is_refused_before_its_body(make_wharf, method, target):
+    # The answer comes from the headers alone: the client has not sent a byte
+    # of the terabyte it announced, and the socket is still open when it reads.
+    w = make_wharf(env={"WHARF_HTTP_LIMITS_MAX_BLOB_BYTES": str(1 << 20)}).start()
+    if target is None:
+        r = call("POST", f"{w.url}/v2/capped/blobs/uploads/")
+        assert r.status == 202
+        target = r.headers["location"]
+    status, _, body = raw(w, req(method, target, ["Content-Length: 1099511627776",
+                                                  "Content-Type: application/octet-stream"]),
+                          timeout=5)
+    assert status == 413 and code_of(body) == "SIZE_INVALID", body
+    assert os.listdir(os.path.join(w.env["WHARF_STORAGE_ROOT"], "tmp")) == []
+    if method == "PATCH":
+        assert call("GET", w.url + target).headers["range"] == "0-0"  # still empty, resumable

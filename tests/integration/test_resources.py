@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import call, curl
+from conftest import Conn, call, curl
 from images import sha256 as sha
 from test_api import push_blob, simple_image
 from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
@@ -74,6 +74,16 @@ def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
     r = call("PUT", f"{w.url}{r.headers['location']}&digest={sha(first + rest)}"
              if "?" in r.headers["location"] else f"{w.url}{r.headers['location']}?digest={sha(first + rest)}")
     assert r.status == 201, r
+
+    # A chunk announcing more than the disk can hold: refused from its headers,
+    # before the client has sent any of its body.
+    r = call("POST", f"{w.url}/v2/app/blobs/uploads/")
+    c = Conn(socket.create_connection(("127.0.0.1", w.port), timeout=5))
+    c.sendall(f"PATCH {r.headers['location']} HTTP/1.1\r\nHost: x\r\n"
+              f"Content-Length: {1 << 30}\r\n\r\n".encode())
+    status, _, answer = c.response()
+    c.close()
+    assert status == 507 and json.loads(answer)["errors"][0]["code"] == "STORAGE_FULL", answer
 
     # A proxied blob that cannot be cached: refused before the first byte,
     # so the client gets a clean error rather than a cut stream.

@@ -1,12 +1,15 @@
 // MetaStore ordering and pagination, and the upload state machine, on a real
 // RocksDB and real files in a temporary directory.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 
 #include "storage/blob_store.h"
+#include "storage/file_space.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
 
@@ -115,6 +118,68 @@ TEST_F(StorageTest, SizeCapRefusesWithoutCorruption) {
   EXPECT_EQ(uploads_->Append(**u, std::string(1 << 20, 'y')).code(), Code::kTooLarge);
   EXPECT_EQ((*u)->size, 1000u);
   ASSERT_TRUE(uploads_->Commit(*u, DigestOf(std::string(1000, 'x'))).ok());
+}
+
+// Bytes of disk a file holds (its reserved blocks included).
+uint64_t DiskBytes(int fd) {
+  struct stat st;
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// Whether the filesystem under `dir` reserves space at all (tmpfs on old
+// kernels does not); the reservation assertions need it.
+bool CanReserve(const std::string& dir) {
+  std::string path = dir + "/probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  bool ok = fd >= 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+  if (fd >= 0) ::close(fd);
+  ::unlink(path.c_str());
+  return ok;
+}
+
+TEST_F(StorageTest, SpaceWindowReservesAheadInStepsWithoutGrowingTheFile) {
+  if (!CanReserve(root_)) GTEST_SKIP() << "the filesystem cannot reserve space";
+  int fd = ::open((root_ + "/f").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  constexpr uint64_t kMiB = 1 << 20;
+  SpaceWindow w;
+  ASSERT_TRUE(w.Before(fd, 10 * kMiB).ok());  // not aimed: nothing to do
+  EXPECT_LT(DiskBytes(fd), kMiB);
+  w.Aim(0, 100 * kMiB);
+  ASSERT_TRUE(w.Before(fd, 1).ok());
+  EXPECT_GE(DiskBytes(fd), 64 * kMiB);  // one window, not the whole target
+  EXPECT_LT(DiskBytes(fd), 65 * kMiB);
+  ASSERT_TRUE(w.Before(fd, 64 * kMiB).ok());  // still inside the window
+  EXPECT_LT(DiskBytes(fd), 65 * kMiB);
+  ASSERT_TRUE(w.Before(fd, 64 * kMiB + 1).ok());
+  EXPECT_GE(DiskBytes(fd), 100 * kMiB);  // the next window stops at the target
+  EXPECT_LT(DiskBytes(fd), 101 * kMiB);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 0);  // the size still says "nothing written"
+  ::close(fd);
+}
+
+TEST_F(StorageTest, AnnouncedLengthIsCappedAndItsUnusedReservationReleased) {
+  auto u = uploads_->Start("r");
+  ASSERT_TRUE(u.ok());
+  // Past the 1 MiB cap: refused before any byte is written.
+  EXPECT_EQ(uploads_->Expect(**u, 2 << 20).code(), Code::kTooLarge);
+  EXPECT_EQ((*u)->size, 0u);
+  ASSERT_TRUE(uploads_->Expect(**u, 900 << 10).ok());
+  const std::string data(1000, 'z');  // the request ends far short of 900 KiB
+  ASSERT_TRUE(uploads_->Append(**u, data).ok());
+  if (CanReserve(root_)) {
+    EXPECT_GE(DiskBytes((*u)->fd), 900u << 10);
+  }
+  ASSERT_TRUE(uploads_->Commit(*u, DigestOf(data)).ok());
+  uint64_t size = 0;
+  auto fd = blobs_->Open(DigestOf(data), &size);
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(size, 1000u);
+  EXPECT_LE(DiskBytes(*fd), 64u << 10);  // the blob keeps no reservation
+  ::close(*fd);
 }
 
 TEST_F(StorageTest, UploadsResumeAfterRestart) {
