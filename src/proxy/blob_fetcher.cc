@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "storage/file_space.h"
+#include "storage/sequential_write.h"
 #include "util/log.h"
 
 namespace wharf::proxy {
@@ -129,7 +129,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   int rfd = ::dup(wfd);
   std::shared_ptr<http::GrowingFile> file;
   Hasher hash(d.algo);
-  storage::SpaceWindow space;
+  storage::SequentialWrite writing;
   uint64_t written = 0;
   ClientResponse resp;
   FetchOptions opt;
@@ -149,12 +149,12 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                             if (!blobs_->HasRoomFor(resp.content_length))
                               return Status(Code::kNoSpace, "no room to cache " +
                                                                 std::to_string(resp.content_length) + " bytes");
-                            space.Aim(0, resp.content_length);
+                            writing.Aim(0, resp.content_length);
                             publish(resp.content_length);
                           }
                           if (file && written + data.size() > file->length())
                             return Status(Code::kInvalid, "upstream sent more than Content-Length");
-                          WHARF_RETURN_IF_ERROR(space.Before(wfd, written + data.size()));
+                          WHARF_RETURN_IF_ERROR(writing.Before(wfd, written + data.size()));
                           size_t off = 0;
                           while (off < data.size()) {
                             ssize_t n = ::pwrite(wfd, data.data() + off, data.size() - off,
@@ -165,6 +165,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                           }
                           hash.Update(data);
                           written += data.size();
+                          writing.After(wfd, written);
                           ProxyMetrics::Add(metrics_->upstream_bytes, data.size());
                           if (file) file->Advance(written);
                           return Status();

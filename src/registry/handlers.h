@@ -35,9 +35,14 @@ void UploadStartFinish(Services& s, http::Exchange& ex);
 BodyMode UploadBegin(Services& s, http::Exchange& ex);
 void UploadFinish(Services& s, http::Exchange& ex);
 
-// Serves a manifest of `repo` from local storage (GET/HEAD), or answers
-// MANIFEST_UNKNOWN / NAME_UNKNOWN.
-void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref);
+// Serves a manifest of `repo` from local storage (GET/HEAD; one metadata
+// read) and returns true. If `repo` has no such manifest it answers
+// MANIFEST_UNKNOWN / NAME_UNKNOWN and returns true, or, with
+// OnMiss::kLeaveUnanswered, answers nothing and returns false (the proxy then
+// asks its upstream). A storage error is answered either way.
+enum class OnMiss { kAnswerUnknown, kLeaveUnanswered };
+bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
+                   OnMiss on_miss = OnMiss::kAnswerUnknown);
 BodyMode ManifestBegin(Services& s, http::Exchange& ex);
 void ManifestFinish(Services& s, http::Exchange& ex);
 

@@ -19,6 +19,20 @@ void Unknown(Services& s, http::Response& res, const std::string& repo) {
     Fail(res, Err::kManifestUnknown, "manifest unknown");
 }
 
+// The lookup of a manifest or tag record failed: answers the client (unknown,
+// or the storage error) and returns true, or, for a plain miss the caller
+// handles itself, answers nothing and returns false.
+bool Missing(Services& s, http::Response& res, const std::string& repo, const Status& st,
+             OnMiss on_miss) {
+  if (st.code() != Code::kNotFound)
+    FailStorage(res, st);
+  else if (on_miss == OnMiss::kAnswerUnknown)
+    Unknown(s, res, repo);
+  else
+    return false;
+  return true;
+}
+
 // Reads manifest bytes from the cache or, on a miss, from the blob file.
 std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& digest,
                                                 uint64_t size) {
@@ -32,27 +46,20 @@ std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& 
 
 }  // namespace
 
-void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
+bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
+                   OnMiss on_miss) {
   http::Response& res = ex.res;
   std::string digest, media_type;
   uint64_t size = 0;
   if (ref.is_digest) {
     digest = ref.digest.str();
     auto m = s.meta->GetManifest(repo, digest);
-    if (!m.ok()) {
-      if (m.status().code() == Code::kNotFound) Unknown(s, res, repo);
-      else FailStorage(res, m.status());
-      return;
-    }
+    if (!m.ok()) return Missing(s, res, repo, m.status(), on_miss);
     media_type = m->media_type;
     size = m->size;
   } else {
     auto t = s.meta->GetTag(repo, ref.tag);
-    if (!t.ok()) {
-      if (t.status().code() == Code::kNotFound) Unknown(s, res, repo);
-      else FailStorage(res, t.status());
-      return;
-    }
+    if (!t.ok()) return Missing(s, res, repo, t.status(), on_miss);
     digest = std::move(t->digest);
     media_type = std::move(t->media_type);
     size = t->size;
@@ -60,7 +67,7 @@ void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
   if (!Accepts(ex.req.Joined("Accept"), media_type)) {
     Fail(res, Err::kManifestUnknown,
          "manifest is " + media_type + ", which the Accept header does not allow");
-    return;
+    return true;
   }
   const std::string etag = ETagOf(digest);
   const std::string* inm = ex.req.Find("If-None-Match");
@@ -74,7 +81,7 @@ void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
     if (!bytes) {
       WLOG_ERROR("manifest %s of %s is recorded but unreadable", digest.c_str(), repo.c_str());
       Fail(res, Err::kManifestUnknown, "manifest unknown");
-      return;
+      return true;
     }
     res.status = 200;
     res.shared_body = std::move(bytes);
@@ -82,6 +89,7 @@ void ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
   res.AddHeader("Content-Type", media_type);
   res.AddHeader("Docker-Content-Digest", digest);
   res.AddHeader("ETag", etag);
+  return true;
 }
 
 namespace {

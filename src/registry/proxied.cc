@@ -99,9 +99,8 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
   auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
   if (!job) {
-    if (ref.is_digest && s.meta->GetManifest(store, ref.digest.str()).ok()) {
-      proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
-      ServeManifest(s, ex, store, ref);  // immutable: no revalidation
+    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) {
+      proxy::ProxyMetrics::Add(s.proxy->metrics().hits);  // immutable: no revalidation
       return BodyMode::kRespond;
     }
     bool negative = false;
@@ -110,9 +109,8 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
         Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
         return BodyMode::kRespond;
       }
-      if (s.meta->GetTag(store, ref.tag).ok()) {
+      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) {
         proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
-        ServeManifest(s, ex, store, ref);
         return BodyMode::kRespond;
       }
     }

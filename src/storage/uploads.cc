@@ -116,13 +116,13 @@ Status UploadManager::CheckCap(uint64_t size) const {
 
 Status UploadManager::Expect(Upload& u, uint64_t bytes) {
   WHARF_RETURN_IF_ERROR(CheckCap(u.size + bytes));
-  u.space.Aim(u.size, u.size + bytes);
-  return u.space.Before(u.fd, u.size + 1);  // the first window: a full disk says so now
+  u.writing.Aim(u.size, u.size + bytes);
+  return u.writing.Before(u.fd, u.size + 1);  // the first window: a full disk says so now
 }
 
 Status UploadManager::Append(Upload& u, std::string_view data) {
   WHARF_RETURN_IF_ERROR(CheckCap(u.size + data.size()));
-  WHARF_RETURN_IF_ERROR(u.space.Before(u.fd, u.size + data.size()));
+  WHARF_RETURN_IF_ERROR(u.writing.Before(u.fd, u.size + data.size()));
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::pwrite(u.fd, data.data() + off, data.size() - off,
@@ -137,6 +137,7 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
   }
   if (u.hash_valid) u.sha256.Update(data);
   u.size += data.size();
+  u.writing.After(u.fd, u.size);
   return Status();
 }
 

@@ -25,7 +25,7 @@
 #include <unordered_map>
 
 #include "storage/blob_store.h"
-#include "storage/file_space.h"
+#include "storage/sequential_write.h"
 #include "storage/meta_store.h"
 #include "util/digest.h"
 #include "util/status.h"
@@ -38,7 +38,7 @@ struct Upload {
   std::string path;
   int fd = -1;
   uint64_t size = 0;
-  SpaceWindow space;  // reservation ahead of the current request's writes
+  SequentialWrite writing;  // reservation ahead of, write-back behind the writes
   Hasher sha256{DigestAlgo::kSha256};
   bool hash_valid = true;  // false when resumed after a restart
   int64_t started_ms = 0;
@@ -73,7 +73,7 @@ class UploadManager {
   // does not say; REQUIRES: acquired), before any of them is read: kTooLarge
   // if that passes the configured cap; kNoSpace if the disk cannot hold the
   // first window of them. Append() then reserves disk space ahead of the
-  // writes (see SpaceWindow).
+  // writes (see SequentialWrite).
   // Reservations a short request leaves unused are released at Commit().
   Status Expect(Upload& u, uint64_t bytes);
   // Appends `data` (REQUIRES: acquired). On error nothing of `data` remains

@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "storage/blob_store.h"
-#include "storage/file_space.h"
+#include "storage/sequential_write.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
 
@@ -138,12 +138,12 @@ bool CanReserve(const std::string& dir) {
   return ok;
 }
 
-TEST_F(StorageTest, SpaceWindowReservesAheadInStepsWithoutGrowingTheFile) {
+TEST_F(StorageTest, SequentialWriteReservesAheadInStepsWithoutGrowingTheFile) {
   if (!CanReserve(root_)) GTEST_SKIP() << "the filesystem cannot reserve space";
   int fd = ::open((root_ + "/f").c_str(), O_RDWR | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   constexpr uint64_t kMiB = 1 << 20;
-  SpaceWindow w;
+  SequentialWrite w;
   ASSERT_TRUE(w.Before(fd, 10 * kMiB).ok());  // not aimed: nothing to do
   EXPECT_LT(DiskBytes(fd), kMiB);
   w.Aim(0, 100 * kMiB);
