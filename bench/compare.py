@@ -201,36 +201,51 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
             return json.loads(r.stdout)["seconds"]
 
         path = f"/v2/bench/cold0/blobs/{digest}"
-        rows["direct"] = {"ttfb": one_client(up_url + path)[0], "total1": one_client(up_url + path)[1],
-                          "wall8": eight_clients(up_url + path), "upstream_bytes": None}
-        for who in ("wharf", "registry"):
+        samples = {who: {"ttfb": [], "total1": [], "wall8": [], "upstream_bytes": [], "rss_mb": []}
+                   for who in ("direct", "wharf", "registry")}
+        # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
+        for _ in range(args.rounds):
             for mode in ("one", "eight"):
-                port = free_port()
-                root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
-                before = upstream_bytes(up_log_path, digest)
-                if who == "wharf":
-                    srv = Server("wharf-proxy", [args.wharf, "serve"], {
-                        "WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
-                        "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": up_url},
-                        f"http://127.0.0.1:{port}/healthz", log)
-                else:
-                    cfg = os.path.join(root, "proxy.yml")
-                    registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {up_url}\n")
-                    srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
-                                 {"GOMAXPROCS": "1"}, f"http://127.0.0.1:{port}/v2/", log)
-                try:
-                    url = f"http://127.0.0.1:{port}{path}"
-                    row = rows.setdefault(who, {})
-                    if mode == "one":
-                        row["ttfb"], row["total1"] = one_client(url)
+                for who in ("direct", "wharf", "registry"):
+                    got = samples[who]
+                    if who == "direct":
+                        if mode == "one":
+                            ttfb, total = one_client(up_url + path)
+                            got["ttfb"].append(ttfb)
+                            got["total1"].append(total)
+                        else:
+                            got["wall8"].append(eight_clients(up_url + path))
+                        continue
+                    port = free_port()
+                    root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
+                    before = upstream_bytes(up_log_path, digest)
+                    if who == "wharf":
+                        srv = Server("wharf-proxy", [args.wharf, "serve"], {
+                            "WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
+                            "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": up_url},
+                            f"http://127.0.0.1:{port}/healthz", log)
                     else:
-                        row["wall8"] = eight_clients(url)
-                        time.sleep(0.5)  # let the upstream log its lines
-                        row["upstream_bytes"] = upstream_bytes(up_log_path, digest) - before
-                        row["rss_mb"] = round(srv.hwm_mb(), 1)
-                finally:
-                    srv.stop()
-                    evict_written(root)
+                        cfg = os.path.join(root, "proxy.yml")
+                        registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {up_url}\n")
+                        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
+                                     {"GOMAXPROCS": "1"}, f"http://127.0.0.1:{port}/v2/", log)
+                    try:
+                        url = f"http://127.0.0.1:{port}{path}"
+                        if mode == "one":
+                            ttfb, total = one_client(url)
+                            got["ttfb"].append(ttfb)
+                            got["total1"].append(total)
+                        else:
+                            got["wall8"].append(eight_clients(url))
+                            time.sleep(0.5)  # let the upstream log its lines
+                            got["upstream_bytes"].append(upstream_bytes(up_log_path, digest) - before)
+                            got["rss_mb"].append(round(srv.hwm_mb(), 1))
+                    finally:
+                        srv.stop()
+                        evict_written(root)
+        for who, got in samples.items():
+            rows[who] = {k: (statistics.median(v), spread_of(v)) if k in ("ttfb", "total1", "wall8") else
+                         (max(v) if v else None) for k, v in got.items()}
         rows["blob_size"] = blob_size
     finally:
         upstream.stop()
@@ -414,11 +429,15 @@ def median(rows, key):
     return statistics.median(vals) if vals else None
 
 
-def spread(rows, key):
-    vals = [r.get(key) for r in rows if r.get(key) is not None and "error" not in r]
+def spread_of(vals):
+    """' ±N%': half the spread of `vals` relative to their median ('' for one value)."""
     if len(vals) < 2:
         return ""
     return f" ±{(max(vals) - min(vals)) / 2 / (statistics.median(vals) or 1) * 100:.0f}%"
+
+
+def spread(rows, key):
+    return spread_of([r.get(key) for r in rows if r.get(key) is not None and "error" not in r])
 
 
 def render(results, args, size):
@@ -455,20 +474,29 @@ def render(results, args, size):
 def render_cold(c):
     d = c["direct"]
     size = c["blob_size"]
+
+    def cell(r, key, scale, unit, digits):
+        med, spr = r[key]
+        text = f"{med * scale:.{digits}f} {unit}{spr}"
+        if r is not d:
+            text += f" ({med / d[key][0]:.2f}x)"
+        return text
+
     lines = ["## Pull-through, cold miss", "",
              f"One {size >> 20} MiB blob that the proxy has never seen; the reference registry "
-             "(plain, its access log counting bytes) is the upstream. Fresh proxies for each measurement.", "",
-             "| | TTFB, 1 client | total, 1 client | wall, 8 concurrent clients | upstream bytes for 8 clients | proxy peak RSS |",
-             "|---|---|---|---|---|---|",
-             f"| direct from the upstream | {d['ttfb'] * 1000:.1f} ms | {d['total1'] * 1000:.0f} ms | "
-             f"{d['wall8'] * 1000:.0f} ms | - | - |"]
-    for who in ("wharf", "registry"):
+             "(plain, its access log counting bytes) is the upstream. Every proxied measurement starts "
+             "a fresh, empty proxy; medians of the rounds (± half the spread), ratios to the direct pull. "
+             "Upstream and proxy share core 0, the clients run on core 1.", "",
+             "| | TTFB, 1 client | total, 1 client | wall, 8 concurrent clients | upstream bytes for 8 clients "
+             "(most in a round) | proxy peak RSS |",
+             "|---|---|---|---|---|---|"]
+    for who, name in (("direct", "direct from the upstream"), ("wharf", "wharf proxy"),
+                      ("registry", "registry proxy")):
         r = c[who]
-        ub = r.get("upstream_bytes") or 0
-        lines.append(f"| {who} proxy | {r['ttfb'] * 1000:.1f} ms ({r['ttfb'] / d['ttfb']:.2f}x) | "
-                     f"{r['total1'] * 1000:.0f} ms ({r['total1'] / d['total1']:.2f}x) | "
-                     f"{r['wall8'] * 1000:.0f} ms ({r['wall8'] / d['wall8']:.2f}x) | "
-                     f"{ub / size:.2f}x the blob | {r.get('rss_mb', '-')} MB |")
+        ub = f"{(r['upstream_bytes'] or 0) / size:.2f}x the blob" if who != "direct" else "-"
+        rss = f"{r['rss_mb']} MB" if who != "direct" else "-"
+        lines.append(f"| {name} | {cell(r, 'ttfb', 1000, 'ms', 1)} | {cell(r, 'total1', 1000, 'ms', 0)} | "
+                     f"{cell(r, 'wall8', 1000, 'ms', 0)} | {ub} | {rss} |")
     return "\n".join(lines) + "\n"
 
 

@@ -130,6 +130,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   std::shared_ptr<http::GrowingFile> file;
   Hasher hash(d.algo);
   storage::SequentialWrite writing;
+  bool aimed = false;
   uint64_t written = 0;
   ClientResponse resp;
   FetchOptions opt;
@@ -149,8 +150,12 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                             if (!blobs_->HasRoomFor(resp.content_length))
                               return Status(Code::kNoSpace, "no room to cache " +
                                                                 std::to_string(resp.content_length) + " bytes");
-                            writing.Aim(0, resp.content_length);
                             publish(resp.content_length);
+                          } else if (file && !aimed) {
+                            // From the second read on: the client's first
+                            // bytes should not wait for the reservation.
+                            writing.Aim(written, file->length());
+                            aimed = true;
                           }
                           if (file && written + data.size() > file->length())
                             return Status(Code::kInvalid, "upstream sent more than Content-Length");
