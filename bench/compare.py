@@ -243,6 +243,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
                     finally:
                         srv.stop()
                         evict_written(root)
+        rows["samples"] = samples
         for who, got in samples.items():
             rows[who] = {k: (statistics.median(v), spread_of(v)) if k in ("ttfb", "total1", "wall8") else
                          (max(v) if v else None) for k, v in got.items()}
@@ -417,7 +418,9 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             with open(args.out, "w") as f:
                 f.write(table + kept)
             with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
-                json.dump(results, f, indent=1)
+                json.dump({**results, "cold miss": cold and cold["samples"]}, f, indent=1)
+        elif cold:
+            print("cold-miss samples:", json.dumps(cold["samples"]))
     finally:
         for s in servers.values():
             s.stop()
