@@ -93,26 +93,28 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   return BodyMode::kRespond;
 }
 
+// A manifest answered from the cache counts as a hit, unless storage failed.
+BodyMode AnsweredFromCache(Services& s, http::Exchange& ex) {
+  if (ex.res.status < 500) proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
+  return BodyMode::kRespond;
+}
+
 BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
                   const std::string& store) {
   Reference ref;
   if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
   auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
   if (!job) {
-    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) {
-      proxy::ProxyMetrics::Add(s.proxy->metrics().hits);  // immutable: no revalidation
-      return BodyMode::kRespond;
-    }
+    // By digest: immutable, so a cached copy needs no revalidation.
+    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered))
+      return AnsweredFromCache(s, ex);
     bool negative = false;
     if (!ref.is_digest && s.proxy->Fresh(store, ref.tag, &negative)) {
       if (negative) {
         Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
         return BodyMode::kRespond;
       }
-      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) {
-        proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
-        return BodyMode::kRespond;
-      }
+      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) return AnsweredFromCache(s, ex);
     }
     job = s.proxy->Manifest(up, repo, ref);
   }
