@@ -130,7 +130,6 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   std::shared_ptr<http::GrowingFile> file;
   Hasher hash(d.algo);
   storage::SequentialWrite writing;
-  bool aimed = false;
   uint64_t written = 0;
   ClientResponse resp;
   FetchOptions opt;
@@ -151,11 +150,9 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                               return Status(Code::kNoSpace, "no room to cache " +
                                                                 std::to_string(resp.content_length) + " bytes");
                             publish(resp.content_length);
-                          } else if (file && !aimed) {
-                            // From the second read on: the client's first
-                            // bytes should not wait for the reservation.
-                            writing.Aim(written, file->length());
-                            aimed = true;
+                            // Reserve from the second read on: the client's
+                            // first bytes should not wait for fallocate.
+                            writing.Aim(data.size(), resp.content_length);
                           }
                           if (file && written + data.size() > file->length())
                             return Status(Code::kInvalid, "upstream sent more than Content-Length");

@@ -19,12 +19,12 @@ namespace wharf::registry {
 
 using BodyMode = http::Handler::BodyMode;
 
-// Serves blob `d` of `repo` from local storage (REQUIRES: linked in repo,
-// with the size its link record holds: GET, HEAD, ranges, conditional
-// requests) and
-// returns true. Returns false, with nothing answered, when the file turns out
-// to be damaged (its size is not the recorded one): it has then been
-// quarantined and forgotten, and the caller decides what the client gets.
+// Serves blob `d` of `repo` from local storage (GET, HEAD, ranges,
+// conditional requests; REQUIRES: linked in repo, with the size its link
+// record holds) and returns true. Returns false, with nothing answered, when
+// the file turns out to be damaged (its size is not the recorded one): it has
+// then been quarantined and forgotten, and the caller decides what the client
+// gets.
 bool ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d,
                uint64_t linked_size);
 BodyMode BlobBegin(Services& s, http::Exchange& ex);

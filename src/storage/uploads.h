@@ -25,8 +25,8 @@
 #include <unordered_map>
 
 #include "storage/blob_store.h"
-#include "storage/sequential_write.h"
 #include "storage/meta_store.h"
+#include "storage/sequential_write.h"
 #include "util/digest.h"
 #include "util/status.h"
 

@@ -36,7 +36,6 @@ from test_skopeo import TLS
 CYCLES = int(os.environ.get("WHARF_CHAOS_CYCLES", "20"))
 
 
-
 class Corrupt(Exception):
     """Wrong bytes served: always a failure, unlike connection errors."""
 
@@ -233,8 +232,6 @@ def test_kill_9_cycles(make_wharf, upstream, tmp_path):
     assert not failures, "\n".join(failures[:30])
     assert max(startups) < 1.0, startups
     assert c["uploads"] > CYCLES and c["images"] > 0 and c["proxied"] > 0, c
-
-
 
 
 @pytest.mark.skipif(not os.path.exists(BENCH), reason="wharf-bench not built here")

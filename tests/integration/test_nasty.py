@@ -118,7 +118,6 @@ def test_nasty_request(server, name, data, status, code):
     assert call("GET", f"{server.url}/v2/_catalog").json() == {"repositories": []}  # nothing stored
 
 
-
 def test_digest_that_lies(server):
     r = call("POST", f"{server.url}/v2/lie/blobs/uploads/?digest={sha(b'something else')}", b"payload")
     assert r.status == 400 and code_of(r.body) == "DIGEST_INVALID"

@@ -22,7 +22,6 @@ from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F40
 SANITIZED = os.environ.get("WHARF_SANITIZED") == "1"
 
 
-
 def code_of(r):
     return json.loads(r.body)["errors"][0]["code"]
 

@@ -9,8 +9,8 @@
 #include <filesystem>
 
 #include "storage/blob_store.h"
-#include "storage/sequential_write.h"
 #include "storage/meta_store.h"
+#include "storage/sequential_write.h"
 #include "storage/uploads.h"
 
 namespace wharf::storage {
