@@ -172,6 +172,25 @@ def evict_written(root, min_bytes=256 << 20):
                 pass
 
 
+def start_proxy(args, who, root, upstream_url, log, wharf_env=None):
+    """Wharf ("wharf") or the reference registry ("registry") as a pull-through
+    cache of `upstream_url`, storing under `root`, on a free port. Returns
+    (server, port)."""
+    port = free_port()
+    if who == "wharf":
+        env = {"WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
+               "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": upstream_url}
+        srv = Server("wharf-proxy", [args.wharf, "serve"], {**env, **(wharf_env or {})},
+                     f"http://127.0.0.1:{port}/healthz", log)
+    else:
+        os.makedirs(root, exist_ok=True)
+        cfg = os.path.join(root, "proxy.yml")
+        registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {upstream_url}\n")
+        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg], {"GOMAXPROCS": "1"},
+                     f"http://127.0.0.1:{port}/v2/", log)
+    return srv, port
+
+
 def cold_miss(args, tmp, reg_root, digest, blob_size, log):
     """Pull-through of a cold blob: 8 concurrent clients and 1 client, through
     a fresh Wharf and a fresh reference registry in proxy mode, against direct
@@ -204,39 +223,25 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
         samples = {who: {"ttfb": [], "total1": [], "wall8": [], "upstream_bytes": [], "rss_mb": []}
                    for who in ("direct", "wharf", "registry")}
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
+        def measure(mode, got, url):
+            if mode == "one":
+                ttfb, total = one_client(url)
+                got["ttfb"].append(ttfb)
+                got["total1"].append(total)
+            else:
+                got["wall8"].append(eight_clients(url))
+
         for _ in range(args.rounds):
             for mode in ("one", "eight"):
-                for who in ("direct", "wharf", "registry"):
+                measure(mode, samples["direct"], up_url + path)
+                for who in ("wharf", "registry"):
                     got = samples[who]
-                    if who == "direct":
-                        if mode == "one":
-                            ttfb, total = one_client(up_url + path)
-                            got["ttfb"].append(ttfb)
-                            got["total1"].append(total)
-                        else:
-                            got["wall8"].append(eight_clients(up_url + path))
-                        continue
-                    port = free_port()
                     root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
                     before = upstream_bytes(up_log_path, digest)
-                    if who == "wharf":
-                        srv = Server("wharf-proxy", [args.wharf, "serve"], {
-                            "WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
-                            "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": up_url},
-                            f"http://127.0.0.1:{port}/healthz", log)
-                    else:
-                        cfg = os.path.join(root, "proxy.yml")
-                        registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {up_url}\n")
-                        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
-                                     {"GOMAXPROCS": "1"}, f"http://127.0.0.1:{port}/v2/", log)
+                    srv, port = start_proxy(args, who, root, up_url, log)
                     try:
-                        url = f"http://127.0.0.1:{port}{path}"
-                        if mode == "one":
-                            ttfb, total = one_client(url)
-                            got["ttfb"].append(ttfb)
-                            got["total1"].append(total)
-                        else:
-                            got["wall8"].append(eight_clients(url))
+                        measure(mode, got, f"http://127.0.0.1:{port}{path}")
+                        if mode == "eight":
                             time.sleep(0.5)  # let the upstream log its lines
                             got["upstream_bytes"].append(upstream_bytes(up_log_path, digest) - before)
                             got["rss_mb"].append(round(srv.hwm_mb(), 1))
@@ -351,19 +356,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         # TTL outlasts the run, so every request is answered from its cache.
         proxied = {}
         for who in ("wharf", "registry"):
-            port = free_port()
-            root = os.path.join(tmp, f"{who}-proxy")
-            if who == "wharf":
-                servers["wharf_proxy"] = Server("wharf-proxy", [args.wharf, "serve"], {
-                    "WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
-                    "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": rurl,
-                    "WHARF_PROXY_MANIFEST_TTL_SECONDS": "86400"}, f"http://127.0.0.1:{port}/healthz", log)
-            else:
-                os.makedirs(root)
-                cfg = os.path.join(root, "proxy.yml")
-                registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {rurl}\n")
-                servers["registry_proxy"] = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
-                                                   {"GOMAXPROCS": "1"}, f"http://127.0.0.1:{port}/v2/", log)
+            servers[f"{who}_proxy"], port = start_proxy(args, who, os.path.join(tmp, f"{who}-proxy"), rurl, log,
+                                                        {"WHARF_PROXY_MANIFEST_TTL_SECONDS": "86400"})
             url = f"http://127.0.0.1:{port}/v2/bench/small0/manifests/latest"
             warm = urllib.request.Request(url, headers=dict([ACCEPT.split(": ", 1)]))
             assert urllib.request.urlopen(warm, timeout=30).status == 200
