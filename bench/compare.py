@@ -121,6 +121,23 @@ def bench(args, server, bench_args):
     return out
 
 
+def one_core_limits(args):
+    """What one core can do for a push with nothing written: SHA-256 of data in
+    cache, and receiving over loopback TCP while hashing (micro_bench, on the
+    servers' core; its sender runs on another). Returns GB/s for each, or {}
+    when micro_bench is missing or fails."""
+    r = subprocess.run(pinned(0, [args.micro, "--benchmark_filter=^BM_(Sha256PerMiB|ReceiveAndHash)",
+                                  "--benchmark_format=json",
+                                  f"--benchmark_min_time={0.1 if args.short else 1}"]),
+                       capture_output=True, text=True, timeout=120)
+    try:
+        rows = json.loads(r.stdout)["benchmarks"]
+    except (ValueError, KeyError):
+        return {}
+    names = {"BM_Sha256PerMiB": "sha256", "BM_ReceiveAndHash/real_time": "receive_hash"}
+    return {names[b["name"]]: b["bytes_per_second"] / 1e9 for b in rows if b["name"] in names}
+
+
 def seed(args, url, size, tag):
     """Identical synthetic images (reproducible content) in a registry."""
     images = {}
@@ -220,27 +237,29 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
             return json.loads(r.stdout)["seconds"]
 
         path = f"/v2/bench/cold0/blobs/{digest}"
-        samples = {who: {"ttfb": [], "total1": [], "wall8": [], "upstream_bytes": [], "rss_mb": []}
-                   for who in ("direct", "wharf", "registry")}
+        samples = {who: {"ttfb": [], "total1": [], "core0_cpu": [], "wall8": [], "upstream_bytes": [],
+                         "rss_mb": []} for who in ("direct", "wharf", "registry")}
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
-        def measure(mode, got, url):
+        def measure(mode, got, url, on_core0):
             if mode == "one":
+                cpu0 = sum(srv.cpu() for srv in on_core0)
                 ttfb, total = one_client(url)
                 got["ttfb"].append(ttfb)
                 got["total1"].append(total)
+                got["core0_cpu"].append(sum(srv.cpu() for srv in on_core0) - cpu0)
             else:
                 got["wall8"].append(eight_clients(url))
 
         for _ in range(args.rounds):
             for mode in ("one", "eight"):
-                measure(mode, samples["direct"], up_url + path)
+                measure(mode, samples["direct"], up_url + path, [upstream])
                 for who in ("wharf", "registry"):
                     got = samples[who]
                     root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
                     before = upstream_bytes(up_log_path, digest)
                     srv, port = start_proxy(args, who, root, up_url, log)
                     try:
-                        measure(mode, got, f"http://127.0.0.1:{port}{path}")
+                        measure(mode, got, f"http://127.0.0.1:{port}{path}", [upstream, srv])
                         if mode == "eight":
                             time.sleep(0.5)  # let the upstream log its lines
                             got["upstream_bytes"].append(upstream_bytes(up_log_path, digest) - before)
@@ -250,7 +269,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
                         evict_written(root)
         rows["samples"] = samples
         for who, got in samples.items():
-            rows[who] = {k: (statistics.median(v), spread_of(v)) if k in ("ttfb", "total1", "wall8") else
+            rows[who] = {k: (statistics.median(v), spread_of(v)) if k in ("ttfb", "total1", "core0_cpu", "wall8") else
                          (max(v) if v else None) for k, v in got.items()}
         rows["blob_size"] = blob_size
     finally:
@@ -270,12 +289,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--wharf", default=os.path.join(ROOT, "build", "src", "wharf"))
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "wharf-bench"))
+    ap.add_argument("--micro", default=None, help="micro_bench (default: next to --bench)")
     ap.add_argument("--only", default="", help="run only the workloads whose label contains this text "
                     "(e.g. 'Connection: close', 'push', 'cold'); prints, does not write RESULTS.md")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     args = ap.parse_args()
     if args.short:
         args.rounds, args.seconds = 1, 1
+    args.micro = args.micro or os.path.join(os.path.dirname(args.bench), "micro_bench")
     size = (4 << 20) if args.short else (64 << 20)
     tmp = tempfile.mkdtemp(prefix="wharf-compare-")
     log = open(os.path.join(tmp, "servers.log"), "w")
@@ -370,6 +391,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             return args.only.lower() in label.lower()
 
         results = {}
+        limits = []
         for rnd in range(args.rounds):
             for label, targets, extra in workloads:
                 if not wanted(label):
@@ -392,6 +414,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                                        "--seed", str(100 + 2 * rnd + k), "--prefix", f"push{rnd}"] + mode)
                     evict_written(wroot if who == "wharf" else reg_root)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
+            if wanted("push"):
+                limits.append(one_core_limits(args))
 
         cold_size = (16 << 20) if args.short else (1 << 30)
         cold = None
@@ -401,7 +425,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                capture_output=True, text=True, check=True)
             cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
             cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log)
-        table = render(results, args, size) + (render_cold(cold) if cold else "")
+        table = render(results, args, size) + render_limits(results, limits) + (render_cold(cold) if cold else "")
         print(table)
         if not args.short and not args.only:
             kept = ""  # the hand-written profiling notes below the marker survive a rerun
@@ -412,7 +436,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             with open(args.out, "w") as f:
                 f.write(table + kept)
             with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
-                json.dump({**results, "cold miss": cold and cold["samples"]}, f, indent=1)
+                json.dump({**results, "one-core limits": limits, "cold miss": cold and cold["samples"]}, f, indent=1)
         elif cold:
             print("cold-miss samples:", json.dumps(cold["samples"]))
     finally:
@@ -468,6 +492,27 @@ def render(results, args, size):
     return "\n".join(lines) + "\n"
 
 
+def render_limits(results, limits):
+    """The push rows as ratios to what one core can do with nothing written."""
+    pushes = [(label, by["wharf"]) for label, by in results.items() if label.startswith("push") and "wharf" in by]
+    limits = [lim for lim in limits if "sha256" in lim and "receive_hash" in lim]
+    if not pushes or not limits:
+        return ""
+    sha = statistics.median(lim["sha256"] for lim in limits)
+    floor = statistics.median(lim["receive_hash"] for lim in limits)
+    lines = ["## Push against the one-core limits", "",
+             "Measured in the same run on the servers' core (`micro_bench`, once per round): SHA-256 of "
+             f"data in cache, {sha:.2f} GB/s{spread_of([lim['sha256'] for lim in limits])}; receiving over "
+             f"loopback TCP in 256 KiB reads and hashing, nothing written, {floor:.2f} GB/s"
+             f"{spread_of([lim['receive_hash'] for lim in limits])} ({floor / sha:.2f}x SHA-256). "
+             "A push also has to put every byte in a file.", "",
+             "| workload | wharf GB/s | vs SHA-256 | vs receive+hash |", "|---|---|---|---|"]
+    for label, rows in pushes:
+        gbps = median(rows, "gigabytes_per_second") or 0
+        lines.append(f"| {label} | {gbps:.3f} | {gbps / sha:.2f}x | {gbps / floor:.2f}x |")
+    return "\n".join(lines) + "\n\n"
+
+
 def render_cold(c):
     d = c["direct"]
     size = c["blob_size"]
@@ -483,17 +528,19 @@ def render_cold(c):
              f"One {size >> 20} MiB blob that the proxy has never seen; the reference registry "
              "(plain, its access log counting bytes) is the upstream. Every proxied measurement starts "
              "a fresh, empty proxy; medians of the rounds (± half the spread), ratios to the direct pull. "
-             "Upstream and proxy share core 0, the clients run on core 1.", "",
-             "| | TTFB, 1 client | total, 1 client | wall, 8 concurrent clients | upstream bytes for 8 clients "
-             "(most in a round) | proxy peak RSS |",
-             "|---|---|---|---|---|---|"]
+             "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
+             "take less time than the CPU that the upstream and the proxy spend on core 0 for it "
+             "(utime+stime of both during the pull).", "",
+             "| | TTFB, 1 client | total, 1 client | core-0 CPU, 1 client | wall, 8 concurrent clients | "
+             "upstream bytes for 8 clients (most in a round) | proxy peak RSS |",
+             "|---|---|---|---|---|---|---|"]
     for who, name in (("direct", "direct from the upstream"), ("wharf", "wharf proxy"),
                       ("registry", "registry proxy")):
         r = c[who]
         ub = f"{(r['upstream_bytes'] or 0) / size:.2f}x the blob" if who != "direct" else "-"
         rss = f"{r['rss_mb']} MB" if who != "direct" else "-"
         lines.append(f"| {name} | {cell(r, 'ttfb', 1000, 'ms', 1)} | {cell(r, 'total1', 1000, 'ms', 0)} | "
-                     f"{cell(r, 'wall8', 1000, 'ms', 0)} | {ub} | {rss} |")
+                     f"{cell(r, 'core0_cpu', 1000, 'ms', 0)} | {cell(r, 'wall8', 1000, 'ms', 0)} | {ub} | {rss} |")
     return "\n".join(lines) + "\n"
 
 
