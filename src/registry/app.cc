@@ -53,7 +53,8 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   if (!meta.ok()) return Status(meta.status().code(), "storage.root: " + meta.status().message());
   s.meta = std::move(*meta);
   s.uploads = std::make_unique<storage::UploadManager>(s.blobs.get(), s.meta.get(),
-                                                       cfg.http.limits.max_blob_bytes);
+                                                       cfg.http.limits.max_blob_bytes,
+                                                       storage::HashPool::DefaultThreads());
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);

@@ -14,11 +14,13 @@
 namespace wharf::storage {
 
 Upload::~Upload() {
+  sha256.Stop();  // a pool thread may still be reading fd
   if (fd >= 0) ::close(fd);
 }
 
-UploadManager::UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes)
-    : blobs_(blobs), meta_(meta), max_blob_bytes_(max_blob_bytes) {}
+UploadManager::UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes,
+                             unsigned hash_threads)
+    : blobs_(blobs), meta_(meta), max_blob_bytes_(max_blob_bytes), hash_pool_(hash_threads) {}
 
 Status UploadManager::Init() {
   std::unordered_map<std::string, UploadRecord> records;
@@ -41,7 +43,7 @@ Status UploadManager::Init() {
         if (fd >= 0) ::close(fd);
         continue;
       }
-      auto u = std::make_shared<Upload>();
+      auto u = std::make_shared<Upload>(&hash_pool_);
       u->uuid = uuid;
       u->repo = rec->second.repo;
       u->path = path;
@@ -66,7 +68,7 @@ size_t UploadManager::InProgress() {
 }
 
 Result<std::shared_ptr<Upload>> UploadManager::Start(const std::string& repo) {
-  auto u = std::make_shared<Upload>();
+  auto u = std::make_shared<Upload>(&hash_pool_);
   u->uuid = RandomUuid();
   u->repo = repo;
   u->path = blobs_->uploads_dir() + "/" + u->uuid;
@@ -135,7 +137,7 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
     }
     off += static_cast<size_t>(n);
   }
-  if (u.hash_valid) u.sha256.Update(data);
+  if (u.hash_valid) u.sha256.Wrote(u.fd, data);
   u.size += data.size();
   u.writing.After(u.fd, u.size);
   return Status();
@@ -143,13 +145,14 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
 
 void UploadManager::Rewind(Upload& u, uint64_t size) {
   if (size >= u.size) return;
+  u.sha256.Stop();  // it must not read back what is about to go
+  u.hash_valid = false;
   if (::ftruncate(u.fd, static_cast<off_t>(size)) != 0) {
     WLOG_WARN("upload %s: cannot cut back to %llu bytes: %s", u.uuid.c_str(),
               static_cast<unsigned long long>(size), strerror(errno));
     return;  // the size stays what the file says; the client can ask
   }
   u.size = size;
-  u.hash_valid = false;
 }
 
 void UploadManager::Remove(const std::shared_ptr<Upload>& u) {
@@ -164,7 +167,7 @@ void UploadManager::Remove(const std::shared_ptr<Upload>& u) {
 
 Status UploadManager::Commit(const std::shared_ptr<Upload>& u, const Digest& want) {
   Digest got;
-  if (u->hash_valid && want.algo == DigestAlgo::kSha256) {
+  if (u->hash_valid && want.algo == DigestAlgo::kSha256 && u->sha256.Settle()) {
     got = u->sha256.Final();
     u->hash_valid = false;  // Final() reset the state
   } else {

@@ -2,8 +2,9 @@
 //
 // An upload is a file <root>/uploads/<uuid> plus a MetaStore record naming
 // its repository. Data is appended in order and hashed (SHA-256) as it
-// arrives, so completing an upload costs no second pass over the data, except
-// after a restart (the hash state lives in memory) or for a sha512 digest.
+// arrives, on a spare core when there is one (TrailingHash), so completing an
+// upload costs no second pass over the data, except after a restart (the
+// hash state lives in memory) or for a sha512 digest.
 //
 // State machine of one upload:
 //   Start() -> open --Acquire()--> busy --Release()--> open ...
@@ -27,20 +28,22 @@
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/sequential_write.h"
+#include "storage/trailing_hash.h"
 #include "util/digest.h"
 #include "util/status.h"
 
 namespace wharf::storage {
 
 struct Upload {
+  explicit Upload(HashPool* pool) : sha256(pool) {}
   std::string uuid;
   std::string repo;
   std::string path;
   int fd = -1;
   uint64_t size = 0;
   SequentialWrite writing;  // reservation ahead of, write-back behind the writes
-  Hasher sha256{DigestAlgo::kSha256};
-  bool hash_valid = true;  // false when resumed after a restart
+  TrailingHash sha256;
+  bool hash_valid = true;  // false when resumed after a restart or cut back
   int64_t started_ms = 0;
   int64_t touched_ms = 0;
   bool busy = false;  // guarded by the manager's mutex
@@ -49,8 +52,10 @@ struct Upload {
 
 class UploadManager {
  public:
-  // `max_blob_bytes` caps one upload (0 = unlimited).
-  UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes);
+  // `max_blob_bytes` caps one upload (0 = unlimited). `hash_threads` threads
+  // hash uploads beside the requests that receive them (0: the requests hash
+  // inline; see HashPool::DefaultThreads()).
+  UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes, unsigned hash_threads);
   UploadManager(const UploadManager&) = delete;
   UploadManager& operator=(const UploadManager&) = delete;
 
@@ -102,6 +107,7 @@ class UploadManager {
   BlobStore* blobs_;
   MetaStore* meta_;
   uint64_t max_blob_bytes_;
+  HashPool hash_pool_;  // declared before table_, so it outlives the uploads there
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Upload>> table_;
 };

@@ -16,6 +16,10 @@
 namespace wharf::storage {
 namespace {
 
+// Uploads are hashed on a pool thread when it is idle and inline otherwise,
+// so the upload tests cover both.
+constexpr unsigned kHashThreads = 1;
+
 class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,7 +30,7 @@ class StorageTest : public ::testing::Test {
     auto m = MetaStore::Open(root_ + "/meta");
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     meta_ = std::move(*m);
-    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, kHashThreads);
     ASSERT_TRUE(uploads_->Init().ok());
   }
   void TearDown() override {
@@ -40,7 +44,7 @@ class StorageTest : public ::testing::Test {
     auto m = MetaStore::Open(root_ + "/meta");
     ASSERT_TRUE(m.ok());
     meta_ = std::move(*m);
-    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, kHashThreads);
     ASSERT_TRUE(uploads_->Init().ok());
   }
   std::string root_;
