@@ -62,10 +62,15 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
   for (auto& fn : run) fn();
 }
 
-BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
-                         ProxyMetrics* metrics,
+BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta,
+                         storage::HashPool* hashing, FetchPool* pool, ProxyMetrics* metrics,
                          std::function<void(const std::string&, uint64_t)> on_cached)
-    : blobs_(blobs), meta_(meta), pool_(pool), metrics_(metrics), on_cached_(std::move(on_cached)) {}
+    : blobs_(blobs),
+      meta_(meta),
+      hashing_(hashing),
+      pool_(pool),
+      metrics_(metrics),
+      on_cached_(std::move(on_cached)) {}
 
 std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
                                             const std::string& store_repo, const Digest& d) {
@@ -128,7 +133,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   }
   int rfd = ::dup(wfd);
   std::shared_ptr<http::GrowingFile> file;
-  Hasher hash(d.algo);
+  storage::TrailingHash hash(hashing_, d.algo);
   storage::SequentialWrite writing;
   uint64_t written = 0;
   ClientResponse resp;
@@ -165,7 +170,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                             if (n < 0) return Status::FromErrno(errno, "write cache file");
                             off += static_cast<size_t>(n);
                           }
-                          hash.Update(data);
+                          hash.Wrote(wfd, data);
                           written += data.size();
                           writing.After(wfd, written);
                           ProxyMetrics::Add(metrics_->upstream_bytes, data.size());
@@ -179,7 +184,12 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     ok = false;
     st = Status(Code::kUnavailable, "upstream body shorter than Content-Length");
   }
-  if (ok && !(hash.Final() == d)) {
+  auto matches = [&] {
+    if (hash.Settle()) return hash.Final() == d;
+    auto got = DigestOfFile(wfd, d.algo);  // a read-back failed: hash the file here
+    return got.ok() && *got == d;
+  };
+  if (ok && !matches()) {
     WLOG_ERROR("proxy %s: %s from %s does not match its digest; discarded", up->name().c_str(),
                d.str().c_str(), mirror.c_str());
     up->MarkBad(mirror);
@@ -194,6 +204,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
                     st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message(),
                     st.code() == Code::kNoSpace);
+    hash.Stop();  // before wfd closes: a pool thread may be reading it
     if (rfd >= 0) ::close(rfd);
     ::close(wfd);
     ::unlink(tmp.c_str());

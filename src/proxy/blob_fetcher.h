@@ -29,6 +29,7 @@
 #include "proxy/upstream.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
+#include "storage/trailing_hash.h"
 #include "util/digest.h"
 
 namespace wharf::proxy {
@@ -62,8 +63,10 @@ class BlobFetch {
 class BlobFetcher {
  public:
   // `on_cached(digest, size)` runs on the fetch thread after a blob was
-  // stored as a new cached blob.
-  BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, FetchPool* pool,
+  // stored as a new cached blob. `hashing` (null: none) hashes fills beside
+  // the fetch threads and must outlive the fetcher.
+  BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, storage::HashPool* hashing,
+              FetchPool* pool,
               ProxyMetrics* metrics, std::function<void(const std::string&, uint64_t)> on_cached);
 
   // `repo` is the name upstream; `store_repo` the internal repository the
@@ -79,6 +82,7 @@ class BlobFetcher {
 
   storage::BlobStore* blobs_;
   storage::MetaStore* meta_;
+  storage::HashPool* hashing_;
   FetchPool* pool_;
   ProxyMetrics* metrics_;
   std::function<void(const std::string&, uint64_t)> on_cached_;

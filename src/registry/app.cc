@@ -52,9 +52,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   auto meta = storage::MetaStore::Open(root + "/meta");
   if (!meta.ok()) return Status(meta.status().code(), "storage.root: " + meta.status().message());
   s.meta = std::move(*meta);
+  s.hashing = std::make_unique<storage::HashPool>(storage::HashPool::DefaultThreads());
   s.uploads = std::make_unique<storage::UploadManager>(s.blobs.get(), s.meta.get(),
-                                                       cfg.http.limits.max_blob_bytes,
-                                                       storage::HashPool::DefaultThreads());
+                                                       cfg.http.limits.max_blob_bytes, s.hashing.get());
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);

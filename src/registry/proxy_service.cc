@@ -83,7 +83,7 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
   blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(
-      s->blobs.get(), s->meta.get(), blob_pool_.get(), &metrics_,
+      s->blobs.get(), s->meta.get(), s->hashing.get(), blob_pool_.get(), &metrics_,
       [this](const std::string& d, uint64_t size) {
         evictor_->Added(d, size);
         evictor_->MaybeEvict();

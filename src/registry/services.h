@@ -20,6 +20,8 @@ struct Services {
   Config cfg;
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<storage::MetaStore> meta;
+  // Before its users (uploads, proxy fills), so that it outlives them.
+  std::unique_ptr<storage::HashPool> hashing;
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
   std::unique_ptr<StorageStats> stats;

@@ -62,7 +62,7 @@ void HashPool::Loop() {
   }
 }
 
-TrailingHash::TrailingHash(HashPool* pool) : pool_(pool) {}
+TrailingHash::TrailingHash(HashPool* pool, DigestAlgo algo) : pool_(pool), hasher_(algo) {}
 
 TrailingHash::~TrailingHash() { Stop(); }
 

@@ -1,4 +1,4 @@
-// TrailingHash: the SHA-256 of a file that one writer appends to, kept up to
+// TrailingHash: the digest of a file that one writer appends to, kept up to
 // date as the writer goes, either inline (the writer's thread hashes the
 // bytes it just wrote) or, when a core is free, on a HashPool thread that
 // reads the new bytes back from the file (the page cache: they were just
@@ -63,7 +63,7 @@ class HashPool {
 class TrailingHash {
  public:
   // `pool` may be null (inline only); it must outlive this object.
-  explicit TrailingHash(HashPool* pool);
+  explicit TrailingHash(HashPool* pool, DigestAlgo algo = DigestAlgo::kSha256);
   // Stops a pool thread that is still behind (see Stop()).
   ~TrailingHash();
   TrailingHash(const TrailingHash&) = delete;
@@ -92,7 +92,7 @@ class TrailingHash {
   void CatchUp(char* buf, size_t len);
 
   HashPool* pool_;
-  Hasher hasher_{DigestAlgo::kSha256};
+  Hasher hasher_;
   std::mutex mu_;
   std::condition_variable settled_;
   int fd_ = -1;

@@ -19,8 +19,8 @@ Upload::~Upload() {
 }
 
 UploadManager::UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes,
-                             unsigned hash_threads)
-    : blobs_(blobs), meta_(meta), max_blob_bytes_(max_blob_bytes), hash_pool_(hash_threads) {}
+                             HashPool* hashing)
+    : blobs_(blobs), meta_(meta), max_blob_bytes_(max_blob_bytes), hashing_(hashing) {}
 
 Status UploadManager::Init() {
   std::unordered_map<std::string, UploadRecord> records;
@@ -43,7 +43,7 @@ Status UploadManager::Init() {
         if (fd >= 0) ::close(fd);
         continue;
       }
-      auto u = std::make_shared<Upload>(&hash_pool_);
+      auto u = std::make_shared<Upload>(hashing_);
       u->uuid = uuid;
       u->repo = rec->second.repo;
       u->path = path;
@@ -68,7 +68,7 @@ size_t UploadManager::InProgress() {
 }
 
 Result<std::shared_ptr<Upload>> UploadManager::Start(const std::string& repo) {
-  auto u = std::make_shared<Upload>(&hash_pool_);
+  auto u = std::make_shared<Upload>(hashing_);
   u->uuid = RandomUuid();
   u->repo = repo;
   u->path = blobs_->uploads_dir() + "/" + u->uuid;

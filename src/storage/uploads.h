@@ -52,10 +52,10 @@ struct Upload {
 
 class UploadManager {
  public:
-  // `max_blob_bytes` caps one upload (0 = unlimited). `hash_threads` threads
-  // hash uploads beside the requests that receive them (0: the requests hash
-  // inline; see HashPool::DefaultThreads()).
-  UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes, unsigned hash_threads);
+  // `max_blob_bytes` caps one upload (0 = unlimited). `hashing` (null: none)
+  // hashes uploads beside the requests that receive them; it must outlive
+  // the manager and every upload.
+  UploadManager(BlobStore* blobs, MetaStore* meta, uint64_t max_blob_bytes, HashPool* hashing);
   UploadManager(const UploadManager&) = delete;
   UploadManager& operator=(const UploadManager&) = delete;
 
@@ -107,7 +107,7 @@ class UploadManager {
   BlobStore* blobs_;
   MetaStore* meta_;
   uint64_t max_blob_bytes_;
-  HashPool hash_pool_;  // declared before table_, so it outlives the uploads there
+  HashPool* hashing_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Upload>> table_;
 };

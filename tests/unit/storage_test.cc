@@ -16,10 +16,6 @@
 namespace wharf::storage {
 namespace {
 
-// Uploads are hashed on a pool thread when it is idle and inline otherwise,
-// so the upload tests cover both.
-constexpr unsigned kHashThreads = 1;
-
 class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -30,7 +26,7 @@ class StorageTest : public ::testing::Test {
     auto m = MetaStore::Open(root_ + "/meta");
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     meta_ = std::move(*m);
-    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, kHashThreads);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, &hashing_);
     ASSERT_TRUE(uploads_->Init().ok());
   }
   void TearDown() override {
@@ -44,12 +40,15 @@ class StorageTest : public ::testing::Test {
     auto m = MetaStore::Open(root_ + "/meta");
     ASSERT_TRUE(m.ok());
     meta_ = std::move(*m);
-    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, kHashThreads);
+    uploads_ = std::make_unique<UploadManager>(blobs_.get(), meta_.get(), 1 << 20, &hashing_);
     ASSERT_TRUE(uploads_->Init().ok());
   }
   std::string root_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<MetaStore> meta_;
+  // Uploads are hashed on its thread when it is idle and inline otherwise, so
+  // the upload tests cover both.
+  HashPool hashing_{1};
   std::unique_ptr<UploadManager> uploads_;
 };
 

@@ -46,9 +46,10 @@ std::string Content() {
 // Writes `content` to a fresh file in pieces of 1..256 KiB (varying, so that
 // pool threads are sometimes behind and sometimes not) and returns the digest
 // TrailingHash computed, or an empty digest when Settle() said it cannot.
-Digest WriteInPieces(HashPool* pool, const std::string& content) {
+Digest WriteInPieces(HashPool* pool, const std::string& content,
+                     DigestAlgo algo = DigestAlgo::kSha256) {
   TempFile f;
-  TrailingHash h(pool);
+  TrailingHash h(pool, algo);
   size_t off = 0, step = 1;
   while (off < content.size()) {
     size_t n = std::min(content.size() - off, step);
@@ -69,6 +70,7 @@ TEST(TrailingHash, InlineAndPooledGiveTheOneShotDigest) {
   EXPECT_EQ(WriteInPieces(nullptr, content), want);
   EXPECT_EQ(WriteInPieces(&one, content), want);
   EXPECT_EQ(WriteInPieces(&two, content), want);
+  EXPECT_EQ(WriteInPieces(&one, content, DigestAlgo::kSha512), DigestOf(content, DigestAlgo::kSha512));
 }
 
 TEST(TrailingHash, WritersSharingOneThreadFallBackToInline) {
