@@ -10,18 +10,8 @@
 
 namespace wharf::registry {
 
-Evictor::Evictor(Services* s, uint64_t cap_bytes, proxy::ProxyMetrics* metrics)
-    : s_(s), cap_(cap_bytes), metrics_(metrics) {}
-
-Status Evictor::Init() {
-  uint64_t total = 0;
-  WHARF_RETURN_IF_ERROR(s_->meta->ForEachBlob([&](const std::string&, const storage::BlobRecord& r) {
-    if (r.origin == storage::Origin::kCached) total += r.size;
-  }));
-  std::lock_guard<std::mutex> lock(mu_);
-  total_ = total;
-  return Status();
-}
+Evictor::Evictor(Services* s, uint64_t cap_bytes, uint64_t cached_bytes, proxy::ProxyMetrics* metrics)
+    : s_(s), cap_(cap_bytes), metrics_(metrics), total_(cached_bytes) {}
 
 void Evictor::Touch(const std::string& digest) {
   if (!cap_) return;

@@ -28,9 +28,10 @@ struct Services;
 
 class Evictor {
  public:
-  Evictor(Services* s, uint64_t cap_bytes, proxy::ProxyMetrics* metrics);
-  // Adds up what is cached now.
-  Status Init();
+  // `cached_bytes`: what is cached now, from the startup scan that
+  // StorageStats makes anyway (a second scan of every blob record would
+  // double the startup time of a large store).
+  Evictor(Services* s, uint64_t cap_bytes, uint64_t cached_bytes, proxy::ProxyMetrics* metrics);
   void Touch(const std::string& digest);
   void Added(const std::string& digest, uint64_t size);
   void MaybeEvict();

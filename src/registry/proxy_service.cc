@@ -77,9 +77,7 @@ std::unique_ptr<proxy::Upstream> ProxyService::MakeUpstream(proxy::UpstreamConfi
 ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cfg) {
   for (const auto& [name, r] : cfg.registries)
     upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file});
-  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, &metrics_);
-  Status st = evictor_->Init();
-  if (!st.ok()) WLOG_ERROR("proxy: cannot size the cache: %s", st.ToString().c_str());
+  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, s->stats->cached_bytes(), &metrics_);
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
   blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(

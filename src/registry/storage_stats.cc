@@ -10,6 +10,11 @@
 
 namespace wharf::registry {
 
+uint64_t StorageStats::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_.cached_bytes;
+}
+
 Status StorageStats::Refresh(const storage::MetaStore& meta, storage::UploadManager& uploads) {
   Snapshot s;
   WHARF_RETURN_IF_ERROR(meta.ForEachBlob([&](const std::string&, const storage::BlobRecord& r) {

@@ -24,6 +24,8 @@ class StorageStats {
   explicit StorageStats(std::string root) : root_(std::move(root)) {}
   Status Refresh(const storage::MetaStore& meta, storage::UploadManager& uploads);
   std::string Render() const;
+  // Bytes of cached (proxied) blobs at the last Refresh().
+  uint64_t cached_bytes() const;
 
  private:
   struct Snapshot {

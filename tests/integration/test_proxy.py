@@ -312,6 +312,25 @@ def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_pat
     assert up.requests("GET", "/blobs/" + b[-1]) == n + 1
 
 
+def test_cache_size_cap_counts_what_was_cached_before_a_restart(make_wharf, upstream, tmp_path):
+    up = upstream()
+    _, a = seed(up, tmp_path, name="library/a", sizes=(400000,), seed_n=11)
+    _, b = seed(up, tmp_path, name="library/b", sizes=(400000,), seed_n=12)
+    _, c = seed(up, tmp_path, name="library/c", sizes=(400000,), seed_n=13)
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_CACHE_MAX_BYTES="1000000")).start()
+    pull(w, tmp_path, "library/a:v1", "pa")
+    pull(w, tmp_path, "library/b:v1", "pb")  # 800 kB cached: under the cap
+    assert w.stop() == 0
+    w.start()
+    pull(w, tmp_path, "library/c:v1", "pc")  # over the cap only if a and b still count
+
+    def on_disk(d):
+        return os.path.exists(os.path.join(w.root, "blobs", "sha256", d[7:9], d[7:]))
+    assert "eviction: removed" in w.stderr()
+    assert not on_disk(a[-1])  # the oldest
+    assert on_disk(c[-1])
+
+
 def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)
