@@ -26,16 +26,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def pinned(core, cmd):
+# Where the "server on both cores" variants run: what a server with a spare
+# core does (Wharf hashes uploads and fills on it). The client stays on core 1.
+BOTH_CORES = "0,1"
+
+
+def pinned(cores, cmd):
     if CORES >= 2 and shutil.which("taskset"):
-        return ["taskset", "-c", str(core)] + cmd
+        return ["taskset", "-c", str(cores)] + cmd
     return cmd
 
 
 class Server:
-    def __init__(self, name, cmd, env, ready_url, log):
+    def __init__(self, name, cmd, env, ready_url, log, cores=0):
         self.name = name
-        self.proc = subprocess.Popen(pinned(0, cmd), env={**os.environ, **env},
+        self.proc = subprocess.Popen(pinned(cores, cmd), env={**os.environ, **env},
                                      stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         ctx = __import__("ssl")._create_unverified_context()
@@ -189,22 +194,22 @@ def evict_written(root, min_bytes=256 << 20):
                 pass
 
 
-def start_proxy(args, who, root, upstream_url, log, wharf_env=None):
+def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
     """Wharf ("wharf") or the reference registry ("registry") as a pull-through
-    cache of `upstream_url`, storing under `root`, on a free port. Returns
-    (server, port)."""
+    cache of `upstream_url`, storing under `root`, on a free port, on `cores`.
+    Returns (server, port)."""
     port = free_port()
     if who == "wharf":
         env = {"WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
                "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": upstream_url}
         srv = Server("wharf-proxy", [args.wharf, "serve"], {**env, **(wharf_env or {})},
-                     f"http://127.0.0.1:{port}/healthz", log)
+                     f"http://127.0.0.1:{port}/healthz", log, cores)
     else:
         os.makedirs(root, exist_ok=True)
         cfg = os.path.join(root, "proxy.yml")
         registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {upstream_url}\n")
-        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg], {"GOMAXPROCS": "1"},
-                     f"http://127.0.0.1:{port}/v2/", log)
+        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
+                     {"GOMAXPROCS": str(len(str(cores).split(",")))}, f"http://127.0.0.1:{port}/v2/", log, cores)
     return srv, port
 
 
@@ -237,8 +242,9 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
             return json.loads(r.stdout)["seconds"]
 
         path = f"/v2/bench/cold0/blobs/{digest}"
+        proxies = ["wharf", "registry"] + (["wharf_both"] if CORES >= 2 else [])
         samples = {who: {"ttfb": [], "total1": [], "core0_cpu": [], "wall8": [], "upstream_bytes": [],
-                         "rss_mb": []} for who in ("direct", "wharf", "registry")}
+                         "rss_mb": []} for who in ["direct"] + proxies}
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
         def measure(mode, got, url, on_core0):
             if mode == "one":
@@ -253,11 +259,12 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
         for _ in range(args.rounds):
             for mode in ("one", "eight"):
                 measure(mode, samples["direct"], up_url + path, [upstream])
-                for who in ("wharf", "registry"):
+                for who in proxies:
                     got = samples[who]
                     root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
                     before = upstream_bytes(up_log_path, digest)
-                    srv, port = start_proxy(args, who, root, up_url, log)
+                    srv, port = start_proxy(args, who.split("_")[0], root, up_url, log,
+                                            cores=BOTH_CORES if who.endswith("_both") else 0)
                     try:
                         measure(mode, got, f"http://127.0.0.1:{port}{path}", [upstream, srv])
                         if mode == "eight":
@@ -304,7 +311,8 @@ def main():
     subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-x509", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt,
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    ports = {k: free_port() for k in ["wharf", "wharf_tls", "reg", "reg_tls", "nginx", "nginx_tls"]}
+    ports = {k: free_port() for k in ["wharf", "wharf_tls", "wharf_both", "reg", "reg_tls", "reg_both",
+                                      "nginx", "nginx_tls"]}
     wroot = os.path.join(tmp, "wharf")
     servers = {}
     try:
@@ -314,13 +322,20 @@ def main():
             "REGISTRY_HTTP_TLS_CERTIFICATE": crt, "REGISTRY_HTTP_TLS_KEY": key,
             "WHARF_HTTP_PLAIN_ADDR": f"127.0.0.1:{ports['wharf']}"},
             f"http://127.0.0.1:{ports['wharf']}/healthz", log)
+        servers["wharf_both"] = Server("wharf-both", [args.wharf, "serve"], {
+            "WHARF_STORAGE_ROOT": wroot + "-both", "WHARF_WORKERS": "1", "WHARF_PROXY_ENABLED": "false",
+            "WHARF_HTTP_ACCESS_LOG": "off", "REGISTRY_HTTP_ADDR": f"127.0.0.1:{ports['wharf_both']}"},
+            f"http://127.0.0.1:{ports['wharf_both']}/healthz", log, BOTH_CORES)
         reg_root = os.path.join(tmp, "registry")
-        for name, port, tls in [("registry", ports["reg"], False), ("registry_tls", ports["reg_tls"], True)]:
+        for name, port, tls, cores in [("registry", ports["reg"], False, 0),
+                                       ("registry_tls", ports["reg_tls"], True, 0),
+                                       ("registry_both", ports["reg_both"], False, BOTH_CORES)]:
             cfg = os.path.join(tmp, f"{name}.yml")
             registry_config(cfg, reg_root, port, tls=(crt, key) if tls else None)
             scheme = "https" if tls else "http"
-            servers[name] = Server(name, ["/usr/bin/docker-registry", "serve", cfg], {"GOMAXPROCS": "1"},
-                                   f"{scheme}://127.0.0.1:{port}/v2/", log)
+            servers[name] = Server(name, ["/usr/bin/docker-registry", "serve", cfg],
+                                   {"GOMAXPROCS": str(len(str(cores).split(",")))},
+                                   f"{scheme}://127.0.0.1:{port}/v2/", log, cores)
         ngx = os.path.join(tmp, "nginx.conf")
         with open(ngx, "w") as f:
             f.write(f"""daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx.err;
@@ -405,15 +420,22 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                 if wanted(label):
                     out = bench(args, servers[sname], ["pull", url, "bench/five0:latest", "-c", "16"] + secs)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
-                for k, mode in enumerate((["--chunked"], [])):
-                    label = f"push of {(size * 16) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
-                    if not wanted(label):
-                        continue
-                    # New content every time: a blob the server has already is not a push.
-                    out = bench(args, servers[sname], ["push", url, "-c", "1", "-n", "1", "--size", str(size * 16),
-                                                       "--seed", str(100 + 2 * rnd + k), "--prefix", f"push{rnd}"] + mode)
-                    evict_written(wroot if who == "wharf" else reg_root)
-                    results.setdefault(label, {}).setdefault(who, []).append(out)
+            for both in ([False, True] if CORES >= 2 else [False]):
+                for who in ("wharf", "registry"):
+                    sname = f"{who}_both" if both else who
+                    port = ports[{"wharf": "wharf", "registry": "reg"}[who] + ("_both" if both else "")]
+                    for k, mode in enumerate((["--chunked"], [])):
+                        label = (f"push of {(size * 16) >> 20} MiB, {'chunked' if mode else 'monolithic'}"
+                                 f"{', server on cores 0-1' if both else ''}")
+                        if not wanted(label):
+                            continue
+                        # New content every time: a blob the server has already is not a push.
+                        out = bench(args, servers[sname], ["push", f"http://127.0.0.1:{port}", "-c", "1", "-n", "1",
+                                                           "--size", str(size * 16),
+                                                           "--seed", str(100 + 2 * rnd + k + (1000 if both else 0)),
+                                                           "--prefix", f"push{rnd}"] + mode)
+                        evict_written(reg_root if who == "registry" else wroot + ("-both" if both else ""))
+                        results.setdefault(label, {}).setdefault(who, []).append(out)
             if wanted("push"):
                 limits.append(one_core_limits(args))
 
@@ -505,7 +527,8 @@ def render_limits(results, limits):
              f"data in cache, {sha:.2f} GB/s{spread_of([lim['sha256'] for lim in limits])}; receiving over "
              f"loopback TCP in 256 KiB reads and hashing, nothing written, {floor:.2f} GB/s"
              f"{spread_of([lim['receive_hash'] for lim in limits])} ({floor / sha:.2f}x SHA-256). "
-             "A push also has to put every byte in a file.", "",
+             "A push also has to put every byte in a file; with a second core (rows 'server on cores 0-1') "
+             "Wharf hashes beside receiving and writing.", "",
              "| workload | wharf GB/s | vs SHA-256 | vs receive+hash |", "|---|---|---|---|"]
     for label, rows in pushes:
         gbps = median(rows, "gigabytes_per_second") or 0
@@ -529,13 +552,16 @@ def render_cold(c):
              "(plain, its access log counting bytes) is the upstream. Every proxied measurement starts "
              "a fresh, empty proxy; medians of the rounds (± half the spread), ratios to the direct pull. "
              "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
-             "take less time than the CPU that the upstream and the proxy spend on core 0 for it "
-             "(utime+stime of both during the pull).", "",
-             "| | TTFB, 1 client | total, 1 client | core-0 CPU, 1 client | wall, 8 concurrent clients | "
+             "take less time than the CPU that the upstream and the proxy spend for it (utime+stime of "
+             "both during the pull). The last row runs the proxy on both cores (the upstream stays on "
+             "core 0): what a spare core gives.", "",
+             "| | TTFB, 1 client | total, 1 client | upstream + proxy CPU, 1 client | wall, 8 concurrent clients | "
              "upstream bytes for 8 clients (most in a round) | proxy peak RSS |",
              "|---|---|---|---|---|---|---|"]
     for who, name in (("direct", "direct from the upstream"), ("wharf", "wharf proxy"),
-                      ("registry", "registry proxy")):
+                      ("registry", "registry proxy"), ("wharf_both", "wharf proxy on cores 0-1")):
+        if who not in c:
+            continue
         r = c[who]
         ub = f"{(r['upstream_bytes'] or 0) / size:.2f}x the blob" if who != "direct" else "-"
         rss = f"{r['rss_mb']} MB" if who != "direct" else "-"
