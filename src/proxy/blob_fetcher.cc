@@ -64,13 +64,15 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
 
 BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta,
                          storage::HashPool* hashing, FetchPool* pool, ProxyMetrics* metrics,
-                         std::function<void(const std::string&, uint64_t)> on_cached)
+                         std::function<void(const std::string&, uint64_t)> on_cached,
+                         std::function<bool(uint64_t)> make_room)
     : blobs_(blobs),
       meta_(meta),
       hashing_(hashing),
       pool_(pool),
       metrics_(metrics),
-      on_cached_(std::move(on_cached)) {}
+      on_cached_(std::move(on_cached)),
+      make_room_(std::move(make_room)) {}
 
 std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
                                             const std::string& store_repo, const Digest& d) {
@@ -151,7 +153,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                             // Refuse before the first byte goes out, while the
                             // client can still get a clean error instead of a
                             // cut stream.
-                            if (!blobs_->HasRoomFor(resp.content_length))
+                            if (!blobs_->HasRoomFor(resp.content_length) && !make_room_(resp.content_length))
                               return Status(Code::kNoSpace, "no room to cache " +
                                                                 std::to_string(resp.content_length) + " bytes");
                             publish(resp.content_length);
@@ -161,7 +163,12 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                           }
                           if (file && written + data.size() > file->length())
                             return Status(Code::kInvalid, "upstream sent more than Content-Length");
-                          WHARF_RETURN_IF_ERROR(writing.Before(wfd, written + data.size()));
+                          Status room = writing.Before(wfd, written + data.size());
+                          // Out of disk mid-stream (other writers took it): evict
+                          // cached content for the rest rather than cut the client off.
+                          if (room.code() == Code::kNoSpace && file && make_room_(file->length() - written))
+                            room = writing.Before(wfd, written + data.size());
+                          WHARF_RETURN_IF_ERROR(room);
                           size_t off = 0;
                           while (off < data.size()) {
                             ssize_t n = ::pwrite(wfd, data.data() + off, data.size() - off,

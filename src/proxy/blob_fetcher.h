@@ -63,11 +63,14 @@ class BlobFetch {
 class BlobFetcher {
  public:
   // `on_cached(digest, size)` runs on the fetch thread after a blob was
-  // stored as a new cached blob. `hashing` (null: none) hashes fills beside
-  // the fetch threads and must outlive the fetcher.
+  // stored as a new cached blob. `make_room(bytes)` runs on the fetch thread
+  // when a fill would not fit on the disk; true if it now fits. `hashing`
+  // (null: none) hashes fills beside the fetch threads and must outlive the
+  // fetcher.
   BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, storage::HashPool* hashing,
-              FetchPool* pool,
-              ProxyMetrics* metrics, std::function<void(const std::string&, uint64_t)> on_cached);
+              FetchPool* pool, ProxyMetrics* metrics,
+              std::function<void(const std::string&, uint64_t)> on_cached,
+              std::function<bool(uint64_t)> make_room);
 
   // `repo` is the name upstream; `store_repo` the internal repository the
   // cached blob is linked into.
@@ -86,6 +89,7 @@ class BlobFetcher {
   FetchPool* pool_;
   ProxyMetrics* metrics_;
   std::function<void(const std::string&, uint64_t)> on_cached_;
+  std::function<bool(uint64_t)> make_room_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<BlobFetch>> inflight_;
 };

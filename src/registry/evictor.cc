@@ -32,6 +32,23 @@ uint64_t Evictor::cached_bytes() {
 
 void Evictor::MaybeEvict() {
   if (!cap_ || cached_bytes() <= cap_) return;
+  const uint64_t target = cap_ / 10 * 9;
+  EvictUntil([&](uint64_t cached, uint64_t freed) { return cached - freed <= target; },
+             "cap " + std::to_string(cap_));
+}
+
+bool Evictor::MakeRoom(uint64_t bytes) {
+  const uint64_t need = s_->blobs->Shortfall(bytes);
+  if (need == 0) return true;
+  // Emptying the cache in vain would only cost the next pulls.
+  if (cached_bytes() < need) return false;
+  EvictUntil([&](uint64_t, uint64_t freed) { return freed >= need; },
+             "the disk had no room for " + std::to_string(bytes) + " bytes");
+  return s_->blobs->HasRoomFor(bytes);
+}
+
+void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t freed)>& enough,
+                         const std::string& why) {
   std::unique_lock<std::shared_mutex> gc(s_->gc_lock);
   std::vector<std::pair<std::string, std::string>> manifests;  // (proxy repo, digest)
   Status st = s_->meta->ForEachManifest(
@@ -64,11 +81,10 @@ void Evictor::MaybeEvict() {
   }
   std::sort(cands.begin(), cands.end(),
             [](const Candidate& a, const Candidate& b) { return a.used_ms < b.used_ms; });
-  const uint64_t target = cap_ / 10 * 9;
   std::set<std::string> doomed;
   uint64_t freed = 0;
   for (const Candidate& c : cands) {
-    if (total - freed <= target) break;
+    if (enough(total, freed)) break;
     doomed.insert(c.digest);
     freed += c.size;
   }
@@ -92,9 +108,9 @@ void Evictor::MaybeEvict() {
     total_ = total - freed;
     for (const std::string& d : doomed) last_access_ms_.erase(d);
   }
-  WLOG_INFO("eviction: removed %zu cached blobs (%llu bytes); %llu bytes cached, cap %llu",
-            doomed.size(), static_cast<unsigned long long>(freed),
-            static_cast<unsigned long long>(total - freed), static_cast<unsigned long long>(cap_));
+  WLOG_INFO("eviction: removed %zu cached blobs (%llu bytes); %llu bytes cached; %s", doomed.size(),
+            static_cast<unsigned long long>(freed), static_cast<unsigned long long>(total - freed),
+            why.c_str());
 }
 
 }  // namespace wharf::registry

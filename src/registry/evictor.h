@@ -1,5 +1,6 @@
 // Evictor: keeps the blobs pulled through the proxy under
-// proxy.cache_max_bytes, least recently used first.
+// proxy.cache_max_bytes, least recently used first, and makes room for a new
+// one when the disk is full.
 //
 // Only blobs and manifests whose origin is "cached" are candidates: pushed
 // content is never evicted (a push of the same bytes promotes them to
@@ -8,13 +9,16 @@
 // manifest takes its tags in the proxy's repositories with it; the next
 // pull of that tag fetches it again. Last access is tracked in memory; after a restart a blob's
 // age counts from when it was cached. Eviction runs after each new cached
-// blob and from the maintenance thread, down to 90% of the cap, holding the
+// blob and from the maintenance thread, down to 90% of the cap, and for a
+// proxy fill that would not fit on the disk (MakeRoom()), always holding the
 // gc lock so that it never races a manifest PUT.
 //
-// Thread-safety: thread-safe. MaybeEvict() is blocking (file deletions).
+// Thread-safety: thread-safe. MaybeEvict() and MakeRoom() are blocking (file
+// deletions).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -35,9 +39,17 @@ class Evictor {
   void Touch(const std::string& digest);
   void Added(const std::string& digest, uint64_t size);
   void MaybeEvict();
+  // Evicts cached blobs until `bytes` more fit on the disk (BlobStore::
+  // HasRoomFor). Evicts nothing when all cached content would not be enough.
+  // True if `bytes` fit afterwards.
+  bool MakeRoom(uint64_t bytes);
   uint64_t cached_bytes();
 
  private:
+  // Removes cached blobs, least recently used first, until `enough(cached,
+  // freed)` holds. `why` ends the log line.
+  void EvictUntil(const std::function<bool(uint64_t cached, uint64_t freed)>& enough, const std::string& why);
+
   Services* s_;
   uint64_t cap_;
   proxy::ProxyMetrics* metrics_;

@@ -85,7 +85,8 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
       [this](const std::string& d, uint64_t size) {
         evictor_->Added(d, size);
         evictor_->MaybeEvict();
-      });
+      },
+      [this](uint64_t bytes) { return evictor_->MakeRoom(bytes); });
 }
 
 ProxyService::~ProxyService() {

@@ -146,12 +146,13 @@ Result<Digest> BlobStore::Rehash(const Digest& d, uint64_t* size) const {
   return got;
 }
 
-bool BlobStore::HasRoomFor(uint64_t bytes) const {
+uint64_t BlobStore::Shortfall(uint64_t bytes) const {
   struct statvfs fs;
-  if (::statvfs(tmp_.c_str(), &fs) != 0) return true;
+  if (::statvfs(tmp_.c_str(), &fs) != 0) return 0;
   const uint64_t total = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
   const uint64_t reserve = std::max<uint64_t>(total / 100, 16 << 20);
-  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize >= bytes + reserve;
+  const uint64_t avail = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  return avail >= bytes + reserve ? 0 : bytes + reserve - avail;
 }
 
 Result<std::string> BlobStore::Quarantine(const Digest& d) {

@@ -55,7 +55,9 @@ class BlobStore {
   Result<Digest> Rehash(const Digest& d, uint64_t* size) const;
   // True if the filesystem has `bytes` free for unprivileged writers, plus a
   // 1% (at least 16 MiB) reserve for metadata. True when it cannot tell.
-  bool HasRoomFor(uint64_t bytes) const;
+  bool HasRoomFor(uint64_t bytes) const { return Shortfall(bytes) == 0; }
+  // How many bytes would have to be freed for HasRoomFor(bytes) to hold.
+  uint64_t Shortfall(uint64_t bytes) const;
   // Moves the blob file out of the store into <root>/quarantine/ (kept for
   // inspection, never served) and returns its new path. kNotFound if absent.
   Result<std::string> Quarantine(const Digest& d);

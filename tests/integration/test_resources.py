@@ -5,6 +5,7 @@ server keeps serving."""
 import hashlib
 import json
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -26,16 +27,29 @@ def code_of(r):
     return json.loads(r.body)["errors"][0]["code"]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 MiB tmpfs as the storage root (needs root; skipped otherwise)."""
-    d = tmp_path / "disk"
+def tmpfs(tmp_path, size):
+    """A tmpfs of `size` under tmp_path (needs root; skips the test otherwise).
+    A generator: the caller's fixture yields from it."""
+    d = tmp_path / f"disk-{size}"
     d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(d)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(d)], capture_output=True)
     if r.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
     yield str(d)
     subprocess.run(["umount", "-l", str(d)])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MiB tmpfs as the storage root."""
+    yield from tmpfs(tmp_path, "64m")
+
+
+@pytest.fixture
+def mid_disk(tmp_path):
+    """A 384 MiB tmpfs: room for a blob larger than one 64 MiB disk reservation
+    (and for RocksDB, which preallocates its log)."""
+    yield from tmpfs(tmp_path, "384m")
 
 
 def leftovers(root):
@@ -97,6 +111,151 @@ def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
     r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "storage full" in w.stderr()
+
+
+def test_full_disk_evicts_cached_blobs_for_a_new_fill(make_wharf, small_disk, upstream, tmp_path):
+    """A mirror whose disk is full of cached blobs makes room for the next one
+    (least recently used first) instead of refusing it; pushed content stays."""
+    up = upstream()
+    digests = []
+    for i in range(8):
+        path = tmp_path / f"layer{i}"
+        path.write_bytes(os.urandom(8 << 20))
+        digests.append(push_raw_blob(up, "library/many", str(path)))
+    w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=small_disk + "/root")).start()
+    root = w.env["WHARF_STORAGE_ROOT"]
+    hosted = push_blob(w, "mine", os.urandom(4 << 20))
+
+    def on_disk(d):
+        return os.path.exists(os.path.join(root, "blobs", "sha256", d[7:9], d[7:]))
+
+    def room():
+        st = os.statvfs(small_disk)
+        return st.f_bavail * st.f_frsize
+
+    # Cache blobs until the next one no longer fits beside the 16 MiB reserve.
+    cached = []
+    for d in digests:
+        if room() < (8 << 20) + (16 << 20):
+            break
+        r = call("GET", f"{w.url}/v2/library/many/blobs/{d}")
+        assert r.status == 200 and sha(r.body) == d
+        cached.append(d)
+        time.sleep(0.05)  # distinct ages
+    nxt = digests[len(cached)]
+    assert len(cached) >= 2 and "eviction" not in w.stderr()
+
+    r = call("GET", f"{w.url}/v2/library/many/blobs/{nxt}")
+    assert r.status == 200 and sha(r.body) == nxt, r
+    assert "eviction: removed 1 cached blobs" in w.stderr() and "had no room" in w.stderr()
+    assert not on_disk(cached[0])  # the least recently used went
+    assert all(on_disk(d) for d in cached[1:] + [nxt])
+    assert on_disk(hosted)
+    # The evicted blob is fetched again when asked for.
+    r = call("GET", f"{w.url}/v2/library/many/blobs/{cached[0]}")
+    assert r.status == 200 and sha(r.body) == cached[0]
+    r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+class PausingRelay:
+    """Forwards connections to the real upstream; once armed, holds what the
+    upstream sends after `after` more bytes until release is set."""
+
+    def __init__(self, target_port, after):
+        self.target_port = target_port
+        self.after = after
+        self.armed = False
+        self.paused = threading.Event()
+        self.release = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pipe, args=(client, up, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(up, client, True), daemon=True).start()
+
+    def _pipe(self, src, dst, downstream):
+        counted = 0
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                if downstream and self.armed:
+                    counted += len(data)
+                    if counted > self.after and not self.release.is_set():
+                        self.paused.set()
+                        self.release.wait(30)
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.release.set()
+        self.sock.close()
+
+
+def test_fill_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_disk, upstream, tmp_path):
+    """Another writer takes the disk while a fill is under way: the fill evicts
+    cached blobs for the rest instead of cutting its client off."""
+    up = upstream()
+    cached = []
+    for i in range(3):
+        path = tmp_path / f"cached{i}"
+        path.write_bytes(os.urandom(40 << 20))
+        cached.append(push_raw_blob(up, "library/many", str(path)))
+    path = tmp_path / "large"
+    path.write_bytes(os.urandom(100 << 20))
+    large = push_raw_blob(up, "library/many", str(path))
+    relay = PausingRelay(up.port, after=32 << 20)
+    try:
+        w = make_wharf(env=proxy_env(relay.url, WHARF_STORAGE_ROOT=mid_disk + "/root")).start()
+        root = w.env["WHARF_STORAGE_ROOT"]
+
+        def on_disk(d):
+            return os.path.exists(os.path.join(root, "blobs", "sha256", d[7:9], d[7:]))
+        for d in cached:
+            assert call("GET", f"{w.url}/v2/library/many/blobs/{d}").status == 200
+            time.sleep(0.05)  # distinct ages
+        relay.armed = True
+        got = {}
+
+        def fetch():
+            try:
+                got["r"] = call("GET", f"{w.url}/v2/library/many/blobs/{large}")
+            except AssertionError as e:  # curl failed: e.g. the stream was cut off
+                got["error"] = str(e)
+        pull = threading.Thread(target=fetch)
+        pull.start()
+        assert relay.paused.wait(30), (got, w.stderr()[-2000:])
+        # The fill has reserved its first 64 MiB; a push now takes all but
+        # 20 MiB, less than the other 36 MiB need.
+        st = os.statvfs(mid_disk)
+        hosted = push_blob(w, "mine", os.urandom(st.f_bavail * st.f_frsize - (20 << 20)))
+        relay.release.set()
+        pull.join(60)
+        assert "r" in got, got
+        r = got["r"]
+        assert r.status == 200 and sha(r.body) == large
+        asked = [int(n) for n in re.findall(r"had no room for (\d+) bytes", w.stderr())]
+        assert asked and all(n < (100 << 20) for n in asked), asked  # mid-stream, for the rest
+        assert not on_disk(cached[0])  # the least recently used went
+        assert on_disk(cached[1]) and on_disk(cached[2]) and on_disk(large) and on_disk(hosted)
+        r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        relay.close()
 
 
 def raise_nofile(want):
