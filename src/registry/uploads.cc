@@ -70,8 +70,21 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
 // announces its length is checked against the size cap before its body is
 // read, and its writes go into disk space reserved ahead of them.
 BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral) {
+  // Set on an exchange whose body has had cached blobs evicted for it, so
+  // that a second shortage is answered instead of evicting again.
+  static const std::shared_ptr<void> room_made = std::make_shared<char>();
   auto sink = std::make_unique<UploadSink>(s, u, ex.res, ephemeral);
-  Status st = s.uploads->Expect(*u, ex.req.has_content_length ? ex.req.content_length : 0);
+  const uint64_t announced = ex.req.has_content_length ? ex.req.content_length : 0;
+  Status st = s.uploads->Expect(*u, announced);
+  if (st.code() == Code::kNoSpace && s.proxy && ex.scratch != room_made) {
+    // Cached blobs make way for pushed ones. Evicting blocks, so it runs off
+    // the loop; then the request starts over (Begin again) and finds room.
+    sink.reset();  // releases the upload for the retry (a monolithic one is discarded)
+    ex.scratch = room_made;
+    Evictor* evictor = &s.proxy->evictor();
+    RunBlocking(ex, [evictor, announced] { evictor->MakeRoom(announced); }, [] {});
+    return BodyMode::kPause;
+  }
   if (!st.ok()) {
     FailAppend(ex.res, st);
     return BodyMode::kRespond;  // the sink releases (or discards) the upload

@@ -113,49 +113,78 @@ def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
     assert "storage full" in w.stderr()
 
 
-def test_full_disk_evicts_cached_blobs_for_a_new_fill(make_wharf, small_disk, upstream, tmp_path):
-    """A mirror whose disk is full of cached blobs makes room for the next one
-    (least recently used first) instead of refusing it; pushed content stays."""
+def mirror_full_of_cache(make_wharf, disk, upstream, tmp_path):
+    """A mirror on `disk` with a pushed 4 MiB blob, then cached 4 MiB blobs
+    until the next one no longer fits beside the 16 MiB reserve. Returns
+    (wharf, pushed digest, cached digests oldest first, uncached digests)."""
     up = upstream()
     digests = []
-    for i in range(8):
+    for i in range(16):
         path = tmp_path / f"layer{i}"
-        path.write_bytes(os.urandom(8 << 20))
+        path.write_bytes(os.urandom(4 << 20))
         digests.append(push_raw_blob(up, "library/many", str(path)))
-    w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=small_disk + "/root")).start()
-    root = w.env["WHARF_STORAGE_ROOT"]
+    w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=disk + "/root")).start()
     hosted = push_blob(w, "mine", os.urandom(4 << 20))
-
-    def on_disk(d):
-        return os.path.exists(os.path.join(root, "blobs", "sha256", d[7:9], d[7:]))
-
-    def room():
-        st = os.statvfs(small_disk)
-        return st.f_bavail * st.f_frsize
-
-    # Cache blobs until the next one no longer fits beside the 16 MiB reserve.
     cached = []
     for d in digests:
-        if room() < (8 << 20) + (16 << 20):
+        if free_bytes(disk) < (4 << 20) + (16 << 20):
             break
         r = call("GET", f"{w.url}/v2/library/many/blobs/{d}")
         assert r.status == 200 and sha(r.body) == d
         cached.append(d)
         time.sleep(0.05)  # distinct ages
-    nxt = digests[len(cached)]
-    assert len(cached) >= 2 and "eviction" not in w.stderr()
+    assert len(cached) >= 5 and "eviction" not in w.stderr()
+    return w, hosted, cached, digests[len(cached):]
 
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def on_disk(w, d):
+    return os.path.exists(os.path.join(w.env["WHARF_STORAGE_ROOT"], "blobs", "sha256", d[7:9], d[7:]))
+
+
+def assert_fsck_clean(w):
+    r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_full_disk_evicts_cached_blobs_for_a_new_fill(make_wharf, small_disk, upstream, tmp_path):
+    """A mirror whose disk is full of cached blobs makes room for the next one
+    (least recently used first) instead of refusing it; pushed content stays."""
+    w, hosted, cached, (nxt, *_) = mirror_full_of_cache(make_wharf, small_disk, upstream, tmp_path)
     r = call("GET", f"{w.url}/v2/library/many/blobs/{nxt}")
     assert r.status == 200 and sha(r.body) == nxt, r
     assert "eviction: removed 1 cached blobs" in w.stderr() and "had no room" in w.stderr()
-    assert not on_disk(cached[0])  # the least recently used went
-    assert all(on_disk(d) for d in cached[1:] + [nxt])
-    assert on_disk(hosted)
+    assert not on_disk(w, cached[0])  # the least recently used went
+    assert all(on_disk(w, d) for d in cached[1:] + [nxt, hosted])
     # The evicted blob is fetched again when asked for.
     r = call("GET", f"{w.url}/v2/library/many/blobs/{cached[0]}")
     assert r.status == 200 and sha(r.body) == cached[0]
-    r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert_fsck_clean(w)
+
+
+@pytest.mark.parametrize("how", ["monolithic", "chunk"])
+def test_full_disk_evicts_cached_blobs_for_a_push(make_wharf, small_disk, upstream, tmp_path, how):
+    """Pushed content outranks cached content: a push that does not fit on a
+    disk full of cached blobs evicts them, as a monolithic POST or a chunk."""
+    w, hosted, cached, _ = mirror_full_of_cache(make_wharf, small_disk, upstream, tmp_path)
+    data = os.urandom(free_bytes(small_disk) + (2 << 20))
+    if how == "monolithic":
+        assert push_blob(w, "mine", data) == sha(data)
+    else:
+        r = call("POST", f"{w.url}/v2/mine/blobs/uploads/")
+        r = call("PATCH", w.url + r.headers["location"], data, {"Content-Range": f"0-{len(data) - 1}"})
+        assert r.status == 202, r
+        loc = r.headers["location"]
+        r = call("PUT", f"{w.url}{loc}{'&' if '?' in loc else '?'}digest={sha(data)}")
+        assert r.status == 201, r
+    assert "had no room" in w.stderr()
+    assert not on_disk(w, cached[0])  # the least recently used went first
+    assert on_disk(w, hosted) and on_disk(w, sha(data))
+    assert_fsck_clean(w)
 
 
 class PausingRelay:
@@ -221,10 +250,6 @@ def test_fill_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_
     relay = PausingRelay(up.port, after=32 << 20)
     try:
         w = make_wharf(env=proxy_env(relay.url, WHARF_STORAGE_ROOT=mid_disk + "/root")).start()
-        root = w.env["WHARF_STORAGE_ROOT"]
-
-        def on_disk(d):
-            return os.path.exists(os.path.join(root, "blobs", "sha256", d[7:9], d[7:]))
         for d in cached:
             assert call("GET", f"{w.url}/v2/library/many/blobs/{d}").status == 200
             time.sleep(0.05)  # distinct ages
@@ -241,8 +266,7 @@ def test_fill_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_
         assert relay.paused.wait(30), (got, w.stderr()[-2000:])
         # The fill has reserved its first 64 MiB; a push now takes all but
         # 20 MiB, less than the other 36 MiB need.
-        st = os.statvfs(mid_disk)
-        hosted = push_blob(w, "mine", os.urandom(st.f_bavail * st.f_frsize - (20 << 20)))
+        hosted = push_blob(w, "mine", os.urandom(free_bytes(mid_disk) - (20 << 20)))
         relay.release.set()
         pull.join(60)
         assert "r" in got, got
@@ -250,10 +274,9 @@ def test_fill_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_
         assert r.status == 200 and sha(r.body) == large
         asked = [int(n) for n in re.findall(r"had no room for (\d+) bytes", w.stderr())]
         assert asked and all(n < (100 << 20) for n in asked), asked  # mid-stream, for the rest
-        assert not on_disk(cached[0])  # the least recently used went
-        assert on_disk(cached[1]) and on_disk(cached[2]) and on_disk(large) and on_disk(hosted)
-        r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
-        assert r.returncode == 0, r.stdout + r.stderr
+        assert not on_disk(w, cached[0])  # the least recently used went
+        assert all(on_disk(w, d) for d in cached[1:] + [large, hosted])
+        assert_fsck_clean(w)
     finally:
         relay.close()
 
