@@ -14,7 +14,7 @@ Evictor::Evictor(Services* s, uint64_t cap_bytes, uint64_t cached_bytes, proxy::
     : s_(s), cap_(cap_bytes), metrics_(metrics), total_(cached_bytes) {}
 
 void Evictor::Touch(const std::string& digest) {
-  if (!cap_) return;
+  // Kept without a cap too: a full disk evicts in the same order (MakeRoom).
   std::lock_guard<std::mutex> lock(mu_);
   last_access_ms_[digest] = storage::NowMs();
 }
