@@ -192,8 +192,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     st = Status(Code::kUnavailable, "upstream body shorter than Content-Length");
   }
   auto matches = [&] {
-    if (hash.Settle()) return hash.Final() == d;
-    auto got = DigestOfFile(wfd, d.algo);  // a read-back failed: hash the file here
+    auto got = hash.Finish(wfd, d.algo);
     return got.ok() && *got == d;
   };
   if (ok && !matches()) {

@@ -118,6 +118,12 @@ Digest TrailingHash::Final() {
   return hasher_.Final();
 }
 
+Result<Digest> TrailingHash::Finish(int fd, DigestAlgo algo) {
+  Result<Digest> got = algo == hasher_.algo() && Settle() ? Result<Digest>(Final()) : DigestOfFile(fd, algo);
+  Stop();
+  return got;
+}
+
 void TrailingHash::Stop() {
   std::unique_lock<std::mutex> lock(mu_);
   broken_ = true;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "util/digest.h"
+#include "util/status.h"
 
 namespace wharf::storage {
 
@@ -57,7 +58,7 @@ class HashPool {
   std::vector<std::thread> threads_;
 };
 
-// Thread-safety: Wrote(), Settle(), Final() and Stop() are called by the
+// Thread-safety: Wrote(), Settle(), Final(), Finish() and Stop() are called by the
 // file's one writer at a time (an upload's owning request); the pool thread
 // synchronises with them internally.
 class TrailingHash {
@@ -75,14 +76,20 @@ class TrailingHash {
   void Wrote(int fd, std::string_view data);
   // Waits until every byte passed to Wrote() is hashed. False when a pool
   // thread could not read them back (or Stop() was called): the hash is then
-  // unusable and the caller must hash the file itself.
+  // unusable, and the file must be hashed itself (Finish() does).
   bool Settle();
   // The digest of everything written (REQUIRES: Settle() returned true);
   // afterwards the object is empty again.
   Digest Final();
+  // The digest in `algo` of the file `fd` that Wrote() was told about: the
+  // running hash when it is usable and in that algorithm (Final()), else the
+  // file hashed here from its start. Afterwards the hash is unusable, so a
+  // second call hashes the file.
+  Result<Digest> Finish(int fd, DigestAlgo algo);
   // Makes a pool thread that is behind give up (after at most one read) and
-  // waits for it; the hash is unusable afterwards. Call before the file is
-  // closed or cut back.
+  // waits for it; the hash is unusable afterwards (Wrote() then ignores
+  // bytes). Call before the file is closed or cut back, or when the bytes
+  // before the first Wrote() are unknown (an upload resumed after a restart).
   void Stop();
 
  private:

@@ -49,7 +49,7 @@ Status UploadManager::Init() {
       u->path = path;
       u->fd = fd;
       u->size = static_cast<uint64_t>(st.st_size);
-      u->hash_valid = false;
+      u->sha256.Stop();  // the hash state did not survive the restart
       u->started_ms = rec->second.started_ms;
       u->touched_ms = NowMs();
       table_.emplace(uuid, u);
@@ -132,12 +132,12 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
     if (n < 0) {
       if (errno == EINTR) continue;
       Status st = Status::FromErrno(errno, "write upload");
-      if (::ftruncate(u.fd, static_cast<off_t>(u.size)) != 0) u.hash_valid = false;
+      if (::ftruncate(u.fd, static_cast<off_t>(u.size)) != 0) u.sha256.Stop();
       return st;
     }
     off += static_cast<size_t>(n);
   }
-  if (u.hash_valid) u.sha256.Wrote(u.fd, data);
+  u.sha256.Wrote(u.fd, data);
   u.size += data.size();
   u.writing.After(u.fd, u.size);
   return Status();
@@ -146,7 +146,6 @@ Status UploadManager::Append(Upload& u, std::string_view data) {
 void UploadManager::Rewind(Upload& u, uint64_t size) {
   if (size >= u.size) return;
   u.sha256.Stop();  // it must not read back what is about to go
-  u.hash_valid = false;
   if (::ftruncate(u.fd, static_cast<off_t>(size)) != 0) {
     WLOG_WARN("upload %s: cannot cut back to %llu bytes: %s", u.uuid.c_str(),
               static_cast<unsigned long long>(size), strerror(errno));
@@ -166,18 +165,11 @@ void UploadManager::Remove(const std::shared_ptr<Upload>& u) {
 }
 
 Status UploadManager::Commit(const std::shared_ptr<Upload>& u, const Digest& want) {
-  Digest got;
-  if (u->hash_valid && want.algo == DigestAlgo::kSha256 && u->sha256.Settle()) {
-    got = u->sha256.Final();
-    u->hash_valid = false;  // Final() reset the state
-  } else {
-    auto d = DigestOfFile(u->fd, want.algo);
-    if (!d.ok()) return d.status();
-    got = *d;
-  }
-  if (!(got == want)) {
+  auto got = u->sha256.Finish(u->fd, want.algo);
+  if (!got.ok()) return got.status();
+  if (!(*got == want)) {
     Remove(u);
-    return Invalid("content digest is " + got.str());
+    return Invalid("content digest is " + got->str());
   }
   // A blob keeps no blocks reserved past its end (by a request that ended
   // short, maybe before a crash); ftruncate to the same size releases them.

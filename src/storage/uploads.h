@@ -42,8 +42,7 @@ struct Upload {
   int fd = -1;
   uint64_t size = 0;
   SequentialWrite writing;  // reservation ahead of, write-back behind the writes
-  TrailingHash sha256;
-  bool hash_valid = true;  // false when resumed after a restart or cut back
+  TrailingHash sha256;  // stopped when resumed after a restart or cut back
   int64_t started_ms = 0;
   int64_t touched_ms = 0;
   bool busy = false;  // guarded by the manager's mutex

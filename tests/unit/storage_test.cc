@@ -194,7 +194,7 @@ TEST_F(StorageTest, UploadsResumeAfterRestart) {
   Reopen();
   auto again = uploads_->Acquire("r", uuid);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_FALSE((*again)->hash_valid);  // the hash is recomputed from the file
+  EXPECT_FALSE((*again)->sha256.Settle());  // the hash is recomputed from the file
   ASSERT_TRUE(uploads_->Append(**again, "part two").ok());
   ASSERT_TRUE(uploads_->Commit(*again, DigestOf("part one, part two")).ok());
 }
