@@ -194,6 +194,13 @@ def evict_written(root, min_bytes=256 << 20):
                 pass
 
 
+def reference_registry(name, cfg, ready_url, log, cores=0):
+    """Debian's docker-registry with config `cfg`, on `cores`, with as many Go
+    threads running at once as it has cores."""
+    return Server(name, ["/usr/bin/docker-registry", "serve", cfg],
+                  {"GOMAXPROCS": str(len(str(cores).split(",")))}, ready_url, log, cores)
+
+
 def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
     """Wharf ("wharf") or the reference registry ("registry") as a pull-through
     cache of `upstream_url`, storing under `root`, on a free port, on `cores`.
@@ -208,8 +215,7 @@ def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
         os.makedirs(root, exist_ok=True)
         cfg = os.path.join(root, "proxy.yml")
         registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {upstream_url}\n")
-        srv = Server("registry-proxy", ["/usr/bin/docker-registry", "serve", cfg],
-                     {"GOMAXPROCS": str(len(str(cores).split(",")))}, f"http://127.0.0.1:{port}/v2/", log, cores)
+        srv = reference_registry("registry-proxy", cfg, f"http://127.0.0.1:{port}/v2/", log, cores)
     return srv, port
 
 
@@ -222,8 +228,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
     up_log_path = os.path.join(tmp, "upstream.log")
     registry_config(up_cfg, reg_root, up_port, accesslog=True)
     up_log = open(up_log_path, "w")
-    upstream = Server("upstream", ["/usr/bin/docker-registry", "serve", up_cfg], {"GOMAXPROCS": "1"},
-                      f"http://127.0.0.1:{up_port}/v2/", up_log)
+    upstream = reference_registry("upstream", up_cfg, f"http://127.0.0.1:{up_port}/v2/", up_log)
     up_url = f"http://127.0.0.1:{up_port}"
     rows = {}
     try:
@@ -333,9 +338,7 @@ def main():
             cfg = os.path.join(tmp, f"{name}.yml")
             registry_config(cfg, reg_root, port, tls=(crt, key) if tls else None)
             scheme = "https" if tls else "http"
-            servers[name] = Server(name, ["/usr/bin/docker-registry", "serve", cfg],
-                                   {"GOMAXPROCS": str(len(str(cores).split(",")))},
-                                   f"{scheme}://127.0.0.1:{port}/v2/", log, cores)
+            servers[name] = reference_registry(name, cfg, f"{scheme}://127.0.0.1:{port}/v2/", log, cores)
         ngx = os.path.join(tmp, "nginx.conf")
         with open(ngx, "w") as f:
             f.write(f"""daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx.err;

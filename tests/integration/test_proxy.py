@@ -83,6 +83,11 @@ def push_raw_blob(up, repo, path):
     return d
 
 
+def on_disk(w, d):
+    """Whether Wharf `w` holds blob `d` as a file in its store."""
+    return os.path.exists(os.path.join(w.env["WHARF_STORAGE_ROOT"], "blobs", "sha256", d[7:9], d[7:]))
+
+
 def big_file(tmp_path, mib):
     path = tmp_path / f"big{mib}"
     block = os.urandom(1 << 20)
@@ -227,7 +232,7 @@ def test_corrupt_upstream_blob_is_never_stored(make_wharf, upstream, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode != 0  # the transfer is cut, never completed
     assert "does not match its digest" in w.stderr()
-    assert not os.path.exists(os.path.join(w.root, "blobs", "sha256", layer[7:9], layer[7:]))
+    assert not on_disk(w, layer)
     assert os.listdir(os.path.join(w.root, "tmp")) == []
 
 
@@ -280,12 +285,20 @@ def test_tags_list_passthrough(make_wharf, upstream, tmp_path):
     assert r.status == 200 and r.json()["tags"] == ["v1", "v2"]
 
 
-def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_path):
+def capped_mirror(make_wharf, upstream, tmp_path):
+    """An upstream with images library/a, b and c (one 400 kB layer each) and
+    a Wharf mirroring it under a 1 MB cache cap. Returns (upstream, wharf, and
+    the blob digests of a, b and c)."""
     up = upstream()
     _, a = seed(up, tmp_path, name="library/a", sizes=(400000,), seed_n=11)
     _, b = seed(up, tmp_path, name="library/b", sizes=(400000,), seed_n=12)
     _, c = seed(up, tmp_path, name="library/c", sizes=(400000,), seed_n=13)
     w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_CACHE_MAX_BYTES="1000000")).start()
+    return up, w, a, b, c
+
+
+def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_path):
+    up, w, a, b, c = capped_mirror(make_wharf, upstream, tmp_path)
     # A hosted blob is never evicted.
     hosted = os.urandom(600000)
     assert call("POST", f"{w.url}/v2/mine/blobs/uploads/?digest={images.sha256(hosted)}",
@@ -297,13 +310,10 @@ def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_pat
     call("GET", f"{w.url}/v2/library/a/blobs/{a[-1]}")  # a is now more recent than b
     time.sleep(0.05)
     pull(w, tmp_path, "library/c:v1", "pc")  # over the cap: b's layer goes
-
-    def on_disk(d):
-        return os.path.exists(os.path.join(w.root, "blobs", "sha256", d[7:9], d[7:]))
     assert "eviction: removed" in w.stderr()
-    assert not on_disk(b[-1])
-    assert on_disk(a[-1]) and on_disk(c[-1])
-    assert on_disk(images.sha256(hosted))
+    assert not on_disk(w, b[-1])
+    assert on_disk(w, a[-1]) and on_disk(w, c[-1])
+    assert on_disk(w, images.sha256(hosted))
     # Evicted content is simply fetched again: the tag resolves, the blob comes back.
     assert call("HEAD", f"{w.url}/v2/library/b/manifests/v1").status == 200
     n = up.requests("GET", "/blobs/" + b[-1])
@@ -313,22 +323,15 @@ def test_cache_size_cap_evicts_least_recently_used(make_wharf, upstream, tmp_pat
 
 
 def test_cache_size_cap_counts_what_was_cached_before_a_restart(make_wharf, upstream, tmp_path):
-    up = upstream()
-    _, a = seed(up, tmp_path, name="library/a", sizes=(400000,), seed_n=11)
-    _, b = seed(up, tmp_path, name="library/b", sizes=(400000,), seed_n=12)
-    _, c = seed(up, tmp_path, name="library/c", sizes=(400000,), seed_n=13)
-    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_CACHE_MAX_BYTES="1000000")).start()
+    _, w, a, b, c = capped_mirror(make_wharf, upstream, tmp_path)
     pull(w, tmp_path, "library/a:v1", "pa")
     pull(w, tmp_path, "library/b:v1", "pb")  # 800 kB cached: under the cap
     assert w.stop() == 0
     w.start()
     pull(w, tmp_path, "library/c:v1", "pc")  # over the cap only if a and b still count
-
-    def on_disk(d):
-        return os.path.exists(os.path.join(w.root, "blobs", "sha256", d[7:9], d[7:]))
     assert "eviction: removed" in w.stderr()
-    assert not on_disk(a[-1])  # the oldest
-    assert on_disk(c[-1])
+    assert not on_disk(w, a[-1])  # the oldest
+    assert on_disk(w, c[-1])
 
 
 def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from conftest import Conn, call, curl
 from images import sha256 as sha
 from test_api import push_blob, simple_image
-from test_proxy import big_file, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
+from test_proxy import big_file, on_disk, proxy_env, push_raw_blob, upstream  # noqa: F401 (fixture)
 
 # tests/run.sh sets WHARF_SANITIZED to 1 for the ASan+UBSan build, 0 otherwise.
 SANITIZED = os.environ.get("WHARF_SANITIZED") == "1"
@@ -108,8 +108,7 @@ def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
     assert call("GET", f"{w.url}/v2/keep/manifests/v1").body == body
     assert call("GET", f"{w.url}/v2/keep/blobs/{ld}").status == 200
     assert push_blob(w, "app", b"small enough") == sha(b"small enough")
-    r = subprocess.run([w.args[0], "fsck"], env=w.env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert_fsck_clean(w)
     assert "storage full" in w.stderr()
 
 
@@ -118,32 +117,41 @@ def mirror_full_of_cache(make_wharf, disk, upstream, tmp_path):
     until the next one no longer fits beside the 16 MiB reserve. Returns
     (wharf, pushed digest, cached digests oldest first, uncached digests)."""
     up = upstream()
-    digests = []
-    for i in range(16):
-        path = tmp_path / f"layer{i}"
-        path.write_bytes(os.urandom(4 << 20))
-        digests.append(push_raw_blob(up, "library/many", str(path)))
+    digests = random_blobs(up, tmp_path, "layer", [4 << 20] * 16)
     w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=disk + "/root")).start()
     hosted = push_blob(w, "mine", os.urandom(4 << 20))
     cached = []
     for d in digests:
         if free_bytes(disk) < (4 << 20) + (16 << 20):
             break
-        r = call("GET", f"{w.url}/v2/library/many/blobs/{d}")
-        assert r.status == 200 and sha(r.body) == d
+        cache(w, d)
         cached.append(d)
-        time.sleep(0.05)  # distinct ages
     assert len(cached) >= 5 and "eviction" not in w.stderr()
     return w, hosted, cached, digests[len(cached):]
+
+
+def random_blobs(up, tmp_path, name, sizes):
+    """Blobs of random bytes, one per size, pushed to `up` as library/many.
+    Returns their digests."""
+    digests = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"{name}{i}"
+        path.write_bytes(os.urandom(size))
+        digests.append(push_raw_blob(up, "library/many", str(path)))
+    return digests
+
+
+def cache(w, d):
+    """Pulls blob `d` of library/many through mirror `w`, then waits a moment
+    so that the next one cached is younger."""
+    r = call("GET", f"{w.url}/v2/library/many/blobs/{d}")
+    assert r.status == 200 and sha(r.body) == d
+    time.sleep(0.05)
 
 
 def free_bytes(path):
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
-
-
-def on_disk(w, d):
-    return os.path.exists(os.path.join(w.env["WHARF_STORAGE_ROOT"], "blobs", "sha256", d[7:9], d[7:]))
 
 
 def assert_fsck_clean(w):
@@ -239,20 +247,12 @@ def test_fill_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_
     """Another writer takes the disk while a fill is under way: the fill evicts
     cached blobs for the rest instead of cutting its client off."""
     up = upstream()
-    cached = []
-    for i in range(3):
-        path = tmp_path / f"cached{i}"
-        path.write_bytes(os.urandom(40 << 20))
-        cached.append(push_raw_blob(up, "library/many", str(path)))
-    path = tmp_path / "large"
-    path.write_bytes(os.urandom(100 << 20))
-    large = push_raw_blob(up, "library/many", str(path))
+    *cached, large = random_blobs(up, tmp_path, "blob", [40 << 20] * 3 + [100 << 20])
     relay = PausingRelay(up.port, after=32 << 20)
     try:
         w = make_wharf(env=proxy_env(relay.url, WHARF_STORAGE_ROOT=mid_disk + "/root")).start()
         for d in cached:
-            assert call("GET", f"{w.url}/v2/library/many/blobs/{d}").status == 200
-            time.sleep(0.05)  # distinct ages
+            cache(w, d)
         relay.armed = True
         got = {}
 
