@@ -546,7 +546,7 @@ def render_cold(c):
     def cell(r, key, scale, unit, digits):
         med, spr = r[key]
         text = f"{med * scale:.{digits}f} {unit}{spr}"
-        if r is not d:
+        if r is not d and d[key][0]:  # a short run's direct CPU can be under one clock tick
             text += f" ({med / d[key][0]:.2f}x)"
         return text
 
