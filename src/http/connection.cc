@@ -28,7 +28,13 @@ constexpr uint64_t kLingerMs = 2000;
 // header line) is cut off, so lingering never turns into free bandwidth.
 constexpr uint64_t kLingerMaxBytes = 16 << 20;
 // Bytes written per writable event before yielding to other connections.
-constexpr uint64_t kWriteBudget = 4 << 20;
+// Plain responses go back to the loop after a quarter MiB: with 4 MiB turns
+// sendfile ran each socket full (EAGAIN on one call in ten), and the server
+// spent twice the CPU per GB at 8 and 64 clients; with short turns no call
+// met a full socket (bench/RESULTS.md, "Write budget"). TLS turns stay long:
+// shortening them made TLS at 64 clients 1.14x nginx's CPU per GB.
+constexpr uint64_t kPlainWriteBudget = 256 << 10;
+constexpr uint64_t kTlsWriteBudget = 4 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kTlsChunk = 128 * 1024;
 
@@ -468,7 +474,7 @@ void Connection::OnStreamGrew() {
 
 bool Connection::Flush() {
   const bool response = phase_ == Phase::kWriting;
-  uint64_t budget = kWriteBudget;
+  uint64_t budget = ssl_ ? kTlsWriteBudget : kPlainWriteBudget;
   while (budget > 0) {
     size_t head_left = out_.size() - out_off_;
     const std::string_view body = response ? res_.Bytes() : std::string_view();
