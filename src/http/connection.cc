@@ -188,7 +188,8 @@ void Connection::OnPoll(uv_poll_t* h, int status, int events) {
 void Connection::ReadSome() {
   const Limits& lim = w_->shared().limits;
   for (int i = 0; i < 4 && phase_ != Phase::kClosed; ++i) {
-    if (phase_ == Phase::kWriting) return;  // input waits until the response is out
+    // Input waits until the response is out, or the deferred work is done.
+    if (phase_ == Phase::kWriting || phase_ == Phase::kDeferred) return;
     if (phase_ == Phase::kLingering) {
       char sink[16384];
       ssize_t n = ::read(fd_, sink, sizeof sink);  // raw: we only discard
@@ -232,7 +233,7 @@ void Connection::Pump() {
       ResponseDone();
       continue;
     }
-    if (phase_ == Phase::kLingering) break;
+    if (phase_ == Phase::kLingering || phase_ == Phase::kDeferred) break;
     // Reading: first push out a queued "100 Continue".
     if (out_off_ < out_.size()) {
       if (!Flush()) {
@@ -331,6 +332,10 @@ ParserEvents::Action Connection::OnBody(std::string_view chunk) {
     answered_at_head_ = true;
     return Action::kStop;
   }
+  if (ex_.deferred) {  // the sink waits for blocking work (see BodySink)
+    body_paused_ = waiting_ = true;
+    return Action::kPause;
+  }
   return Action::kContinue;
 }
 
@@ -353,6 +358,20 @@ void Connection::ResumeDeferred() {
     w_->Detach(this);
     ex_.scratch.reset();
     if (open_handles_ == 0) delete this;  // the client left while we worked
+    return;
+  }
+  if (body_paused_) {
+    body_paused_ = false;
+    last_activity_ms_ = uv_now(w_->loop());
+    if (res_.answered()) {  // the sink gave up: answer, read no more of the body
+      answered_at_head_ = close_after_ = true;
+      PrepareResponse();
+    } else {
+      parser_.Resume();
+      phase_ = Phase::kReading;
+      feed_empty_ = true;  // the paused chunk may have been the body's last
+    }
+    Pump();
     return;
   }
   if (head_paused_) {

@@ -112,6 +112,7 @@ class Connection final : public ParserEvents, public Resumable {
   bool close_after_ = false;
   bool waiting_ = false;           // a deferred response is outstanding
   bool head_paused_ = false;       // ...and it is Begin() that will be retried
+  bool body_paused_ = false;       // ...or the body sink that waits for it
   bool feed_empty_ = false;        // feed the parser once even with no input
 
   std::unique_ptr<char[]> in_;

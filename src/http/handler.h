@@ -39,6 +39,12 @@ class BodySink {
   virtual ~BodySink() = default;
   // Consumes the next chunk. On error the sink has put the answer in the
   // exchange's response.
+  // A sink that needs blocking work before it can take `chunk` (e.g. making
+  // room on a full disk) may keep a copy of it, call ex.Defer() (directly or
+  // through work that ends in ex.Resume()) and return ok: the connection
+  // then reads no more of the body until Resume(). If the exchange's response
+  // has been answered by then, it is sent and the rest of the body is not
+  // read; otherwise the body continues after `chunk`.
   virtual Status Write(std::string_view chunk) = 0;
 };
 

@@ -110,9 +110,14 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
 
 int RequestParser::OnBodyCb(llhttp_t* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
-  if (self->events_->OnBody(std::string_view(at, len)) == ParserEvents::Action::kStop) {
-    self->stopped_ = true;
-    return HPE_USER;
+  switch (self->events_->OnBody(std::string_view(at, len))) {
+    case ParserEvents::Action::kStop:
+      self->stopped_ = true;
+      return HPE_USER;
+    case ParserEvents::Action::kPause:
+      return HPE_PAUSED;  // the chunk counts as consumed: llhttp resumes after it
+    case ParserEvents::Action::kContinue:
+      break;
   }
   return 0;
 }
@@ -128,6 +133,9 @@ RequestParser::State RequestParser::Feed(std::string_view data, size_t* consumed
   *consumed = 0;
   if (failed_) return State::kError;
   if (stopped_) return State::kStopped;
+  // A paused llhttp returns at once and leaves its error position pointing
+  // into whatever buffer it last saw, so it cannot say what was consumed.
+  if (llhttp_get_errno(&parser_) == HPE_PAUSED) return State::kPaused;
   llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
   if (err == HPE_OK) {
     *consumed = data.size();

@@ -28,8 +28,9 @@ namespace wharf::http {
 
 class ParserEvents {
  public:
-  // kPause (from OnHead only): stop before the body; Feed() returns
-  // kPaused, and Resume() + Feed() continue with the body.
+  // kPause: stop (from OnHead: before the body; from OnBody: after this
+  // chunk, which counts as consumed); Feed() returns kPaused until Resume(),
+  // then Feed() continues with the rest of the message.
   enum class Action { kContinue, kStop, kPause };
   virtual ~ParserEvents() = default;
   // The head (request line and headers) is complete.

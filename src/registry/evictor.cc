@@ -37,6 +37,8 @@ void Evictor::MaybeEvict() {
              "cap " + std::to_string(cap_));
 }
 
+bool Evictor::CouldMakeRoom(uint64_t bytes) { return s_->blobs->Shortfall(bytes) <= cached_bytes(); }
+
 bool Evictor::MakeRoom(uint64_t bytes) {
   const uint64_t need = s_->blobs->Shortfall(bytes);
   if (need == 0) return true;

@@ -43,6 +43,9 @@ class Evictor {
   // HasRoomFor). Evicts nothing when all cached content would not be enough.
   // True if `bytes` fit afterwards.
   bool MakeRoom(uint64_t bytes);
+  // Whether MakeRoom(bytes) could succeed: false when all cached content
+  // would not be enough. Cheap (a statfs); evicts nothing.
+  bool CouldMakeRoom(uint64_t bytes);
   uint64_t cached_bytes();
 
  private:

@@ -23,10 +23,20 @@ void FailAppend(http::Response& res, const Status& st) {
 // without Take() handing the upload on (an error, or the client left), it is
 // released for a retry, or, if `ephemeral` (a monolithic POST, whose upload
 // the client never saw), discarded with its file.
+//
+// A full disk first makes cached blobs give way to the pushed bytes (when
+// the proxy is on): the sink keeps the chunk, pauses the body (see
+// BodySink), evicts off the loop room for the rest of the announced length
+// (or for kStreamRoom more of a body without one), then writes the chunk and
+// reads on. Each such pause must be followed by a chunk written, or the
+// request fails: a disk that eviction cannot help (a quota, or too little
+// cached) never loops.
 class UploadSink final : public http::BodySink {
  public:
-  UploadSink(Services& s, std::shared_ptr<Upload> u, http::Response& res, bool ephemeral = false)
-      : s_(s), u_(std::move(u)), res_(res), ephemeral_(ephemeral), start_size_(u_->size) {}
+  UploadSink(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral,
+             uint64_t announced)
+      : s_(s), ex_(ex), u_(std::move(u)), ephemeral_(ephemeral), start_size_(u_->size),
+        announced_(announced) {}
   ~UploadSink() override {
     if (!u_) return;
     if (ephemeral_)
@@ -36,9 +46,13 @@ class UploadSink final : public http::BodySink {
   }
   Status Write(std::string_view chunk) override {
     Status st = s_.uploads->Append(*u_, chunk);
-    if (!st.ok()) {
-      s_.uploads->Rewind(*u_, start_size_);
-      FailAppend(res_, st);
+    if (st.ok()) {
+      may_evict_ = true;
+    } else if (st.code() == Code::kNoSpace && s_.proxy && may_evict_) {
+      MakeRoomFor(chunk);
+      return Status();
+    } else {
+      Failed(st);
     }
     return st;
   }
@@ -46,11 +60,49 @@ class UploadSink final : public http::BodySink {
   std::shared_ptr<Upload> Take() { return std::move(u_); }
 
  private:
+  // A body without a length evicts room for this much at a time.
+  static constexpr uint64_t kStreamRoom = 64 << 20;
+
+  void MakeRoomFor(std::string_view chunk) {
+    may_evict_ = false;
+    pending_.assign(chunk);
+    // The rest of a known length, or nothing; a window of a stream, or at
+    // least this chunk on a disk too small for the window.
+    const uint64_t received = u_->size - start_size_;
+    const uint64_t need = announced_ ? announced_ - received : pending_.size() + kStreamRoom;
+    const uint64_t least = announced_ ? need : pending_.size();
+    Evictor* evictor = &s_.proxy->evictor();
+    const void* self = this;
+    http::Exchange& ex = ex_;
+    // The connection may be closed meanwhile, which destroys this sink; the
+    // exchange outlives the work, so go through it.
+    RunBlocking(ex, [evictor, need, least] { if (!evictor->MakeRoom(need)) evictor->MakeRoom(least); },
+                [&ex, self] {
+                  if (ex.sink.get() == self) static_cast<UploadSink*>(ex.sink.get())->WritePending();
+                });
+  }
+  void WritePending() {
+    Status st = s_.uploads->Append(*u_, pending_);
+    pending_.clear();
+    pending_.shrink_to_fit();
+    if (st.ok())
+      may_evict_ = true;
+    else
+      Failed(st);  // answered: the connection reads no more
+  }
+  void Failed(const Status& st) {
+    s_.uploads->Rewind(*u_, start_size_);
+    FailAppend(ex_.res, st);
+  }
+
   Services& s_;
+  http::Exchange& ex_;
   std::shared_ptr<Upload> u_;
-  http::Response& res_;
   const bool ephemeral_;
   const uint64_t start_size_;
+  const uint64_t announced_;  // Content-Length, 0 if none
+  bool may_evict_ = true;
+  std::string pending_;  // the chunk that waits for room
 };
 
 void UploadHeaders(http::Response& res, const std::string& repo, const std::string& uuid,
@@ -70,26 +122,20 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
 // announces its length is checked against the size cap before its body is
 // read, and its writes go into disk space reserved ahead of them.
 BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral) {
-  // Set on an exchange whose body has had cached blobs evicted for it, so
-  // that a second shortage is answered instead of evicting again.
-  static const std::shared_ptr<void> room_made = std::make_shared<char>();
-  auto sink = std::make_unique<UploadSink>(s, u, ex.res, ephemeral);
   const uint64_t announced = ex.req.has_content_length ? ex.req.content_length : 0;
   Status st = s.uploads->Expect(*u, announced);
-  if (st.code() == Code::kNoSpace && s.proxy && ex.scratch != room_made) {
-    // Cached blobs make way for pushed ones. Evicting blocks, so it runs off
-    // the loop; then the request starts over (Begin again) and finds room.
-    sink.reset();  // releases the upload for the retry (a monolithic one is discarded)
-    ex.scratch = room_made;
-    Evictor* evictor = &s.proxy->evictor();
-    RunBlocking(ex, [evictor, announced] { evictor->MakeRoom(announced); }, [] {});
-    return BodyMode::kPause;
-  }
-  if (!st.ok()) {
+  // No room for the start of it: unless cached blobs can make way for all
+  // of it (the sink's first write has them evicted), say so before the
+  // client sends the body.
+  if (!st.ok() && !(st.code() == Code::kNoSpace && s.proxy && s.proxy->evictor().CouldMakeRoom(announced))) {
     FailAppend(ex.res, st);
-    return BodyMode::kRespond;  // the sink releases (or discards) the upload
+    if (ephemeral)
+      (void)s.uploads->Cancel(u);
+    else
+      s.uploads->Release(u);
+    return BodyMode::kRespond;
   }
-  ex.sink = std::move(sink);
+  ex.sink = std::make_unique<UploadSink>(s, ex, std::move(u), ephemeral, announced);
   return BodyMode::kStream;
 }
 

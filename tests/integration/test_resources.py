@@ -112,17 +112,19 @@ def test_disk_full(make_wharf, small_disk, upstream, tmp_path):
     assert "storage full" in w.stderr()
 
 
-def mirror_full_of_cache(make_wharf, disk, upstream, tmp_path):
-    """A mirror on `disk` with a pushed 4 MiB blob, then cached 4 MiB blobs
-    until the next one no longer fits beside the 16 MiB reserve. Returns
-    (wharf, pushed digest, cached digests oldest first, uncached digests)."""
+def mirror_full_of_cache(make_wharf, disk, upstream, tmp_path, size=4 << 20, count=16,
+                         keep_free=(4 << 20) + (16 << 20)):
+    """A mirror on `disk` with a pushed 4 MiB blob, then cached blobs of
+    `size` until less than `keep_free` is left (by default: until the next
+    one no longer fits beside the 16 MiB reserve). Returns (wharf, pushed
+    digest, cached digests oldest first, uncached digests)."""
     up = upstream()
-    digests = random_blobs(up, tmp_path, "layer", [4 << 20] * 16)
+    digests = random_blobs(up, tmp_path, "layer", [size] * count)
     w = make_wharf(env=proxy_env(up.url, WHARF_STORAGE_ROOT=disk + "/root")).start()
     hosted = push_blob(w, "mine", os.urandom(4 << 20))
     cached = []
     for d in digests:
-        if free_bytes(disk) < (4 << 20) + (16 << 20):
+        if free_bytes(disk) < keep_free:
             break
         cache(w, d)
         cached.append(d)
@@ -191,6 +193,42 @@ def test_full_disk_evicts_cached_blobs_for_a_push(make_wharf, small_disk, upstre
         assert r.status == 201, r
     assert "had no room" in w.stderr()
     assert not on_disk(w, cached[0])  # the least recently used went first
+    assert on_disk(w, hosted) and on_disk(w, sha(data))
+    assert_fsck_clean(w)
+
+
+def test_full_disk_evicts_cached_blobs_for_a_streamed_push(make_wharf, small_disk, upstream, tmp_path):
+    """docker sends a layer as one PATCH without a length (chunked transfer
+    encoding). When the disk fills under it, the body pauses while cached
+    blobs make way, then goes on: every byte arrives, pushed content stays."""
+    w, hosted, cached, _ = mirror_full_of_cache(make_wharf, small_disk, upstream, tmp_path)
+    data = os.urandom(free_bytes(small_disk) + (2 << 20))
+    layer = tmp_path / "streamed"
+    layer.write_bytes(data)
+    loc = call("POST", f"{w.url}/v2/mine/blobs/uploads/").headers["location"]
+    r = curl("-X", "PATCH", "-H", "Transfer-Encoding: chunked", "-H", "Content-Type: application/octet-stream",
+             "--data-binary", f"@{layer}", "-o", "/dev/null", "-w", "%{http_code}", w.url + loc)
+    assert r.stdout == b"202", r
+    assert call("GET", w.url + loc).headers["range"] == f"0-{len(data) - 1}"
+    r = call("PUT", f"{w.url}{loc}{'&' if '?' in loc else '?'}digest={sha(data)}")
+    assert r.status == 201, r
+    assert "had no room" in w.stderr()
+    assert not on_disk(w, cached[0])
+    assert on_disk(w, hosted) and on_disk(w, sha(data))
+    assert call("GET", f"{w.url}/v2/mine/blobs/{sha(data)}").body == data
+    assert_fsck_clean(w)
+
+
+def test_push_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_disk, upstream, tmp_path):
+    """A push whose first reservation fits but whose whole length does not:
+    the shortage comes mid-body, and cached blobs make way for the rest."""
+    w, hosted, cached, _ = mirror_full_of_cache(make_wharf, mid_disk, upstream, tmp_path,
+                                                size=16 << 20, count=22, keep_free=100 << 20)
+    assert free_bytes(mid_disk) >= (64 << 20) + (16 << 20)  # the first 64 MiB window fits
+    data = os.urandom(free_bytes(mid_disk) + (8 << 20))
+    assert push_blob(w, "mine", data) == sha(data)
+    assert "had no room" in w.stderr()
+    assert not on_disk(w, cached[0])
     assert on_disk(w, hosted) and on_disk(w, sha(data))
     assert_fsck_clean(w)
 
