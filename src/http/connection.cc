@@ -351,6 +351,16 @@ void Connection::OnMessageComplete(Request&) {
   ex_.sink.reset();
 }
 
+void Connection::ContinueReading() {
+  parser_.Resume();
+  phase_ = Phase::kReading;
+  feed_empty_ = true;  // the message may complete without more input
+  Pump();
+  // Nothing was read while deferred, and TLS may hold bytes that poll
+  // cannot see: read now rather than wait for the socket to stir.
+  if (phase_ == Phase::kReading) ReadSome();
+}
+
 void Connection::ResumeDeferred() {
   waiting_ = false;
   ex_.deferred = false;
@@ -366,12 +376,10 @@ void Connection::ResumeDeferred() {
     if (res_.answered()) {  // the sink gave up: answer, read no more of the body
       answered_at_head_ = close_after_ = true;
       PrepareResponse();
+      Pump();
     } else {
-      parser_.Resume();
-      phase_ = Phase::kReading;
-      feed_empty_ = true;  // the paused chunk may have been the body's last
+      ContinueReading();
     }
-    Pump();
     return;
   }
   if (head_paused_) {
@@ -386,10 +394,7 @@ void Connection::ResumeDeferred() {
         Pump();
         return;
       case Action::kContinue:
-        parser_.Resume();
-        phase_ = Phase::kReading;
-        feed_empty_ = true;  // a body-less request completes without more input
-        Pump();
+        ContinueReading();
         return;
     }
   }

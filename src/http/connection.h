@@ -59,6 +59,8 @@ class Connection final : public ParserEvents, public Resumable {
   Action OnBody(std::string_view chunk) override;
   void OnMessageComplete(Request& req) override;
   void ResumeDeferred() override;
+  // After deferred work: the request's body (or next input) is read again.
+  void ContinueReading();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnTimer(uv_timer_t* h);

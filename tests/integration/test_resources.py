@@ -219,6 +219,38 @@ def test_full_disk_evicts_cached_blobs_for_a_streamed_push(make_wharf, small_dis
     assert_fsck_clean(w)
 
 
+def test_streamed_push_over_tls_with_auth_evicts_for_room(make_wharf, small_disk, upstream, tmp_path):
+    """The same with the classic TLS + htpasswd setup: the login check pauses
+    the request before its body and the full disk pauses it in the middle;
+    TLS may hold bytes that poll cannot see, and none may be lost."""
+    from test_tls_auth import PASSWORD, USER, classic, tcurl
+    up = upstream()
+    digests = random_blobs(up, tmp_path, "layer", [4 << 20] * 16)
+    w = classic(make_wharf, tmp_path, proxy_env(up.url, WHARF_STORAGE_ROOT=small_disk + "/root"))
+    creds = ["-u", f"{USER}:{PASSWORD}"]
+    cached = []
+    for d in digests:
+        if free_bytes(small_disk) < (4 << 20) + (16 << 20):
+            break
+        assert sha(tcurl(w, *creds, f"{w.https}/v2/library/many/blobs/{d}").stdout) == d
+        cached.append(d)
+        time.sleep(0.05)
+    data = os.urandom(free_bytes(small_disk) + (2 << 20))
+    layer = tmp_path / "streamed"
+    layer.write_bytes(data)
+    r = tcurl(w, *creds, "-X", "POST", "-D", "-", "-o", "/dev/null", f"{w.https}/v2/mine/blobs/uploads/")
+    loc = re.search(rb"(?i)^location: (\S+)", r.stdout, re.M).group(1).decode()
+    r = tcurl(w, *creds, "-X", "PATCH", "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{layer}",
+              "-o", "/dev/null", "-w", "%{http_code}", w.https + loc)
+    assert r.stdout == b"202", w.stderr()
+    r = tcurl(w, *creds, "-X", "PUT", "-o", "/dev/null", "-w", "%{http_code}",
+              f"{w.https}{loc}{'&' if '?' in loc else '?'}digest={sha(data)}")
+    assert r.stdout == b"201", w.stderr()
+    assert "had no room" in w.stderr() and not on_disk(w, cached[0])
+    assert tcurl(w, *creds, f"{w.https}/v2/mine/blobs/{sha(data)}").stdout == data
+    assert_fsck_clean(w)
+
+
 def test_push_that_runs_out_of_disk_midway_evicts_and_completes(make_wharf, mid_disk, upstream, tmp_path):
     """A push whose first reservation fits but whose whole length does not:
     the shortage comes mid-body, and cached blobs make way for the rest."""
