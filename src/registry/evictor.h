@@ -1,6 +1,6 @@
 // Evictor: keeps the blobs pulled through the proxy under
 // proxy.cache_max_bytes, least recently used first, and makes room for a new
-// one when the disk is full.
+// one, or for pushed bytes, when the disk is full.
 //
 // Only blobs and manifests whose origin is "cached" are candidates: pushed
 // content is never evicted (a push of the same bytes promotes them to
@@ -10,8 +10,8 @@
 // pull of that tag fetches it again. Last access is tracked in memory; after a restart a blob's
 // age counts from when it was cached. Eviction runs after each new cached
 // blob and from the maintenance thread, down to 90% of the cap, and for a
-// proxy fill that would not fit on the disk (MakeRoom()), always holding the
-// gc lock so that it never races a manifest PUT.
+// proxy fill or an upload that would not fit on the disk (MakeRoom()),
+// always holding the gc lock so that it never races a manifest PUT.
 //
 // Thread-safety: thread-safe. MaybeEvict() and MakeRoom() are blocking (file
 // deletions).
