@@ -124,18 +124,15 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
 BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral) {
   const uint64_t announced = ex.req.has_content_length ? ex.req.content_length : 0;
   Status st = s.uploads->Expect(*u, announced);
+  auto sink = std::make_unique<UploadSink>(s, ex, std::move(u), ephemeral, announced);
   // No room for the start of it: unless cached blobs can make way for all
   // of it (the sink's first write has them evicted), say so before the
   // client sends the body.
   if (!st.ok() && !(st.code() == Code::kNoSpace && s.proxy && s.proxy->evictor().CouldMakeRoom(announced))) {
     FailAppend(ex.res, st);
-    if (ephemeral)
-      (void)s.uploads->Cancel(u);
-    else
-      s.uploads->Release(u);
-    return BodyMode::kRespond;
+    return BodyMode::kRespond;  // the sink releases (or discards) the upload
   }
-  ex.sink = std::make_unique<UploadSink>(s, ex, std::move(u), ephemeral, announced);
+  ex.sink = std::move(sink);
   return BodyMode::kStream;
 }
 
