@@ -219,10 +219,17 @@ def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
     return srv, port
 
 
-def cold_miss(args, tmp, reg_root, digest, blob_size, log):
+# Extra TTFB samples per round, each from a fresh proxy (a single sample per
+# round swings by +-50% on these machines).
+TTFB_EXTRA = 4
+
+
+def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest):
     """Pull-through of a cold blob: 8 concurrent clients and 1 client, through
     a fresh Wharf and a fresh reference registry in proxy mode, against direct
-    GETs from the upstream. Returns rows for the report."""
+    GETs from the upstream; TTFB also from TTFB_EXTRA more fresh proxies per
+    round, each asked once for the cold blob `small_digest`. Returns rows for
+    the report."""
     up_port = free_port()
     up_cfg = os.path.join(tmp, "upstream.yml")
     up_log_path = os.path.join(tmp, "upstream.log")
@@ -247,12 +254,15 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
             return json.loads(r.stdout)["seconds"]
 
         path = f"/v2/bench/cold0/blobs/{digest}"
+        small_path = f"/v2/bench/ttfb0/blobs/{small_digest}"
         proxies = ["wharf", "registry"] + (["wharf_both"] if CORES >= 2 else [])
         samples = {who: {"ttfb": [], "total1": [], "core0_cpu": [], "wall8": [], "upstream_bytes": [],
                          "rss_mb": []} for who in ["direct"] + proxies}
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
         def measure(mode, got, url, on_core0):
-            if mode == "one":
+            if mode == "ttfb":
+                got["ttfb"].append(one_client(url.replace(path, small_path))[0])
+            elif mode == "one":
                 cpu0 = sum(srv.cpu() for srv in on_core0)
                 ttfb, total = one_client(url)
                 got["ttfb"].append(ttfb)
@@ -262,7 +272,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log):
                 got["wall8"].append(eight_clients(url))
 
         for _ in range(args.rounds):
-            for mode in ("one", "eight"):
+            for mode in ("one", "eight") + ("ttfb",) * TTFB_EXTRA:
                 measure(mode, samples["direct"], up_url + path, [upstream])
                 for who in proxies:
                     got = samples[who]
@@ -449,7 +459,11 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                 str(cold_size), "--prefix", "bench/cold", "--seed", "9"],
                                capture_output=True, text=True, check=True)
             cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
-            cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log)
+            r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
+                                str(1 << 20), "--prefix", "bench/ttfb", "--seed", "11"],
+                               capture_output=True, text=True, check=True)
+            small_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
+            cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log, small_digest)
         table = render(results, args, size) + render_limits(results, limits) + (render_cold(cold) if cold else "")
         print(table)
         if not args.short and not args.only:
@@ -554,6 +568,8 @@ def render_cold(c):
              f"One {size >> 20} MiB blob that the proxy has never seen; the reference registry "
              "(plain, its access log counting bytes) is the upstream. Every proxied measurement starts "
              "a fresh, empty proxy; medians of the rounds (± half the spread), ratios to the direct pull. "
+             f"TTFB: the one-client pull plus {TTFB_EXTRA} more samples per round, each the first "
+             "request to a fresh proxy, for a cold 1 MiB blob (the direct ones: as many GETs of it). "
              "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
              "take less time than the CPU that the upstream and the proxy spend for it (utime+stime of "
              "both during the pull). The last row runs the proxy on both cores (the upstream stays on "
