@@ -259,9 +259,10 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest):
         samples = {who: {"ttfb": [], "total1": [], "core0_cpu": [], "wall8": [], "upstream_bytes": [],
                          "rss_mb": []} for who in ["direct"] + proxies}
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
-        def measure(mode, got, url, on_core0):
+        def measure(mode, got, base, on_core0):
+            url = base + (small_path if mode == "ttfb" else path)
             if mode == "ttfb":
-                got["ttfb"].append(one_client(url.replace(path, small_path))[0])
+                got["ttfb"].append(one_client(url)[0])
             elif mode == "one":
                 cpu0 = sum(srv.cpu() for srv in on_core0)
                 ttfb, total = one_client(url)
@@ -273,7 +274,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest):
 
         for _ in range(args.rounds):
             for mode in ("one", "eight") + ("ttfb",) * TTFB_EXTRA:
-                measure(mode, samples["direct"], up_url + path, [upstream])
+                measure(mode, samples["direct"], up_url, [upstream])
                 for who in proxies:
                     got = samples[who]
                     root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
@@ -281,7 +282,7 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest):
                     srv, port = start_proxy(args, who.split("_")[0], root, up_url, log,
                                             cores=BOTH_CORES if who.endswith("_both") else 0)
                     try:
-                        measure(mode, got, f"http://127.0.0.1:{port}{path}", [upstream, srv])
+                        measure(mode, got, f"http://127.0.0.1:{port}", [upstream, srv])
                         if mode == "eight":
                             time.sleep(0.5)  # let the upstream log its lines
                             got["upstream_bytes"].append(upstream_bytes(up_log_path, digest) - before)

@@ -82,13 +82,10 @@ class UploadSink final : public http::BodySink {
                 });
   }
   void WritePending() {
-    Status st = s_.uploads->Append(*u_, pending_);
-    pending_.clear();
-    pending_.shrink_to_fit();
-    if (st.ok())
-      may_evict_ = true;
-    else
-      Failed(st);  // answered: the connection reads no more
+    const std::string chunk = std::move(pending_);
+    // No second pause (may_evict_ is off): it is written, or answered and
+    // the connection reads no more.
+    (void)Write(chunk);
   }
   void Failed(const Status& st) {
     s_.uploads->Rewind(*u_, start_size_);
