@@ -9,6 +9,16 @@
 #include "util/log.h"
 
 namespace wharf::proxy {
+namespace {
+
+// How long a fill waits for the first client's head to go out (see
+// BlobFetch::AwaitFirstHead): a loop answers in microseconds unless it is
+// busy, and then the fill should not wait for it.
+constexpr std::chrono::microseconds kHeadHandOver{1000};
+// Bytes of a fill written before its clients get their heads.
+constexpr size_t kFirstPiece = 64 << 10;
+
+}  // namespace
 
 void BlobFetch::WhenReady(std::function<void()> fn) {
   {
@@ -46,6 +56,20 @@ bool BlobFetch::storage_full() {
   return storage_full_;
 }
 
+void BlobFetch::HeadSent() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    awaiting_head_ = false;
+  }
+  head_cv_.notify_all();
+}
+
+void BlobFetch::AwaitFirstHead(std::chrono::microseconds limit) {
+  std::unique_lock<std::mutex> lock(mu_);
+  head_cv_.wait_for(lock, limit, [this] { return !awaiting_head_; });
+  awaiting_head_ = false;
+}
+
 void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int status, std::string error,
                         bool storage_full) {
   std::vector<std::function<void()>> run;
@@ -57,6 +81,7 @@ void BlobFetch::Publish(State s, std::shared_ptr<http::GrowingFile> f, int statu
     upstream_status_ = status;
     error_ = std::move(error);
     storage_full_ = storage_full;
+    awaiting_head_ = s == State::kStreaming && !waiters_.empty();
     run.swap(waiters_);
   }
   for (auto& fn : run) fn();
@@ -141,10 +166,41 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   ClientResponse resp;
   FetchOptions opt;
   opt.fail_over_on_404 = true;
-  auto publish = [&](uint64_t length) {
+  auto make_file = [&](uint64_t length) {
     file = std::make_shared<http::GrowingFile>(rfd, length);
     rfd = -1;
+  };
+  // Published once the first bytes are in the file, so that the clients'
+  // heads go out with body bytes behind them, as from the upstream itself.
+  bool published = false;
+  auto publish = [&] {
+    published = true;
     f->Publish(BlobFetch::State::kStreaming, file, resp.status, "");
+    f->AwaitFirstHead(kHeadHandOver);
+  };
+  // Appends the next bytes of the body to the cache file.
+  auto store = [&](std::string_view data) -> Status {
+    if (file && written + data.size() > file->length())
+      return Status(Code::kInvalid, "upstream sent more than Content-Length");
+    Status room = writing.Before(wfd, written + data.size());
+    // Out of disk mid-stream (other writers took it): evict cached content
+    // for the rest rather than cut the client off.
+    if (room.code() == Code::kNoSpace && file && make_room_(file->length() - written))
+      room = writing.Before(wfd, written + data.size());
+    WHARF_RETURN_IF_ERROR(room);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::pwrite(wfd, data.data() + off, data.size() - off, static_cast<off_t>(written + off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "write cache file");
+      off += static_cast<size_t>(n);
+    }
+    hash.Wrote(wfd, data);
+    written += data.size();
+    writing.After(wfd, written);
+    ProxyMetrics::Add(metrics_->upstream_bytes, data.size());
+    if (file) file->Advance(written);
+    return Status();
   };
   std::string mirror;
   Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
@@ -156,37 +212,25 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                             if (!blobs_->HasRoomFor(resp.content_length) && !make_room_(resp.content_length))
                               return Status(Code::kNoSpace, "no room to cache " +
                                                                 std::to_string(resp.content_length) + " bytes");
-                            publish(resp.content_length);
-                            // Reserve from the second read on: the client's
-                            // first bytes should not wait for fallocate.
-                            writing.Aim(data.size(), resp.content_length);
+                            make_file(resp.content_length);
                           }
-                          if (file && written + data.size() > file->length())
-                            return Status(Code::kInvalid, "upstream sent more than Content-Length");
-                          Status room = writing.Before(wfd, written + data.size());
-                          // Out of disk mid-stream (other writers took it): evict
-                          // cached content for the rest rather than cut the client off.
-                          if (room.code() == Code::kNoSpace && file && make_room_(file->length() - written))
-                            room = writing.Before(wfd, written + data.size());
-                          WHARF_RETURN_IF_ERROR(room);
-                          size_t off = 0;
-                          while (off < data.size()) {
-                            ssize_t n = ::pwrite(wfd, data.data() + off, data.size() - off,
-                                                 static_cast<off_t>(written + off));
-                            if (n < 0 && errno == EINTR) continue;
-                            if (n < 0) return Status::FromErrno(errno, "write cache file");
-                            off += static_cast<size_t>(n);
+                          if (file && !published) {
+                            // The first read can hold a whole small blob: only
+                            // a small piece is written before the clients'
+                            // heads go out, and the reservation waits for the
+                            // rest.
+                            std::string_view first = data.substr(0, kFirstPiece);
+                            writing.Aim(first.size(), file->length());
+                            WHARF_RETURN_IF_ERROR(store(first));
+                            publish();
+                            data.remove_prefix(first.size());
                           }
-                          hash.Wrote(wfd, data);
-                          written += data.size();
-                          writing.After(wfd, written);
-                          ProxyMetrics::Add(metrics_->upstream_bytes, data.size());
-                          if (file) file->Advance(written);
-                          return Status();
+                          return data.empty() ? Status() : store(data);
                         },
                         &mirror);
   bool ok = st.ok() && resp.status / 100 == 2;
-  if (ok && !file) publish(written);  // no Content-Length (or empty): publish when complete
+  if (ok && !file) make_file(written);  // no Content-Length: published when complete
+  if (ok && !published) publish();
   if (ok && written != file->length()) {
     ok = false;
     st = Status(Code::kUnavailable, "upstream body shorter than Content-Length");
@@ -206,7 +250,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     WLOG_WARN("proxy %s: fetching %s/%s failed: %s", up->name().c_str(), repo.c_str(),
               d.str().c_str(), st.ok() ? ("upstream answered " + std::to_string(resp.status)).c_str()
                                        : st.message().c_str());
-    if (file) file->Finish(false);
+    if (published) file->Finish(false);
     else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
                     st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message(),
                     st.code() == Code::kNoSpace);

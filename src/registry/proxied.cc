@@ -90,6 +90,8 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   ex.res.AddHeader("Content-Type", "application/octet-stream");
   ex.res.AddHeader("Docker-Content-Digest", dg);
   ex.res.AddHeader("ETag", "\"" + dg + "\"");
+  // Runs after this turn has written the head: the fill may go on.
+  ex.poster->Post([fetch] { fetch->HeadSent(); });
   return BodyMode::kRespond;
 }
 
