@@ -13,6 +13,7 @@ import images
 import tls_setup
 from conftest import call, curl, free_port
 from test_skopeo import TLS, check_dir_blobs, skopeo
+from relay import PausingRelay
 from upstream import Registry
 
 
@@ -127,6 +128,40 @@ def test_concurrent_misses_fetch_once(make_wharf, upstream, tmp_path):
     assert images.sha256(r.stdout) == layer
     assert up.requests("GET", "/blobs/" + layer) == 1
     assert "wharf_proxy_hits_total 1" in call("GET", f"{w.url}/metrics").body.decode()
+
+
+def test_cold_blob_streams_while_the_upstream_holds_back_the_rest(make_wharf, upstream, tmp_path):
+    """A miss answers with its head and the bytes that have arrived while the
+    fill still waits for the upstream, then completes when the upstream goes on."""
+    up = upstream()
+    path = big_file(tmp_path, 8)
+    layer = push_raw_blob(up, "library/slow", path)
+    os.unlink(path)
+    relay = PausingRelay(up.port, after=2 << 20)
+    try:
+        w = make_wharf(env=proxy_env(relay.url)).start()
+        relay.armed = True
+        c = w.connect()
+        c.sendall(f"GET /v2/library/slow/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert relay.paused.wait(20)
+        while b"\r\n\r\n" not in c.buf:
+            c._fill()
+        head, body = c.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert f"Content-Length: {8 << 20}".lower().encode() in head.lower()
+        assert f"Docker-Content-Digest: {layer}".lower().encode() in head.lower()
+        c.buf = body
+        while len(c.buf) < 1 << 20:  # the first MiB, while the upstream holds the rest
+            c._fill()
+        assert not relay.release.is_set()
+        relay.release.set()
+        while len(c.buf) < 8 << 20:
+            c._fill()
+        assert "sha256:" + hashlib.sha256(c.buf).hexdigest() == layer
+        c.close()
+        assert call("HEAD", f"{w.url}/v2/library/slow/blobs/{layer}").status == 200
+    finally:
+        relay.close()
 
 
 def test_head_of_uncached_blob_does_not_download(make_wharf, upstream, tmp_path):
