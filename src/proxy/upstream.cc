@@ -175,15 +175,43 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
   return Status(Code::kUnavailable, "too many redirects");
 }
 
+void Upstream::MarkDown(Mirror& m) {
+  m.failures = kFailuresBeforeUnhealthy;
+  m.unhealthy_until_ms = MonotonicMs() + unhealthy_ms_;
+}
+
 void Upstream::MarkBad(const std::string& origin) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Mirror& m : mirrors_) {
     if (m.base.Origin() != origin) continue;
-    m.failures = kFailuresBeforeUnhealthy;
-    m.unhealthy_until_ms = MonotonicMs() + unhealthy_ms_;
+    MarkDown(m);
     WLOG_WARN("proxy %s: mirror %s sent bad content; skipped for %d ms", cfg_.name.c_str(),
               origin.c_str(), unhealthy_ms_);
   }
+}
+
+void Upstream::Probe(size_t i) {
+  Mirror& m = mirrors_[i];  // base is never written after construction
+  ClientRequest req;
+  req.url = m.base;
+  req.url.path = m.base.path + "/v2/";
+  ClientResponse resp;
+  const int64_t start = MonotonicMs();
+  Status st = client_.Do(req, timeouts_, &resp, [](std::string_view) { return Status(); });
+  if (st.ok() && (resp.status == 200 || resp.status == 401)) {
+    MarkResult(m, true);
+    WLOG_INFO("proxy %s: mirror %s answers (%d in %lld ms)", cfg_.name.c_str(), m.base.Origin().c_str(),
+              resp.status, static_cast<long long>(MonotonicMs() - start));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MarkDown(m);
+  }
+  WLOG_WARN("proxy %s: mirror %s is not usable (%s); skipped for %d ms", cfg_.name.c_str(),
+            m.base.Origin().c_str(), st.ok() ? ("/v2/ answered " + std::to_string(resp.status)).c_str()
+                                             : st.message().c_str(),
+            unhealthy_ms_);
 }
 
 std::vector<std::pair<std::string, bool>> Upstream::Health() {

@@ -63,6 +63,13 @@ class Upstream {
   // A mirror sent content that failed verification: skip it for the
   // unhealthy period, so the next request goes to another mirror.
   void MarkBad(const std::string& origin);
+  // Asks mirror `i` (< mirror_count()) for /v2/, which every registry
+  // answers (200, or 401 before a login), and logs the result. A mirror
+  // that does not answer so is skipped for the unhealthy period, so that no
+  // client waits on it first; the connection to one that does stays open
+  // for the first pull. Blocks up to the timeouts: run it on a fetch thread.
+  void Probe(size_t i);
+  size_t mirror_count() const { return mirrors_.size(); }
   // "origin=healthy|unhealthy" for each mirror, for metrics.
   std::vector<std::pair<std::string, bool>> Health();
 
@@ -85,6 +92,7 @@ class Upstream {
   Status GetToken(const Mirror& m, const std::string& challenge, const std::string& repo,
                   std::string* token);
   void MarkResult(Mirror& m, bool ok);
+  void MarkDown(Mirror& m);  // caller holds mu_
 
   UpstreamConfig cfg_;
   Timeouts timeouts_;

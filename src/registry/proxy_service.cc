@@ -80,6 +80,9 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
   evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, s->stats->cached_bytes(), &metrics_);
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
+  // Mirrors are probed now rather than on the first client's time.
+  for (auto& [name, up] : upstreams_)
+    for (size_t i = 0; i < up->mirror_count(); ++i) meta_pool_->Run(name, [u = up.get(), i] { u->Probe(i); });
   blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(
       s->blobs.get(), s->meta.get(), s->hashing.get(), blob_pool_.get(), &metrics_,
       [this](const std::string& d, uint64_t size) {

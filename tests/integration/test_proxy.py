@@ -193,15 +193,48 @@ def test_ns_and_path_prefix_routing(make_wharf, upstream, tmp_path):
     assert pull(w, tmp_path, "docker.io/library/alpine:3") == set(blobs)
 
 
+def twin_registry(first, tmp_path):
+    """A second reference registry over the storage of `first`: identical
+    content from another mirror."""
+    second = Registry(str(tmp_path / "second"))
+    second.root = first.root
+    with open(second.config, "w") as f:
+        f.write(open(first.config).read().replace(str(first.port), str(second.port)))
+    return second.start()
+
+
+def wait_for_log(w, text, timeout=10):
+    deadline = time.time() + timeout
+    while text not in w.stderr():
+        assert time.time() < deadline, f"{text!r} not logged: {w.stderr()}"
+        time.sleep(0.05)
+
+
 def test_failover_to_next_mirror(make_wharf, upstream, tmp_path):
+    first = upstream()
+    _, blobs = seed(first, tmp_path)
+    second = twin_registry(first, tmp_path)
+    try:
+        w = make_wharf(env=proxy_env(first.url, second.url)).start()
+        wait_for_log(w, f"mirror {first.url} answers")
+        first.stop()  # dies after the start-up probe found it well
+        assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+        assert f"via {first.url}" in w.stderr() and "connect" in w.stderr()
+        # After repeated failures the dead mirror is skipped for a while.
+        assert "marked unhealthy" in w.stderr()
+    finally:
+        second.stop()
+
+
+def test_mirror_down_at_start_is_skipped_by_the_first_pull(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)
     dead = f"http://127.0.0.1:{free_port()}"
     w = make_wharf(env=proxy_env(dead, up.url)).start()
+    wait_for_log(w, f"mirror {dead} is not usable")
+    wait_for_log(w, f"mirror {up.url} answers (200")
     assert pull(w, tmp_path, "library/app:v1") == set(blobs)
-    assert "via http://127.0.0.1" in w.stderr() and "connect" in w.stderr()
-    # After repeated failures the dead mirror is skipped for a while.
-    assert "marked unhealthy" in w.stderr()
+    assert f"via {dead}" not in w.stderr()  # no client request went there
 
 
 def test_hosted_repository_wins(make_wharf, upstream, tmp_path):
@@ -434,11 +467,7 @@ def test_mirror_dying_mid_blob_is_resumed_from_the_next(make_wharf, upstream, tm
     path = big_file(tmp_path, 256)
     layer = push_raw_blob(first, "library/big", path)
     os.unlink(path)
-    second = Registry(str(tmp_path / "second"))
-    second.root = first.root
-    with open(second.config, "w") as f:
-        f.write(open(first.config).read().replace(str(first.port), str(second.port)))
-    second.start()
+    second = twin_registry(first, tmp_path)
     try:
         w = make_wharf(env=proxy_env(first.url, second.url, WHARF_PROXY_STALL_TIMEOUT_SECONDS="2")).start()
         p = subprocess.Popen(["curl", "-sS", f"{w.url}/v2/library/big/blobs/{layer}"],
