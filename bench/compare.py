@@ -221,7 +221,7 @@ def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
 
 # Extra TTFB samples per round, each from a fresh proxy (a single sample per
 # round swings by +-50% on these machines).
-TTFB_EXTRA = 4
+TTFB_EXTRA = 8
 
 
 def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest):
