@@ -174,6 +174,25 @@ bool HttpClient::TakeIdle(const std::string& key, Conn* out) {
   return false;
 }
 
+bool HttpClient::Track(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (aborted_) return false;
+  busy_.insert(fd);
+  return true;
+}
+
+void HttpClient::Untrack(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  busy_.erase(fd);
+}
+
+void HttpClient::Abort() {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = true;
+  // Wakes a blocked connect (even in SYN_SENT), handshake or read.
+  for (int fd : busy_) ::shutdown(fd, SHUT_RDWR);
+}
+
 void HttpClient::PutIdle(const std::string& key, Conn c) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& v = idle_[key];
@@ -196,6 +215,11 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
   for (addrinfo* a = ai; a; a = a->ai_next) {
     int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
+    if (!Track(fd)) {
+      ::close(fd);
+      last = Unavailable(u.HostPort() + ": shutting down");
+      break;
+    }
     int r = ::connect(fd, a->ai_addr, a->ai_addrlen);
     if (r != 0 && errno == EINPROGRESS) {
       pollfd pfd{fd, POLLOUT, 0};
@@ -213,6 +237,7 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
     }
     if (r != 0) {
       last = Unavailable(u.HostPort() + ": connect: " + strerror(errno ? errno : ETIMEDOUT));
+      Untrack(fd);
       ::close(fd);
       continue;
     }
@@ -241,6 +266,7 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
     std::string why = TlsErrorText();
     long vr = SSL_get_verify_result(c.ssl);
     if (vr != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(vr) + ")";
+    Untrack(c.fd);
     Drop(c);
     return Unavailable(u.HostPort() + ": TLS: " + why);
   }
@@ -318,12 +344,16 @@ Status HttpClient::Do(const ClientRequest& req, const Timeouts& t, ClientRespons
     Conn c;
     bool pooled = attempt == 0 && TakeIdle(key, &c);
     if (!pooled) {
-      auto fresh = Connect(req.url, t);
+      auto fresh = Connect(req.url, t);  // tracked already
       if (!fresh.ok()) return fresh.status();
       c = *fresh;
+    } else if (!Track(c.fd)) {
+      Drop(c);
+      return Unavailable(req.url.HostPort() + ": shutting down");
     }
     bool reusable = false, got_bytes = false;
     Status st = Exchange(c, req, t, resp, on_body, &reusable, &got_bytes);
+    Untrack(c.fd);
     if (st.ok() && reusable) {
       PutIdle(key, c);
     } else {

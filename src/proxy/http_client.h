@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +64,10 @@ class HttpClient {
   // connection, TLS, timeout and protocol failures.
   Status Do(const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
             const BodyFn& on_body);
+  // Cuts every call in progress (its connect, handshake or read fails at
+  // once) and makes later calls fail with kUnavailable: for shutdown, so
+  // that no thread waits out a timeout on a silent upstream.
+  void Abort();
 
  private:
   struct Conn {
@@ -72,6 +77,10 @@ class HttpClient {
   Result<Conn> Connect(const Url& u, const Timeouts& t);
   void Drop(Conn& c);
   bool TakeIdle(const std::string& key, Conn* out);
+  // Connections in use are tracked so that Abort() can cut them; Track()
+  // is false once aborted.
+  bool Track(int fd);
+  void Untrack(int fd);
   void PutIdle(const std::string& key, Conn c);
   Status Exchange(Conn& c, const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
                   const BodyFn& on_body, bool* reusable, bool* got_bytes);
@@ -79,6 +88,8 @@ class HttpClient {
   SSL_CTX* ctx_;
   std::mutex mu_;
   std::map<std::string, std::vector<Conn>> idle_;
+  std::set<int> busy_;
+  bool aborted_ = false;
 };
 
 }  // namespace wharf::proxy

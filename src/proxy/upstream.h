@@ -70,6 +70,9 @@ class Upstream {
   // for the first pull. Blocks up to the timeouts: run it on a fetch thread.
   void Probe(size_t i);
   size_t mirror_count() const { return mirrors_.size(); }
+  // Cuts every upstream call in progress and fails later ones at once: for
+  // shutdown (see HttpClient::Abort).
+  void Abort() { client_.Abort(); }
   // "origin=healthy|unhealthy" for each mirror, for metrics.
   std::vector<std::pair<std::string, bool>> Health();
 

@@ -93,7 +93,9 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
 }
 
 ProxyService::~ProxyService() {
-  // Jobs finish before the stores they use go away.
+  // Jobs finish before the stores they use go away; no client waits for
+  // them any more, so upstream calls are cut rather than waited out.
+  for (auto& [name, up] : upstreams_) up->Abort();
   blob_pool_.reset();
   meta_pool_.reset();
 }

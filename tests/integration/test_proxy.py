@@ -461,6 +461,22 @@ def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_pat
     hang.close()
 
 
+def test_stop_does_not_wait_for_a_silent_mirror(make_wharf, tmp_path):
+    """The start-up probe of a mirror that accepts and never answers (default
+    timeouts: 30 s for a first byte) is cut at shutdown."""
+    silent = __import__("socket").socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    w = make_wharf(env=proxy_env(f"http://127.0.0.1:{silent.getsockname()[1]}",
+                                 WHARF_PROXY_CONNECT_TIMEOUT_SECONDS="10")).start()
+    time.sleep(0.3)  # the probe waits on the mirror now
+    t0 = time.time()
+    assert w.stop(timeout=20) == 0
+    assert time.time() - t0 < 5
+    assert "is not usable" in w.stderr()
+    silent.close()
+
+
 def test_mirror_dying_mid_blob_is_resumed_from_the_next(make_wharf, upstream, tmp_path):
     # Two reference registries over the same storage: identical content.
     first = upstream()
