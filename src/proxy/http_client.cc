@@ -26,8 +26,7 @@ namespace {
 constexpr char kCaBundle[] = "/etc/ssl/certs/ca-certificates.crt";
 constexpr size_t kMaxIdlePerHost = 8;
 constexpr size_t kReadBuf = 1 << 20;
-
-constexpr size_t kFirstRead = 64 << 10;
+constexpr size_t kFirstRead = 64 << 10;  // a response's first read
 
 Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 
