@@ -5,6 +5,8 @@ import datetime
 import json
 import os
 import platform
+import re
+import resource
 import shutil
 import socket
 import statistics
@@ -124,6 +126,29 @@ def bench(args, server, bench_args):
     gb = out.get("bytes", 0) / 1e9
     out["server_cpu_per_gb"] = cpu / gb if gb > 0 else None
     return out
+
+
+WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600,
+             "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def wrk(url, conns, seconds):
+    """wrk, the usual HTTP load tool, on core 1 (where wharf-bench runs) for
+    the same GETs: its GB/s and its own CPU seconds per GB, or None when wrk
+    is missing or fails."""
+    if not shutil.which("wrk"):
+        return None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(pinned(1, ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", url]),
+                       capture_output=True, text=True, timeout=seconds + 120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r"requests in ([\d.]+)(\w+), ([\d.]+)(\w+) read", r.stdout)
+    if r.returncode != 0 or not m or m.group(2) not in WRK_UNITS or m.group(4) not in WRK_UNITS:
+        return None
+    took = float(m.group(1)) * WRK_UNITS[m.group(2)]
+    gb = float(m.group(3)) * WRK_UNITS[m.group(4)] / 1e9
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"gigabytes_per_second": gb / took if took else None, "client_cpu_seconds_per_gb": cpu / gb if gb else None}
 
 
 def one_core_limits(args):
@@ -421,6 +446,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
 
         results = {}
         limits = []
+        tools = {}
         for rnd in range(args.rounds):
             for label, targets, extra in workloads:
                 if not wanted(label):
@@ -429,6 +455,12 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                     url, sname = targets[who]
                     out = bench(args, servers[sname], ["blob", url] + extra)
                     results.setdefault(label, {}).setdefault(who, []).append(out)
+            for label, targets, extra in workloads:
+                # The load tools side by side: wrk against the same nginx URL.
+                if "plain" in label and wanted(label) and "nginx" in results.get(label, {}):
+                    out = wrk(targets["nginx"][0], int(extra[extra.index("-c") + 1]), args.seconds)
+                    if out:
+                        tools.setdefault(label, []).append(out)
             for who, sname, url in [("wharf", "wharf", wurl), ("registry", "registry", rurl)]:
                 label = "pull of a 5-layer image, c=16"
                 if wanted(label):
@@ -465,7 +497,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                capture_output=True, text=True, check=True)
             small_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
             cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log, small_digest)
-        table = render(results, args, size) + render_limits(results, limits) + (render_cold(cold) if cold else "")
+        table = (render(results, args, size) + render_tools(results, tools) + render_limits(results, limits) +
+                 (render_cold(cold) if cold else ""))
         print(table)
         if not args.short and not args.only:
             kept = ""  # the hand-written profiling notes below the marker survive a rerun
@@ -476,7 +509,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             with open(args.out, "w") as f:
                 f.write(table + kept)
             with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
-                json.dump({**results, "one-core limits": limits, "cold miss": cold and cold["samples"]}, f, indent=1)
+                json.dump({**results, "wrk": tools, "one-core limits": limits, "cold miss": cold and cold["samples"]},
+                          f, indent=1)
         elif cold:
             print("cold-miss samples:", json.dumps(cold["samples"]))
     finally:
@@ -530,6 +564,24 @@ def render(results, args, size):
     lines += ["", "Peak RSS is the server's VmHWM during that workload (reset before each run; "
               "the maximum over the rounds).", ""]
     return "\n".join(lines) + "\n"
+
+
+def render_tools(results, tools):
+    """wharf-bench's own CPU per GB next to wrk's, both against nginx."""
+    if not tools:
+        return ""
+    lines = ["## Load tools", "",
+             "The client's own CPU per GB received (utime+stime, on core 1), wharf-bench and wrk "
+             "(`wrk -t1 -cN`) getting the same blob from nginx in the same rounds. wharf-bench discards "
+             "bodies with `recv(MSG_TRUNC)` unless `--verify` is on.", "",
+             "| workload | wharf-bench GB/s | wrk GB/s | wharf-bench CPU s/GB | wrk CPU s/GB |", "|---|---|---|---|---|"]
+    for label, rows in tools.items():
+        ours = results.get(label, {}).get("nginx", [])
+        lines.append(f"| {label}, from nginx | {median(ours, 'gigabytes_per_second') or 0:.3f} | "
+                     f"{median(rows, 'gigabytes_per_second') or 0:.3f} | "
+                     f"{median(ours, 'client_cpu_seconds_per_gb') or 0:.3f} | "
+                     f"{median(rows, 'client_cpu_seconds_per_gb') or 0:.3f} |")
+    return "\n".join(lines) + "\n\n"
 
 
 def render_limits(results, limits):
