@@ -446,12 +446,19 @@ def test_one_platform_pulls_only_its_layers(make_wharf, upstream, tmp_path):
     assert len(fetched) == 3  # config + 2 layers of one platform, none of the other
 
 
+def silent_listener():
+    """A loopback socket that accepts connections (the kernel's backlog) and
+    never answers."""
+    s = __import__("socket").socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
 def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)
-    hang = __import__("socket").socket()
-    hang.bind(("127.0.0.1", 0))
-    hang.listen(16)  # accepts connections (kernel backlog), never answers
+    hang = silent_listener()
     dead = f"http://127.0.0.1:{hang.getsockname()[1]}"
     w = make_wharf(env=proxy_env(dead, up.url, WHARF_PROXY_FIRST_BYTE_TIMEOUT_SECONDS="1")).start()
     t0 = time.time()
@@ -464,9 +471,7 @@ def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_pat
 def test_stop_does_not_wait_for_a_silent_mirror(make_wharf, tmp_path):
     """The start-up probe of a mirror that accepts and never answers (default
     timeouts: 30 s for a first byte) is cut at shutdown."""
-    silent = __import__("socket").socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
+    silent = silent_listener()
     w = make_wharf(env=proxy_env(f"http://127.0.0.1:{silent.getsockname()[1]}",
                                  WHARF_PROXY_CONNECT_TIMEOUT_SECONDS="10")).start()
     time.sleep(0.3)  # the probe waits on the mirror now
@@ -478,7 +483,6 @@ def test_stop_does_not_wait_for_a_silent_mirror(make_wharf, tmp_path):
 
 
 def test_mirror_dying_mid_blob_is_resumed_from_the_next(make_wharf, upstream, tmp_path):
-    # Two reference registries over the same storage: identical content.
     first = upstream()
     path = big_file(tmp_path, 256)
     layer = push_raw_blob(first, "library/big", path)
