@@ -47,8 +47,9 @@ void FetchPool::Loop() {
     job.fn();
     lock.lock();
     if (--running_[job.key] == 0) running_.erase(job.key);
-    // A job held back for its key may be runnable now.
-    cv_.notify_all();
+    // A job held back for its key may be runnable now: this thread looks
+    // first, and one idle thread more in case this one takes another job.
+    if (!jobs_.empty()) cv_.notify_one();
   }
 }
 
