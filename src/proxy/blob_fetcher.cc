@@ -152,13 +152,17 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     return;
   }
   const std::string tmp = blobs_->tmp_dir() + "/" + RandomUuid();
-  int wfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (wfd < 0) {
-    f->Publish(BlobFetch::State::kFailed, nullptr, 0, "cannot create temp file");
-    done();
-    return;
-  }
-  int rfd = ::dup(wfd);
+  int wfd = -1;  // the cache file, written here
+  int rfd = -1;  // the same file for the readers (GrowingFile owns it once made)
+  // The cache file is made once the request is on its way: creating a file
+  // takes longer than sending a request, and the upstream works meanwhile.
+  auto create = [&]() -> Status {
+    if (wfd >= 0) return Status();
+    wfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (wfd < 0) return Status::FromErrno(errno, "create the cache file");
+    rfd = ::dup(wfd);
+    return rfd >= 0 ? Status() : Status::FromErrno(errno, "create the cache file");
+  };
   std::shared_ptr<http::GrowingFile> file;
   storage::TrailingHash hash(hashing_, d.algo);
   storage::SequentialWrite writing;
@@ -166,6 +170,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   ClientResponse resp;
   FetchOptions opt;
   opt.fail_over_on_404 = true;
+  opt.on_sent = [&] { (void)create(); };  // a failure shows at the first byte
   auto make_file = [&](uint64_t length) {
     file = std::make_shared<http::GrowingFile>(rfd, length);
     rfd = -1;
@@ -205,6 +210,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   std::string mirror;
   Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                         [&](std::string_view data) -> Status {
+                          WHARF_RETURN_IF_ERROR(create());
                           if (!file && resp.has_length) {
                             // Refuse before the first byte goes out, while the
                             // client can still get a clean error instead of a
@@ -229,7 +235,12 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                         },
                         &mirror);
   bool ok = st.ok() && resp.status / 100 == 2;
-  if (ok && !file) make_file(written);  // no Content-Length: published when complete
+  // No Content-Length (or no body at all): the file is published complete.
+  if (ok && !file) {
+    st = create();
+    ok = st.ok();
+    if (ok) make_file(written);
+  }
   if (ok && !published) publish();
   if (ok && written != file->length()) {
     ok = false;
@@ -256,8 +267,10 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
                     st.code() == Code::kNoSpace);
     hash.Stop();  // before wfd closes: a pool thread may be reading it
     if (rfd >= 0) ::close(rfd);
-    ::close(wfd);
-    ::unlink(tmp.c_str());
+    if (wfd >= 0) {
+      ::close(wfd);
+      ::unlink(tmp.c_str());
+    }
     done();
     return;
   }

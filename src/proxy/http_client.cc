@@ -290,6 +290,7 @@ Status HttpClient::Exchange(Conn& c, const ClientRequest& req, const Timeouts& t
     if (n <= 0) return Unavailable(req.url.HostPort() + ": write failed");
     off += static_cast<size_t>(n);
   }
+  if (req.on_sent) req.on_sent();
   *resp = ClientResponse{};
   Parse st;
   st.resp = resp;

@@ -38,6 +38,9 @@ struct ClientRequest {
   std::string method = "GET";
   Url url;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Called on the calling thread once the request is on the wire, before
+  // the answer is read (optional).
+  std::function<void()> on_sent;
 };
 
 struct ClientResponse {

@@ -123,6 +123,7 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
     req.method = method;
     req.url = url;
     req.headers = opt.headers;
+    req.on_sent = opt.on_sent;
     const bool same_origin = url.Origin() == m.base.Origin();
     if (!authz.empty() && same_origin) req.headers.emplace_back("Authorization", authz);
     const uint64_t start = *offset;  // bytes the caller already has

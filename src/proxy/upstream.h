@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,10 @@ struct UpstreamConfig {
 struct FetchOptions {
   bool fail_over_on_404 = false;     // a 404 for content addressed by digest
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Accept
+  // Called each time the request is on the wire to a mirror (again after a
+  // failover or a resume), while the upstream works on it: local
+  // preparations then cost no latency. Optional.
+  std::function<void()> on_sent;
 };
 
 class Upstream {
