@@ -161,7 +161,13 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     wfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (wfd < 0) return Status::FromErrno(errno, "create the cache file");
     rfd = ::dup(wfd);
-    return rfd >= 0 ? Status() : Status::FromErrno(errno, "create the cache file");
+    if (rfd >= 0) return Status();
+    // Undone, so that a second call does not take a half-made file for done.
+    Status st = Status::FromErrno(errno, "create the cache file");
+    ::close(wfd);
+    ::unlink(tmp.c_str());
+    wfd = -1;
+    return st;
   };
   std::shared_ptr<http::GrowingFile> file;
   storage::TrailingHash hash(hashing_, d.algo);

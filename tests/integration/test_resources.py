@@ -514,19 +514,16 @@ def test_memory_of_a_tls_burst_is_given_back(make_wharf, tmp_path):
     the previous binary keeps 3.4 MB of this burst."""
     import tls_setup
     from conftest import free_port
+    from test_tls_auth import start_tls
     crt, key = tls_setup.self_signed(str(tmp_path))
     plain = free_port()
     w = make_wharf(env={"REGISTRY_HTTP_TLS_CERTIFICATE": crt, "REGISTRY_HTTP_TLS_KEY": key,
                         "WHARF_HTTP_PLAIN_ADDR": f"127.0.0.1:{plain}", "WHARF_HTTP_ACCESS_LOG": "off"})
-    w.proc = subprocess.Popen(w.args, env=w.env, stdout=w.out, stderr=w.err)
-    deadline = time.time() + 20
-    while curl("-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{plain}/healthz",
-               check=False).stdout != b"200":
-        assert time.time() < deadline and w.proc.poll() is None, w.stderr()
-        time.sleep(0.05)
+    w.crt, w.https = crt, f"https://127.0.0.1:{w.port}"
+    start_tls(w)
     data = os.urandom(16 << 20)
     d = push_blob(types.SimpleNamespace(url=f"http://127.0.0.1:{plain}"), "burst", data)
-    url = f"https://127.0.0.1:{w.port}/v2/burst/blobs/{d}"
+    url = f"{w.https}/v2/burst/blobs/{d}"
 
     def download(n):
         procs = [subprocess.Popen(["curl", "-sf", "--cacert", crt, "-o", "/dev/null", url]) for _ in range(n)]
