@@ -17,6 +17,9 @@ namespace {
 constexpr std::chrono::microseconds kHeadHandOver{1000};
 // Bytes of a fill written before its clients get their heads.
 constexpr size_t kFirstPiece = 64 << 10;
+// Cache files kept ready (BlobStore::KeepSpares): docker and containerd pull
+// three layers at a time, plus the config.
+constexpr size_t kSpareFiles = 4;
 
 }  // namespace
 
@@ -97,7 +100,9 @@ BlobFetcher::BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta,
       pool_(pool),
       metrics_(metrics),
       on_cached_(std::move(on_cached)),
-      make_room_(std::move(make_room)) {}
+      make_room_(std::move(make_room)) {
+  blobs_->KeepSpares(kSpareFiles);  // the first miss finds one too
+}
 
 std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& repo,
                                             const std::string& store_repo, const Digest& d) {
@@ -110,7 +115,10 @@ std::shared_ptr<BlobFetch> BlobFetcher::Get(Upstream* up, const std::string& rep
   ProxyMetrics::Add(metrics_->misses);
   auto f = std::make_shared<BlobFetch>();
   inflight_[d.str()] = f;
-  pool_->Run(up->name(), [this, up, repo, store_repo, d, f] { Download(up, repo, store_repo, d, f); });
+  pool_->Run(up->name(), [this, up, repo, store_repo, d, f] {
+    Download(up, repo, store_repo, d, f);
+    blobs_->KeepSpares(kSpareFiles);  // for the next miss, now that this one's clients are served
+  });
   return f;
 }
 
@@ -151,23 +159,27 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
     done();
     return;
   }
-  const std::string tmp = blobs_->tmp_dir() + "/" + RandomUuid();
+  std::string tmp;
   int wfd = -1;  // the cache file, written here
   int rfd = -1;  // the same file for the readers (GrowingFile owns it once made)
-  // The cache file is made once the request is on its way: creating a file
-  // takes longer than sending a request, and the upstream works meanwhile.
+  // The cache file is taken once the request is on its way: usually a spare
+  // (BlobStore::KeepSpares), but when none is left making one takes longer
+  // than sending a request, and the upstream works meanwhile.
   auto create = [&]() -> Status {
     if (wfd >= 0) return Status();
-    wfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (wfd < 0) return Status::FromErrno(errno, "create the cache file");
-    rfd = ::dup(wfd);
-    if (rfd >= 0) return Status();
-    // Undone, so that a second call does not take a half-made file for done.
-    Status st = Status::FromErrno(errno, "create the cache file");
-    ::close(wfd);
-    ::unlink(tmp.c_str());
-    wfd = -1;
-    return st;
+    auto made = blobs_->NewTempFile();
+    if (!made.ok()) return made.status();
+    rfd = ::dup(made->fd);
+    if (rfd < 0) {
+      // Undone, so that a second call does not take a half-made file for done.
+      Status st = Status::FromErrno(errno, "create the cache file");
+      ::close(made->fd);
+      ::unlink(made->path.c_str());
+      return st;
+    }
+    wfd = made->fd;
+    tmp = std::move(made->path);
+    return Status();
   };
   std::shared_ptr<http::GrowingFile> file;
   storage::TrailingHash hash(hashing_, d.algo);

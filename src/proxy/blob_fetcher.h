@@ -80,7 +80,8 @@ class BlobFetcher {
   // stored as a new cached blob. `make_room(bytes)` runs on the fetch thread
   // when a fill would not fit on the disk; true if it now fits. `hashing`
   // (null: none) hashes fills beside the fetch threads and must outlive the
-  // fetcher.
+  // fetcher. Keeps a few spare cache files in `blobs` (made here and after
+  // each fill), so that a miss does not wait for a file to be created.
   BlobFetcher(storage::BlobStore* blobs, storage::MetaStore* meta, storage::HashPool* hashing,
               FetchPool* pool, ProxyMetrics* metrics,
               std::function<void(const std::string&, uint64_t)> on_cached,

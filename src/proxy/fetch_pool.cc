@@ -10,17 +10,23 @@ FetchPool::~FetchPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    while (!idle_.empty()) WakeOne();
   }
-  cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
 void FetchPool::Run(const std::string& key, std::function<void()> job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(Job{key, std::move(job)});
-  }
-  cv_.notify_one();
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_.push_back(Job{key, std::move(job)});
+  WakeOne();
+}
+
+void FetchPool::WakeOne() {
+  if (idle_.empty()) return;
+  Idle* t = idle_.back();
+  idle_.pop_back();
+  t->woken = true;
+  t->cv.notify_one();
 }
 
 std::deque<FetchPool::Job>::iterator FetchPool::NextRunnable() {
@@ -32,14 +38,22 @@ std::deque<FetchPool::Job>::iterator FetchPool::NextRunnable() {
 }
 
 void FetchPool::Loop() {
+  Idle self;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    auto it = jobs_.end();
-    cv_.wait(lock, [&] {
-      it = NextRunnable();
-      return it != jobs_.end() || (stop_ && jobs_.empty());
-    });
-    if (it == jobs_.end()) return;  // stopping, and nothing left
+    auto it = NextRunnable();
+    if (it == jobs_.end()) {
+      if (stop_ && jobs_.empty()) {
+        // Threads that went idle after the destructor woke them would
+        // otherwise wait for a job that never comes.
+        while (!idle_.empty()) WakeOne();
+        return;
+      }
+      self.woken = false;
+      idle_.push_back(&self);
+      self.cv.wait(lock, [&] { return self.woken; });
+      continue;
+    }
     Job job = std::move(*it);
     jobs_.erase(it);
     ++running_[job.key];
@@ -49,7 +63,7 @@ void FetchPool::Loop() {
     if (--running_[job.key] == 0) running_.erase(job.key);
     // A job held back for its key may be runnable now: this thread looks
     // first, and one idle thread more in case this one takes another job.
-    if (!jobs_.empty()) cv_.notify_one();
+    if (!jobs_.empty()) WakeOne();
   }
 }
 

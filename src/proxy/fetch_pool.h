@@ -5,6 +5,8 @@
 // at most N-1 threads at a time. A stalled upstream, whose jobs each block
 // until a timeout, therefore never takes the last thread: work for every
 // other upstream keeps moving. (With one thread there is no reserve.)
+// A job goes to the thread that went idle last: its stack, heap arena and
+// caches are warm, and threads a burst needed once stay asleep afterwards.
 // The destructor runs what is queued, then joins. Thread-safe.
 #pragma once
 
@@ -33,13 +35,20 @@ class FetchPool {
     std::string key;
     std::function<void()> fn;
   };
+  // An idle thread's wake-up call.
+  struct Idle {
+    std::condition_variable cv;
+    bool woken = false;
+  };
   void Loop();
   // The first queued job whose key is under its share, or end(). REQUIRES mu_.
   std::deque<Job>::iterator NextRunnable();
+  // Wakes the thread that went idle last, if any. REQUIRES mu_.
+  void WakeOne();
 
   const int per_key_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::vector<Idle*> idle_;  // most recently idle last
   std::deque<Job> jobs_;
   std::unordered_map<std::string, int> running_;
   bool stop_ = false;

@@ -44,6 +44,13 @@ BlobStore::BlobStore(std::string root)
       tmp_(root_ + "/tmp"),
       quarantine_(root_ + "/quarantine") {}
 
+BlobStore::~BlobStore() {
+  for (const TempFile& t : spares_) {
+    ::close(t.fd);
+    ::unlink(t.path.c_str());
+  }
+}
+
 Status BlobStore::Init() {
   for (const std::string& d : {blobs_ + "/sha256", blobs_ + "/sha512", uploads_, tmp_})
     WHARF_RETURN_IF_ERROR(MakeDirs(d));
@@ -92,11 +99,49 @@ Status BlobStore::Commit(int fd, const std::string& src, const Digest& d) {
   return SyncDir(dir);
 }
 
+Result<TempFile> BlobStore::CreateTempFile() const {
+  TempFile t{-1, tmp_ + "/" + RandomUuid()};
+  t.fd = ::open(t.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (t.fd < 0) return Status::FromErrno(errno, "create " + t.path);
+  return t;
+}
+
+Result<TempFile> BlobStore::NewTempFile() {
+  {
+    std::lock_guard<std::mutex> lock(spares_mu_);
+    if (!spares_.empty()) {
+      TempFile t = std::move(spares_.back());
+      spares_.pop_back();
+      return t;
+    }
+  }
+  return CreateTempFile();
+}
+
+void BlobStore::KeepSpares(size_t n) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(spares_mu_);
+      if (spares_.size() >= n) return;
+    }
+    auto t = CreateTempFile();
+    if (!t.ok()) return;
+    std::lock_guard<std::mutex> lock(spares_mu_);
+    if (spares_.size() >= n) {  // another caller topped up meanwhile
+      ::close(t->fd);
+      ::unlink(t->path.c_str());
+      return;
+    }
+    spares_.push_back(std::move(*t));
+  }
+}
+
 Status BlobStore::Write(const Digest& d, std::string_view content) {
   if (Exists(d)) return Status();
-  std::string tmp = tmp_ + "/" + RandomUuid();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  auto made = NewTempFile();
+  if (!made.ok()) return made.status();
+  const int fd = made->fd;
+  const std::string& tmp = made->path;
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = ::write(fd, content.data() + off, content.size() - off);

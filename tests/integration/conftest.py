@@ -18,6 +18,21 @@ WHARF_BIN = os.environ.get("WHARF_BIN", os.path.join(
 WHARF_BENCH = os.path.join(os.path.dirname(WHARF_BIN), "..", "bench", "wharf-bench")
 
 
+# Empty files that a proxying Wharf keeps ready in <root>/tmp for its next
+# cache fills (BlobStore::KeepSpares, kSpareFiles in blob_fetcher.cc).
+SPARE_FILES = 4
+
+
+def partial_files(root):
+    """Files in <root>/tmp that are not spares: any with content, and any
+    empty ones beyond the number of spares."""
+    tmp = os.path.join(root, "tmp")
+    names = sorted(os.listdir(tmp))
+    full = [n for n in names if os.path.getsize(os.path.join(tmp, n)) > 0]
+    empty = [n for n in names if n not in full]
+    return full + empty[SPARE_FILES:]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

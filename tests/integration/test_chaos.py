@@ -29,7 +29,7 @@ import pytest
 
 import images
 from images import sha256 as sha
-from conftest import WHARF_BENCH as BENCH, WHARF_BIN, call
+from conftest import WHARF_BENCH as BENCH, WHARF_BIN, call, partial_files
 from test_proxy import proxy_env, seed, upstream  # noqa: F401 (fixture)
 from test_skopeo import TLS
 
@@ -149,7 +149,7 @@ def check_store(w, led):
             with open(os.path.join(dp, f), "rb") as fh:
                 if hashlib.sha256(fh.read()).hexdigest() != f:
                     problems.append(f"blob file {f} does not match its name")
-    leftovers = os.listdir(os.path.join(root, "tmp"))
+    leftovers = partial_files(root)
     if leftovers:
         problems.append(f"tmp/ not cleaned: {leftovers}")
     r = subprocess.run([WHARF_BIN, "fsck"], env=w.env, capture_output=True, text=True, timeout=300)

@@ -11,7 +11,7 @@ import pytest
 
 import images
 import tls_setup
-from conftest import call, curl, free_port
+from conftest import call, curl, free_port, partial_files
 from test_skopeo import TLS, check_dir_blobs, skopeo
 from relay import PausingRelay
 from upstream import Registry
@@ -301,7 +301,7 @@ def test_corrupt_upstream_blob_is_never_stored(make_wharf, upstream, tmp_path):
     assert r.returncode != 0  # the transfer is cut, never completed
     assert "does not match its digest" in w.stderr()
     assert not on_disk(w, layer)
-    assert os.listdir(os.path.join(w.root, "tmp")) == []
+    assert partial_files(w.root) == []
 
 
 def push_with_creds(port, tmp_path):

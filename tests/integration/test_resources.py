@@ -15,7 +15,7 @@ import types
 
 import pytest
 
-from conftest import Conn, call, curl
+from conftest import Conn, call, curl, partial_files
 from images import sha256 as sha
 from relay import PausingRelay
 from test_api import push_blob, simple_image
@@ -55,7 +55,7 @@ def mid_disk(tmp_path):
 
 
 def leftovers(root):
-    return os.listdir(os.path.join(root, "tmp")), os.listdir(os.path.join(root, "uploads"))
+    return partial_files(root), os.listdir(os.path.join(root, "uploads"))
 
 
 def test_disk_full(make_wharf, small_disk, upstream, tmp_path):

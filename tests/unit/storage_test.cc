@@ -226,6 +226,48 @@ TEST_F(StorageTest, OrphansAreCleanedAtStart) {
   EXPECT_FALSE(meta_->GetUpload("ghost").ok());
 }
 
+size_t FilesIn(const std::string& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+TEST_F(StorageTest, TempFilesComeFromTheSparesThenAreMadeOnDemand) {
+  blobs_->KeepSpares(2);
+  EXPECT_EQ(FilesIn(blobs_->tmp_dir()), 2u);
+  blobs_->KeepSpares(2);  // already there: none more
+  EXPECT_EQ(FilesIn(blobs_->tmp_dir()), 2u);
+  std::vector<TempFile> taken;
+  for (int i = 0; i < 3; ++i) {  // two spares, then one made on the spot
+    auto t = blobs_->NewTempFile();
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    struct stat st;
+    ASSERT_EQ(fstat(t->fd, &st), 0);
+    EXPECT_EQ(st.st_size, 0);
+    EXPECT_EQ(t->path.rfind(blobs_->tmp_dir() + "/", 0), 0u);
+    for (const TempFile& other : taken) EXPECT_NE(other.path, t->path);
+    taken.push_back(std::move(*t));
+  }
+  EXPECT_EQ(FilesIn(blobs_->tmp_dir()), 3u);
+  // A taken file becomes a blob like any other.
+  ASSERT_EQ(write(taken[0].fd, "abc", 3), 3);
+  auto d = Digest::Parse("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(blobs_->Commit(taken[0].fd, taken[0].path, *d).ok());
+  auto content = blobs_->ReadAll(*d);
+  ASSERT_TRUE(content.ok());
+  EXPECT_EQ(*content, "abc");
+  for (TempFile& t : taken) {
+    close(t.fd);
+    unlink(t.path.c_str());
+  }
+  // Spares left at the end are removed with the store.
+  blobs_->KeepSpares(3);
+  EXPECT_EQ(FilesIn(blobs_->tmp_dir()), 3u);
+  blobs_.reset();
+  EXPECT_EQ(FilesIn(root_ + "/tmp"), 0u);
+}
+
 TEST_F(StorageTest, ManifestDeleteRemovesTagsAndReferrer) {
   const std::string d = "sha256:" + std::string(64, 'b');
   const std::string subj = "sha256:" + std::string(64, 'c');
