@@ -47,11 +47,15 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     Fail(ex.res, Err::kDigestInvalid, d.status().message());
     return BodyMode::kRespond;
   }
-  if (auto linked = s.meta->LinkedSize(store, d->str()); linked.ok()) {
-    proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
-    s.proxy->evictor().Touch(d->str());
-    if (ServeBlob(s, ex, store, *d, *linked)) return BodyMode::kRespond;
-    // Quarantined as damaged: fetch it again, as on any miss.
+  // A resumed exchange (its upstream work in ex.scratch) looked already:
+  // one metadata read per request.
+  if (!ex.scratch) {
+    if (auto linked = s.meta->LinkedSize(store, d->str()); linked.ok()) {
+      proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
+      s.proxy->evictor().Touch(d->str());
+      if (ServeBlob(s, ex, store, *d, *linked)) return BodyMode::kRespond;
+      // Quarantined as damaged: fetch it again, as on any miss.
+    }
   }
   const std::string dg = d->str();
   if (ex.req.IsHead()) {
