@@ -168,16 +168,20 @@ def one_core_limits(args):
     return {names[b["name"]]: b["bytes_per_second"] / 1e9 for b in rows if b["name"] in names}
 
 
+def seed_image(args, url, layers, layer_size, prefix, seed):
+    """Pushes one synthetic image (content reproducible from `seed`) with
+    wharf-bench; returns what it printed for it (image, layers, manifest)."""
+    r = subprocess.run([args.bench, "seed", url, "--images", "1", "--layers", str(layers),
+                        "--size", str(layer_size), "--prefix", prefix, "--seed", str(seed)],
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)[0]
+
+
 def seed(args, url, size, tag):
     """Identical synthetic images (reproducible content) in a registry."""
-    images = {}
-    for prefix, layers, layer_size in [("bench/big", 1, size), ("bench/small", 1, 1 << 20),
-                                       ("bench/five", 5, max(size // 16, 1 << 20))]:
-        r = subprocess.run([args.bench, "seed", url, "--images", "1", "--layers", str(layers),
-                            "--size", str(layer_size), "--prefix", prefix, "--seed", "7"],
-                           capture_output=True, text=True, check=True)
-        images[prefix] = json.loads(r.stdout)[0]
-    return images
+    return {prefix: seed_image(args, url, layers, layer_size, prefix, 7)
+            for prefix, layers, layer_size in [("bench/big", 1, size), ("bench/small", 1, 1 << 20),
+                                               ("bench/five", 5, max(size // 16, 1 << 20))]}
 
 
 def registry_config(path, root, port, extra="", accesslog=False, tls=None):
@@ -502,18 +506,12 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         cold_size = (16 << 20) if args.short else (1 << 30)
         cold = None
         if wanted("pull-through cold miss"):
-            r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
-                                str(cold_size), "--prefix", "bench/cold", "--seed", "9"],
-                               capture_output=True, text=True, check=True)
-            cold_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
-            r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", "1", "--size",
-                                str(1 << 20), "--prefix", "bench/ttfb", "--seed", "11"],
-                               capture_output=True, text=True, check=True)
-            small_digest = json.loads(r.stdout)[0]["layers"][0]["digest"]
-            r = subprocess.run([args.bench, "seed", rurl, "--images", "1", "--layers", str(TTFB_RUNNING + 1),
-                                "--size", str(1 << 20), "--prefix", "bench/ttfbrun", "--seed", "13"],
-                               capture_output=True, text=True, check=True)
-            running_digests = [layer["digest"] for layer in json.loads(r.stdout)[0]["layers"]]
+            def seed_layers(layers, layer_size, prefix, seed):
+                return [layer["digest"] for layer in seed_image(args, rurl, layers, layer_size, prefix, seed)["layers"]]
+
+            cold_digest, = seed_layers(1, cold_size, "bench/cold", 9)
+            small_digest, = seed_layers(1, 1 << 20, "bench/ttfb", 11)
+            running_digests = seed_layers(TTFB_RUNNING + 1, 1 << 20, "bench/ttfbrun", 13)
             cold = cold_miss(args, tmp, reg_root, cold_digest, cold_size, log, small_digest, running_digests)
         table = (render(results, args, size) + render_tools(results, tools) + render_limits(results, limits) +
                  (render_cold(cold) if cold else ""))

@@ -44,11 +44,17 @@ BlobStore::BlobStore(std::string root)
       tmp_(root_ + "/tmp"),
       quarantine_(root_ + "/quarantine") {}
 
+namespace {
+
+void Discard(const TempFile& t) {
+  ::close(t.fd);
+  ::unlink(t.path.c_str());
+}
+
+}  // namespace
+
 BlobStore::~BlobStore() {
-  for (const TempFile& t : spares_) {
-    ::close(t.fd);
-    ::unlink(t.path.c_str());
-  }
+  for (const TempFile& t : spares_) Discard(t);
 }
 
 Status BlobStore::Init() {
@@ -128,8 +134,7 @@ void BlobStore::KeepSpares(size_t n) {
     if (!t.ok()) return;
     std::lock_guard<std::mutex> lock(spares_mu_);
     if (spares_.size() >= n) {  // another caller topped up meanwhile
-      ::close(t->fd);
-      ::unlink(t->path.c_str());
+      Discard(*t);
       return;
     }
     spares_.push_back(std::move(*t));

@@ -57,10 +57,10 @@ class BlobStore {
   // waits, else made now. Fails only when no file can be created.
   Result<TempFile> NewTempFile();
   // Makes spare temp files until `n` wait, never more (best effort: a
-  // failure leaves fewer). Creating a file costs 10-120 us on ext4 (inode allocation, most
-  // after many recent deletions); on a proxy miss that would sit between the
-  // client's request and its first byte, so the proxy keeps spares made
-  // where no one waits.
+  // failure leaves fewer). Creating a file costs 10-190 us on ext4 (inode
+  // allocation, most after many recent deletions); on a proxy miss that
+  // would sit between the client's request and its first byte, so the proxy
+  // keeps spares made where no one waits.
   void KeepSpares(size_t n);
   // Writes `content` (already verified) as blob `d` through a temp file.
   Status Write(const Digest& d, std::string_view content);
