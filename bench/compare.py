@@ -270,6 +270,15 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
     up_log = open(up_log_path, "w")
     upstream = reference_registry("upstream", up_cfg, f"http://127.0.0.1:{up_port}/v2/", up_log)
     up_url = f"http://127.0.0.1:{up_port}"
+    # The same registry files served by a second upstream on the clients'
+    # core, as a remote mirror has its own CPU: the proxy then has core 0 to
+    # itself, and the upstream runs beside an idle curl in both the direct
+    # and the proxied TTFB samples.
+    far_port = free_port()
+    far_cfg = os.path.join(tmp, "upstream-far.yml")
+    registry_config(far_cfg, reg_root, far_port)
+    far_url = f"http://127.0.0.1:{far_port}"
+    far = reference_registry("upstream-far", far_cfg, f"{far_url}/v2/", log, cores=1) if CORES >= 2 else None
     rows = {}
     try:
         def one_client(url):
@@ -289,12 +298,12 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
         path = f"/v2/bench/cold0/blobs/{digest}"
         small_path = f"/v2/bench/ttfb0/blobs/{small_digest}"
         proxies = ["wharf", "registry"] + (["wharf_both"] if CORES >= 2 else [])
-        samples = {who: {"ttfb": [], "ttfb_running": [], "total1": [], "core0_cpu": [], "wall8": [],
-                         "upstream_bytes": [], "rss_mb": []} for who in ["direct"] + proxies}
+        samples = {who: {"ttfb": [], "ttfb_running": [], "ttfb_far": [], "total1": [], "core0_cpu": [],
+                         "wall8": [], "upstream_bytes": [], "rss_mb": []} for who in ["direct"] + proxies}
         running_paths = [f"/v2/bench/ttfbrun0/blobs/{d}" for d in running_digests]
         # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
         def measure(mode, got, base, on_core0):
-            url = base + (small_path if mode == "ttfb" else path)
+            url = base + (small_path if mode.startswith("ttfb") else path)
             if mode == "running":
                 if base == up_url:
                     return  # the direct samples are taken beside the proxied ones
@@ -303,8 +312,8 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
                     pair = [(got, base), (samples["direct"], up_url)]
                     for g, b in (pair if i % 2 else pair[::-1]):
                         g["ttfb_running"].append(one_client(b + p)[0])
-            elif mode == "ttfb":
-                got["ttfb"].append(one_client(url)[0])
+            elif mode.startswith("ttfb"):
+                got[mode].append(one_client(url)[0])
             elif mode == "one":
                 cpu0 = sum(srv.cpu() for srv in on_core0)
                 ttfb, total = one_client(url)
@@ -314,14 +323,18 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
             else:
                 got["wall8"].append(eight_clients(url))
 
+        far_modes = ("ttfb_far",) * TTFB_EXTRA if far else ()
         for _ in range(args.rounds):
-            for mode in ("one", "eight") + ("ttfb",) * TTFB_EXTRA + ("running",):
-                measure(mode, samples["direct"], up_url, [upstream])
+            for mode in ("one", "eight") + ("ttfb",) * TTFB_EXTRA + far_modes + ("running",):
+                base = far_url if mode == "ttfb_far" else up_url
+                measure(mode, samples["direct"], base, [upstream])
                 for who in proxies:
+                    if mode == "ttfb_far" and who.endswith("_both"):
+                        continue  # that proxy would share core 1 with the upstream
                     got = samples[who]
                     root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
                     before = upstream_bytes(up_log_path, digest)
-                    srv, port = start_proxy(args, who.split("_")[0], root, up_url, log,
+                    srv, port = start_proxy(args, who.split("_")[0], root, base, log,
                                             cores=BOTH_CORES if who.endswith("_both") else 0)
                     try:
                         measure(mode, got, f"http://127.0.0.1:{port}", [upstream, srv])
@@ -334,12 +347,14 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
                         evict_written(root)
         rows["samples"] = samples
         for who, got in samples.items():
-            rows[who] = {k: (statistics.median(v), spread_of(v))
-                         if k in ("ttfb", "ttfb_running", "total1", "core0_cpu", "wall8") else
+            rows[who] = {k: ((statistics.median(v), spread_of(v)) if v else None)
+                         if k in ("ttfb", "ttfb_running", "ttfb_far", "total1", "core0_cpu", "wall8") else
                          (max(v) if v else None) for k, v in got.items()}
         rows["blob_size"] = blob_size
     finally:
         upstream.stop()
+        if far:
+            far.stop()
     return rows
 
 
@@ -627,9 +642,11 @@ def render_cold(c):
     size = c["blob_size"]
 
     def cell(r, key, scale, unit, digits):
+        if not r[key]:
+            return "-"
         med, spr = r[key]
         text = f"{med * scale:.{digits}f} {unit}{spr}"
-        if r is not d and d[key][0]:  # a short run's direct CPU can be under one clock tick
+        if r is not d and d[key] and d[key][0]:  # a short run's direct CPU can be under one clock tick
             text += f" ({med / d[key][0]:.2f}x)"
         return text
 
@@ -642,13 +659,18 @@ def render_cold(c):
              f"TTFB, running proxy: one fresh proxy per round, warmed up by one cold miss, then asked for "
              f"{TTFB_RUNNING} more cold 1 MiB blobs, each beside a direct GET of the same blob (alternating "
              "which goes first); this is the cold miss that a mirror in service sees. "
+             f"TTFB, upstream on core 1: {TTFB_EXTRA} more fresh-proxy samples per round from a second "
+             "upstream serving the same files on the clients' core, as a remote mirror has its own CPU "
+             "(the curl client idles while it waits, so the upstream has that core in the direct and in "
+             "the proxied samples alike); the proxy's own share of the first byte. "
              "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
              "take less time than the CPU that the upstream and the proxy spend for it (utime+stime of "
              "both during the pull). The last row runs the proxy on both cores (the upstream stays on "
              "core 0): what a spare core gives.", "",
-             "| | TTFB, 1 client | TTFB, running proxy | total, 1 client | upstream + proxy CPU, 1 client | "
-             "wall, 8 concurrent clients | upstream bytes for 8 clients (most in a round) | proxy peak RSS |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| | TTFB, 1 client | TTFB, running proxy | TTFB, upstream on core 1 | total, 1 client | "
+             "upstream + proxy CPU, 1 client | wall, 8 concurrent clients | "
+             "upstream bytes for 8 clients (most in a round) | proxy peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for who, name in (("direct", "direct from the upstream"), ("wharf", "wharf proxy"),
                       ("registry", "registry proxy"), ("wharf_both", "wharf proxy on cores 0-1")):
         if who not in c:
@@ -657,6 +679,7 @@ def render_cold(c):
         ub = f"{(r['upstream_bytes'] or 0) / size:.2f}x the blob" if who != "direct" else "-"
         rss = f"{r['rss_mb']} MB" if who != "direct" else "-"
         lines.append(f"| {name} | {cell(r, 'ttfb', 1000, 'ms', 1)} | {cell(r, 'ttfb_running', 1000, 'ms', 1)} | "
+                     f"{cell(r, 'ttfb_far', 1000, 'ms', 1)} | "
                      f"{cell(r, 'total1', 1000, 'ms', 0)} | "
                      f"{cell(r, 'core0_cpu', 1000, 'ms', 0)} | {cell(r, 'wall8', 1000, 'ms', 0)} | {ub} | {rss} |")
     return "\n".join(lines) + "\n"
