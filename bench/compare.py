@@ -311,12 +311,11 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
                     return  # the direct samples are taken beside the proxied ones
                 # One client that keeps its connections, as docker and
                 # containerd do, so that the direct GETs reach the upstream on
-                # a kept-alive connection like the proxy's own. (The reference
-                # registry answers a kept-alive connection about 2 ms later
-                # when it has accepted and closed other connections since its
-                # last request on it: with curl making a new connection per
-                # direct GET, the proxy's requests were the ones slowed.) The
-                # first two GETs open both connections and warm the proxy up.
+                # a kept-alive connection like the proxy's own. With a new
+                # connection per direct GET, the reference registry answered
+                # the proxy's kept-alive connection later and less evenly
+                # (bench/upstream_keepalive.py). The first two GETs open both
+                # connections and warm the proxy up.
                 order = [(got, base + running_paths[0]), (None, up_url + running_paths[0])]
                 for i, p in enumerate(running_paths[1:]):
                     pair = [(got, base + p), (samples["direct"], up_url + p)]

@@ -87,6 +87,7 @@ for b in $BUILDS; do
     smoke bench-compare bench/compare.sh --short --wharf "build-$b/src/wharf" \
       --bench "build-$b/bench/wharf-bench"
     tail -4 "$RESULTS/bench-compare.log"
+    smoke bench-keepalive $PY bench/upstream_keepalive.py --bench "build-$b/bench/wharf-bench" --pairs 4 --pause 0
   fi
 done
 
