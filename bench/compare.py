@@ -271,9 +271,8 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
     upstream = reference_registry("upstream", up_cfg, f"http://127.0.0.1:{up_port}/v2/", up_log)
     up_url = f"http://127.0.0.1:{up_port}"
     # The same registry files served by a second upstream on the clients'
-    # core, as a remote mirror has its own CPU: the proxy then has core 0 to
-    # itself, and the upstream runs beside an idle curl in both the direct
-    # and the proxied TTFB samples.
+    # core, as a remote mirror has its own CPU: for TTFB samples, where the
+    # proxy then has core 0 to itself and curl idles beside the upstream.
     far_port = free_port()
     far_cfg = os.path.join(tmp, "upstream-far.yml")
     registry_config(far_cfg, reg_root, far_port)
@@ -673,8 +672,7 @@ def render_cold(c):
              "that a mirror in service sees. "
              f"TTFB, upstream on core 1: {TTFB_EXTRA} more fresh-proxy samples per round from a second "
              "upstream serving the same files on the clients' core, as a remote mirror has its own CPU "
-             "(the curl client idles while it waits, so the upstream has that core in the direct and in "
-             "the proxied samples alike); the proxy's own share of the first byte. "
+             "(it then never competes with the proxy for a core; curl, beside it, idles while it waits). "
              "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
              "take less time than the CPU that the upstream and the proxy spend for it (utime+stime of "
              "both during the pull). The last row runs the proxy on both cores (the upstream stays on "
