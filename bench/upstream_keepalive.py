@@ -3,16 +3,18 @@ direct samples on a kept-alive connection (bench/RESULTS.md, session 9).
 
 The reference registry (Debian's docker-registry) runs alone on core 1; one
 client on core 0 holds a kept-alive connection, as a proxy's pooled upstream
-connection does, and asks for cold 1 MiB blobs in pairs, alternating which
-goes first. The other request of each pair is either a one-shot connection
-(connect, GET, close: what `curl URL` does) or a second kept-alive connection.
-It prints the time to the first response byte of the kept-alive connection's
+connection does, and asks for 1 MiB blobs in pairs (both requests of a pair
+ask for the same blob, which no one asked for before), alternating which goes
+first. The other request of each pair is either a one-shot connection
+(connect, GET, close: what `curl URL` does) or a second kept-alive one. It
+prints the time to the first response byte of the kept-alive connection's
 requests by position in the pair.
 
   python3 bench/upstream_keepalive.py --bench build/bench/wharf-bench [--pairs 60] [--pause 0.005]
 """
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -63,8 +65,10 @@ def main():
             with connect() as c:
                 return get(c, path)
 
+        # Both kept-alive connections are open and used once before the pairs.
         kept, other = connect(), connect()
-        get(kept, "/v2/"), get(other, "/v2/")
+        get(kept, "/v2/")
+        get(other, "/v2/")
         ttfb = {}  # (partner, position of the kept-alive request) -> [ms]
         for partner, ask_partner in (("one-shot", one_shot), ("kept-alive", lambda p: get(other, p))):
             for i in range(args.pairs):
@@ -87,6 +91,8 @@ def main():
                   f"({q[0]:.2f}-{q[2]:.2f}, n={len(vals)})")
     finally:
         upstream.stop()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
