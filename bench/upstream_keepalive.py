@@ -86,7 +86,7 @@ def main():
                 ttfb.setdefault((partner, "first" if kept_first else "second"), []).append(took)
         print("TTFB of the kept-alive connection's GETs (median, 25th-75th percentile):")
         for (partner, position), vals in sorted(ttfb.items()):
-            q = statistics.quantiles(vals, n=4)
+            q = statistics.quantiles(vals, n=4, method="inclusive")
             print(f"  partner {partner:10s}, asked {position:6s}: {statistics.median(vals):.2f} ms "
                   f"({q[0]:.2f}-{q[2]:.2f}, n={len(vals)})")
     finally:
