@@ -8,106 +8,18 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORES = os.cpu_count() or 1
+from cold_miss import TTFB_RUNNING, cold_miss, render_cold
+from harness import (BOTH_CORES, CORES, ROOT, Server, evict_written, free_port, pinned,
+                     reference_registry, registry_config, seed_image, spread_of, start_proxy)
+
 PROFILES_MARKER = "<!-- profiles: kept by compare.py -->"
 ACCEPT = ("Accept: application/vnd.oci.image.manifest.v1+json, "
           "application/vnd.docker.distribution.manifest.v2+json")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Where the "server on both cores" variants run: what a server with a spare
-# core does (Wharf hashes uploads and fills on it). The client stays on core 1.
-BOTH_CORES = "0,1"
-
-
-def pinned(cores, cmd):
-    if CORES >= 2 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cores)] + cmd
-    return cmd
-
-
-class Server:
-    def __init__(self, name, cmd, env, ready_url, log, cores=0):
-        self.name = name
-        self.proc = subprocess.Popen(pinned(cores, cmd), env={**os.environ, **env},
-                                     stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        ctx = __import__("ssl")._create_unverified_context()
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(ready_url, timeout=1, context=ctx)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{name} did not start")
-        self.pid = self.main_pid()
-
-    def main_pid(self):
-        # nginx forks a worker; measure the whole process group's children too.
-        return self.proc.pid
-
-    def pids(self):
-        out = [self.pid]
-        try:
-            kids = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True).stdout
-            out += [int(p) for p in kids.split()]
-        except OSError:
-            pass
-        return out
-
-    def cpu(self):
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.pids():
-            try:
-                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-                total += (int(f[11]) + int(f[12])) / tick
-            except OSError:
-                pass
-        return total
-
-    def reset_hwm(self):
-        """Restarts the peak-RSS counter (VmHWM), so that each workload gets its own peak."""
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/clear_refs", "w") as f:
-                    f.write("5")
-            except OSError:
-                pass
-
-    def hwm_mb(self):
-        best = 0
-        for pid in self.pids():
-            try:
-                for line in open(f"/proc/{pid}/status"):
-                    if line.startswith("VmHWM:"):
-                        best = max(best, int(line.split()[1]) / 1024)
-            except OSError:
-                pass
-        return best
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def bench(args, server, bench_args):
@@ -168,203 +80,11 @@ def one_core_limits(args):
     return {names[b["name"]]: b["bytes_per_second"] / 1e9 for b in rows if b["name"] in names}
 
 
-def seed_image(args, url, layers, layer_size, prefix, seed):
-    """Pushes one synthetic image (content reproducible from `seed`) with
-    wharf-bench; returns what it printed for it (image, layers, manifest)."""
-    r = subprocess.run([args.bench, "seed", url, "--images", "1", "--layers", str(layers),
-                        "--size", str(layer_size), "--prefix", prefix, "--seed", str(seed)],
-                       capture_output=True, text=True, check=True)
-    return json.loads(r.stdout)[0]
-
-
 def seed(args, url, size, tag):
     """Identical synthetic images (reproducible content) in a registry."""
     return {prefix: seed_image(args, url, layers, layer_size, prefix, 7)
             for prefix, layers, layer_size in [("bench/big", 1, size), ("bench/small", 1, 1 << 20),
                                                ("bench/five", 5, max(size // 16, 1 << 20))]}
-
-
-def registry_config(path, root, port, extra="", accesslog=False, tls=None):
-    with open(path, "w") as f:
-        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {str(not accesslog).lower()}\n"
-                f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
-                f"http:\n  addr: 127.0.0.1:{port}\n")
-        if tls:
-            f.write(f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n")
-        f.write(extra)
-
-
-def upstream_bytes(log_path, digest):
-    """Body bytes the upstream sent for `digest`, from its access log."""
-    total = 0
-    for line in open(log_path, errors="replace"):
-        if f"/blobs/{digest} " in line and '"GET ' in line:
-            try:
-                total += int(line.split('" ', 1)[1].split()[1])
-            except (IndexError, ValueError):
-                pass
-    return total
-
-
-def evict_written(root, min_bytes=256 << 20):
-    """Drops the page cache of the big files a push or a proxy fill wrote under
-    `root`. A full run writes about 18 GB; without this, the page cache fills
-    the machine's memory and the later workloads pay for reclaim."""
-    os.sync()
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            try:
-                if os.path.getsize(path) >= min_bytes:
-                    fd = os.open(path, os.O_RDONLY)
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-                    os.close(fd)
-            except OSError:
-                pass
-
-
-def reference_registry(name, cfg, ready_url, log, cores=0):
-    """Debian's docker-registry with config `cfg`, on `cores`, with as many Go
-    threads running at once as it has cores."""
-    return Server(name, ["/usr/bin/docker-registry", "serve", cfg],
-                  {"GOMAXPROCS": str(len(str(cores).split(",")))}, ready_url, log, cores)
-
-
-def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
-    """Wharf ("wharf") or the reference registry ("registry") as a pull-through
-    cache of `upstream_url`, storing under `root`, on a free port, on `cores`.
-    Returns (server, port)."""
-    port = free_port()
-    if who == "wharf":
-        env = {"WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
-               "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": upstream_url}
-        srv = Server("wharf-proxy", [args.wharf, "serve"], {**env, **(wharf_env or {})},
-                     f"http://127.0.0.1:{port}/healthz", log, cores)
-    else:
-        os.makedirs(root, exist_ok=True)
-        cfg = os.path.join(root, "proxy.yml")
-        registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {upstream_url}\n")
-        srv = reference_registry("registry-proxy", cfg, f"http://127.0.0.1:{port}/v2/", log, cores)
-    return srv, port
-
-
-# Extra TTFB samples per round, each from a fresh proxy (a single sample per
-# round swings by +-50% on these machines).
-TTFB_EXTRA = 8
-# Cold blobs asked of one running proxy per round (after one more that warms
-# the process up): the cold miss a long-running mirror sees.
-TTFB_RUNNING = 8
-
-
-def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running_digests):
-    """Pull-through of a cold blob: 8 concurrent clients and 1 client, through
-    a fresh Wharf and a fresh reference registry in proxy mode, against direct
-    GETs from the upstream; TTFB also from TTFB_EXTRA more fresh proxies per
-    round, each asked once for the cold blob `small_digest`, and from one
-    running proxy per round asked for the cold blobs `running_digests` (the
-    first one only warms it up). Returns rows for the report."""
-    up_port = free_port()
-    up_cfg = os.path.join(tmp, "upstream.yml")
-    up_log_path = os.path.join(tmp, "upstream.log")
-    registry_config(up_cfg, reg_root, up_port, accesslog=True)
-    up_log = open(up_log_path, "w")
-    upstream = reference_registry("upstream", up_cfg, f"http://127.0.0.1:{up_port}/v2/", up_log)
-    up_url = f"http://127.0.0.1:{up_port}"
-    # The same registry files served by a second upstream on the clients'
-    # core, as a remote mirror has its own CPU: for TTFB samples, where the
-    # proxy then has core 0 to itself and curl idles beside the upstream.
-    far_port = free_port()
-    far_cfg = os.path.join(tmp, "upstream-far.yml")
-    registry_config(far_cfg, reg_root, far_port)
-    far_url = f"http://127.0.0.1:{far_port}"
-    far = reference_registry("upstream-far", far_cfg, f"{far_url}/v2/", log, cores=1) if CORES >= 2 else None
-    rows = {}
-    try:
-        def one_client(*urls):
-            """GETs `urls` in turn with one curl, which keeps one connection
-            per server; [(ttfb, total)] in seconds, one per URL."""
-            os.sync()  # no writeback of earlier runs' gigabytes during this one
-            cmd = ["curl", "-s", "-w", "%{time_starttransfer} %{time_total}\n"]
-            for url in urls:
-                cmd += ["-o", "/dev/null", url]
-            r = subprocess.run(pinned(1, cmd), capture_output=True, text=True, timeout=600)
-            return [tuple(float(x) for x in line.split()) for line in r.stdout.splitlines()]
-
-        def eight_clients(url):
-            os.sync()
-            r = subprocess.run(pinned(1, [args.bench, "blob", url, "-c", "8", "-n", "8", "--json", "--quiet"]),
-                               capture_output=True, text=True, timeout=900)
-            return json.loads(r.stdout)["seconds"]
-
-        path = f"/v2/bench/cold0/blobs/{digest}"
-        small_path = f"/v2/bench/ttfb0/blobs/{small_digest}"
-        proxies = ["wharf", "registry"] + (["wharf_both"] if CORES >= 2 else [])
-        samples = {who: {"ttfb": [], "ttfb_running": [], "ttfb_far": [], "total1": [], "core0_cpu": [],
-                         "wall8": [], "upstream_bytes": [], "rss_mb": []} for who in ["direct"] + proxies}
-        running_paths = [f"/v2/bench/ttfbrun0/blobs/{d}" for d in running_digests]
-        # Interleaved rounds; every proxied measurement starts a fresh, empty proxy.
-        def measure(mode, got, base, on_core0):
-            url = base + (small_path if mode.startswith("ttfb") else path)
-            if mode == "running":
-                if base == up_url:
-                    return  # the direct samples are taken beside the proxied ones
-                # One client that keeps its connections, as docker and
-                # containerd do, so that the direct GETs reach the upstream on
-                # a kept-alive connection like the proxy's own. With a new
-                # connection per direct GET, the reference registry answered
-                # the proxy's kept-alive connection later and less evenly
-                # (bench/upstream_keepalive.py). The first two GETs open both
-                # connections and warm the proxy up.
-                order = [(got, base + running_paths[0]), (None, up_url + running_paths[0])]
-                for i, p in enumerate(running_paths[1:]):
-                    pair = [(got, base + p), (samples["direct"], up_url + p)]
-                    order += pair if i % 2 else pair[::-1]
-                for (g, _), (ttfb, _) in zip(order[2:], one_client(*(u for _, u in order))[2:]):
-                    g["ttfb_running"].append(ttfb)
-            elif mode.startswith("ttfb"):
-                got[mode].append(one_client(url)[0][0])
-            elif mode == "one":
-                cpu0 = sum(srv.cpu() for srv in on_core0)
-                (ttfb, total), = one_client(url)
-                got["ttfb"].append(ttfb)
-                got["total1"].append(total)
-                got["core0_cpu"].append(sum(srv.cpu() for srv in on_core0) - cpu0)
-            else:
-                got["wall8"].append(eight_clients(url))
-
-        far_modes = ("ttfb_far",) * TTFB_EXTRA if far else ()
-        for _ in range(args.rounds):
-            for mode in ("one", "eight") + ("ttfb",) * TTFB_EXTRA + far_modes + ("running",):
-                base = far_url if mode == "ttfb_far" else up_url
-                measure(mode, samples["direct"], base, [upstream])
-                for who in proxies:
-                    if mode == "ttfb_far" and who.endswith("_both"):
-                        continue  # that proxy would share core 1 with the upstream
-                    got = samples[who]
-                    root = tempfile.mkdtemp(prefix=f"cold-{who}-", dir=tmp)
-                    before = upstream_bytes(up_log_path, digest)
-                    srv, port = start_proxy(args, who.split("_")[0], root, base, log,
-                                            cores=BOTH_CORES if who.endswith("_both") else 0)
-                    try:
-                        measure(mode, got, f"http://127.0.0.1:{port}", [upstream, srv])
-                        if mode == "eight":
-                            time.sleep(0.5)  # let the upstream log its lines
-                            got["upstream_bytes"].append(upstream_bytes(up_log_path, digest) - before)
-                            got["rss_mb"].append(round(srv.hwm_mb(), 1))
-                    finally:
-                        srv.stop()
-                        evict_written(root)
-        rows["samples"] = samples
-        for who, got in samples.items():
-            rows[who] = {k: ((statistics.median(v), spread_of(v)) if v else None)
-                         if k in ("ttfb", "ttfb_running", "ttfb_far", "total1", "core0_cpu", "wall8") else
-                         (max(v) if v else None) for k, v in got.items()}
-        rows["blob_size"] = blob_size
-    finally:
-        upstream.stop()
-        if far:
-            far.stop()
-    return rows
 
 
 def blob_path(digest):
@@ -564,13 +284,6 @@ def median(rows, key):
     return statistics.median(vals) if vals else None
 
 
-def spread_of(vals):
-    """' ±N%': half the spread of `vals` relative to their median ('' for one value)."""
-    if len(vals) < 2:
-        return ""
-    return f" ±{(max(vals) - min(vals)) / 2 / (statistics.median(vals) or 1) * 100:.0f}%"
-
-
 def spread(rows, key):
     return spread_of([r.get(key) for r in rows if r.get(key) is not None and "error" not in r])
 
@@ -644,55 +357,6 @@ def render_limits(results, limits):
         gbps = median(rows, "gigabytes_per_second") or 0
         lines.append(f"| {label} | {gbps:.3f} | {gbps / sha:.2f}x | {gbps / floor:.2f}x |")
     return "\n".join(lines) + "\n\n"
-
-
-def render_cold(c):
-    d = c["direct"]
-    size = c["blob_size"]
-
-    def cell(r, key, scale, unit, digits):
-        if not r[key]:
-            return "-"
-        med, spr = r[key]
-        text = f"{med * scale:.{digits}f} {unit}{spr}"
-        if r is not d and d[key] and d[key][0]:  # a short run's direct CPU can be under one clock tick
-            text += f" ({med / d[key][0]:.2f}x)"
-        return text
-
-    lines = ["## Pull-through, cold miss", "",
-             f"One {size >> 20} MiB blob that the proxy has never seen; the reference registry "
-             "(plain, its access log counting bytes) is the upstream. Every proxied measurement starts "
-             "a fresh, empty proxy; medians of the rounds (± half the spread), ratios to the direct pull. "
-             f"TTFB: the one-client pull plus {TTFB_EXTRA} more samples per round, each the first "
-             "request to a fresh proxy, for a cold 1 MiB blob (the direct ones: as many GETs of it). "
-             f"TTFB, running proxy: one fresh proxy per round, warmed up by one cold miss, then asked for "
-             f"{TTFB_RUNNING} more cold 1 MiB blobs, each beside a direct GET of the same blob (alternating "
-             "which goes first), all from one curl that keeps its connections as docker does (so the direct "
-             "GETs, like the proxy's, reach the upstream on a kept-alive connection); this is the cold miss "
-             "that a mirror in service sees. "
-             f"TTFB, upstream on core 1: {TTFB_EXTRA} more fresh-proxy samples per round from a second "
-             "upstream serving the same files on the clients' core, as a remote mirror has its own CPU "
-             "(it then never competes with the proxy for a core; curl, beside it, idles while it waits). "
-             "Upstream and proxy share core 0, the clients run on core 1, so a one-client pull cannot "
-             "take less time than the CPU that the upstream and the proxy spend for it (utime+stime of "
-             "both during the pull). The last row runs the proxy on both cores (the upstream stays on "
-             "core 0): what a spare core gives.", "",
-             "| | TTFB, 1 client | TTFB, running proxy | TTFB, upstream on core 1 | total, 1 client | "
-             "upstream + proxy CPU, 1 client | wall, 8 concurrent clients | "
-             "upstream bytes for 8 clients (most in a round) | proxy peak RSS |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for who, name in (("direct", "direct from the upstream"), ("wharf", "wharf proxy"),
-                      ("registry", "registry proxy"), ("wharf_both", "wharf proxy on cores 0-1")):
-        if who not in c:
-            continue
-        r = c[who]
-        ub = f"{(r['upstream_bytes'] or 0) / size:.2f}x the blob" if who != "direct" else "-"
-        rss = f"{r['rss_mb']} MB" if who != "direct" else "-"
-        lines.append(f"| {name} | {cell(r, 'ttfb', 1000, 'ms', 1)} | {cell(r, 'ttfb_running', 1000, 'ms', 1)} | "
-                     f"{cell(r, 'ttfb_far', 1000, 'ms', 1)} | "
-                     f"{cell(r, 'total1', 1000, 'ms', 0)} | "
-                     f"{cell(r, 'core0_cpu', 1000, 'ms', 0)} | {cell(r, 'wall8', 1000, 'ms', 0)} | {ub} | {rss} |")
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Reproduces, without Wharf, why compare.py's running-proxy TTFB takes its
+"""Reproduces, without Wharf, why the running-proxy TTFB of compare.py takes its
 direct samples on a kept-alive connection (bench/RESULTS.md, session 9).
 
 The reference registry (Debian's docker-registry) runs alone on core 1; one
@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 
-import compare
+import harness
 
 
 def get(conn, path):
@@ -40,19 +40,19 @@ def get(conn, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bench", default=os.path.join(compare.ROOT, "build", "bench", "wharf-bench"))
+    ap.add_argument("--bench", default=os.path.join(harness.ROOT, "build", "bench", "wharf-bench"))
     ap.add_argument("--pairs", type=int, default=60)
     ap.add_argument("--pause", type=float, default=0.005, help="seconds after each request")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="wharf-keepalive-")
-    port = compare.free_port()
+    port = harness.free_port()
     cfg = os.path.join(tmp, "upstream.yml")
-    compare.registry_config(cfg, os.path.join(tmp, "registry"), port)
+    harness.registry_config(cfg, os.path.join(tmp, "registry"), port)
     log = open(os.path.join(tmp, "upstream.log"), "w")
-    upstream = compare.reference_registry("upstream", cfg, f"http://127.0.0.1:{port}/v2/", log, cores=1)
+    upstream = harness.reference_registry("upstream", cfg, f"http://127.0.0.1:{port}/v2/", log, cores=1)
     try:
         # One cold blob per pair: both requests of a pair GET it.
-        layers = compare.seed_image(args, f"http://127.0.0.1:{port}", 2 * args.pairs, 1 << 20, "ka/blobs", 5)
+        layers = harness.seed_image(args, f"http://127.0.0.1:{port}", 2 * args.pairs, 1 << 20, "ka/blobs", 5)
         paths = [f"/v2/ka/blobs0/blobs/{layer['digest']}" for layer in layers["layers"]]
         os.sched_setaffinity(0, {0})
 
