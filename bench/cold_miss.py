@@ -8,8 +8,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BOTH_CORES, CORES, evict_written, free_port, pinned, reference_registry,
-                     registry_config, spread_of, start_proxy)
+from harness import BOTH_CORES, CORES, evict_written, pinned, registry_on_free_port, spread_of, start_proxy
+
 
 def upstream_bytes(log_path, digest):
     """Body bytes the upstream sent for `digest`, from its access log."""
@@ -26,8 +26,6 @@ def upstream_bytes(log_path, digest):
 # Extra TTFB samples per round, each from a fresh proxy (a single sample per
 # round swings by +-50% on these machines).
 TTFB_EXTRA = 8
-
-
 # Cold blobs asked of one running proxy per round (after one more that warms
 # the process up): the cold miss a long-running mirror sees.
 TTFB_RUNNING = 8
@@ -40,21 +38,19 @@ def cold_miss(args, tmp, reg_root, digest, blob_size, log, small_digest, running
     round, each asked once for the cold blob `small_digest`, and from one
     running proxy per round asked for the cold blobs `running_digests` (the
     first one only warms it up). Returns rows for the report."""
-    up_port = free_port()
-    up_cfg = os.path.join(tmp, "upstream.yml")
     up_log_path = os.path.join(tmp, "upstream.log")
-    registry_config(up_cfg, reg_root, up_port, accesslog=True)
     up_log = open(up_log_path, "w")
-    upstream = reference_registry("upstream", up_cfg, f"http://127.0.0.1:{up_port}/v2/", up_log)
+    upstream, up_port = registry_on_free_port("upstream", os.path.join(tmp, "upstream.yml"), reg_root, up_log,
+                                              accesslog=True)
     up_url = f"http://127.0.0.1:{up_port}"
     # The same registry files served by a second upstream on the clients'
     # core, as a remote mirror has its own CPU: for TTFB samples, where the
     # proxy then has core 0 to itself and curl idles beside the upstream.
-    far_port = free_port()
-    far_cfg = os.path.join(tmp, "upstream-far.yml")
-    registry_config(far_cfg, reg_root, far_port)
-    far_url = f"http://127.0.0.1:{far_port}"
-    far = reference_registry("upstream-far", far_cfg, f"{far_url}/v2/", log, cores=1) if CORES >= 2 else None
+    far, far_url = None, None
+    if CORES >= 2:
+        far, far_port = registry_on_free_port("upstream-far", os.path.join(tmp, "upstream-far.yml"), reg_root,
+                                              log, cores=1)
+        far_url = f"http://127.0.0.1:{far_port}"
     rows = {}
     try:
         def one_client(*urls):

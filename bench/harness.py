@@ -146,22 +146,28 @@ def reference_registry(name, cfg, ready_url, log, cores=0):
                   {"GOMAXPROCS": str(len(str(cores).split(",")))}, ready_url, log, cores)
 
 
+def registry_on_free_port(name, cfg, root, log, cores=0, accesslog=False, extra=""):
+    """The reference registry storing under `root` on a free loopback port,
+    its configuration written to `cfg`, on `cores`. Returns (server, port)."""
+    port = free_port()
+    registry_config(cfg, root, port, extra=extra, accesslog=accesslog)
+    return reference_registry(name, cfg, f"http://127.0.0.1:{port}/v2/", log, cores), port
+
+
 def start_proxy(args, who, root, upstream_url, log, wharf_env=None, cores=0):
     """Wharf ("wharf") or the reference registry ("registry") as a pull-through
     cache of `upstream_url`, storing under `root`, on a free port, on `cores`.
     Returns (server, port)."""
-    port = free_port()
     if who == "wharf":
+        port = free_port()
         env = {"WHARF_STORAGE_ROOT": root, "WHARF_WORKERS": "1", "WHARF_HTTP_ACCESS_LOG": "off",
                "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "REGISTRY_PROXY_REMOTEURL": upstream_url}
         srv = Server("wharf-proxy", [args.wharf, "serve"], {**env, **(wharf_env or {})},
                      f"http://127.0.0.1:{port}/healthz", log, cores)
-    else:
-        os.makedirs(root, exist_ok=True)
-        cfg = os.path.join(root, "proxy.yml")
-        registry_config(cfg, root, port, extra=f"proxy:\n  remoteurl: {upstream_url}\n")
-        srv = reference_registry("registry-proxy", cfg, f"http://127.0.0.1:{port}/v2/", log, cores)
-    return srv, port
+        return srv, port
+    os.makedirs(root, exist_ok=True)
+    return registry_on_free_port("registry-proxy", os.path.join(root, "proxy.yml"), root, log, cores,
+                                 extra=f"proxy:\n  remoteurl: {upstream_url}\n")
 
 
 def spread_of(vals):

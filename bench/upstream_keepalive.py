@@ -45,11 +45,9 @@ def main():
     ap.add_argument("--pause", type=float, default=0.005, help="seconds after each request")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="wharf-keepalive-")
-    port = harness.free_port()
-    cfg = os.path.join(tmp, "upstream.yml")
-    harness.registry_config(cfg, os.path.join(tmp, "registry"), port)
     log = open(os.path.join(tmp, "upstream.log"), "w")
-    upstream = harness.reference_registry("upstream", cfg, f"http://127.0.0.1:{port}/v2/", log, cores=1)
+    upstream, port = harness.registry_on_free_port("upstream", os.path.join(tmp, "upstream.yml"),
+                                                   os.path.join(tmp, "registry"), log, cores=1)
     try:
         # One cold blob per pair: both requests of a pair GET it.
         layers = harness.seed_image(args, f"http://127.0.0.1:{port}", 2 * args.pairs, 1 << 20, "ka/blobs", 5)
