@@ -11,6 +11,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "proxy/egress.h"
 #include "util/log.h"
 
 extern char** environ;
@@ -203,6 +204,9 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("proxy.stall_timeout_seconds", &c->proxy.stall_timeout_seconds, 1, 3600),
       UintLeaf("proxy.unhealthy_seconds", &c->proxy.unhealthy_seconds, 0, 86400),
       UintLeaf("proxy.fetch_threads", &c->proxy.fetch_threads, 1, 256),
+      StringLeaf("proxy.http_proxy", &c->proxy.http_proxy),
+      StringLeaf("proxy.https_proxy", &c->proxy.https_proxy),
+      StringLeaf("proxy.no_proxy", &c->proxy.no_proxy),
   };
 }
 
@@ -220,6 +224,13 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_PROXY_REMOTEURL", "proxy.remoteurl"},
     {"REGISTRY_PROXY_USERNAME", "proxy.username"},
     {"REGISTRY_PROXY_PASSWORD", "proxy.password"},
+    // The forward proxy, as curl and Go programs read it (upper case wins).
+    {"http_proxy", "proxy.http_proxy"},
+    {"https_proxy", "proxy.https_proxy"},
+    {"no_proxy", "proxy.no_proxy"},
+    {"HTTP_PROXY", "proxy.http_proxy"},
+    {"HTTPS_PROXY", "proxy.https_proxy"},
+    {"NO_PROXY", "proxy.no_proxy"},
     // Short WHARF_* aliases for the most common settings.
     {"WHARF_WORKERS", "http.workers"},
     {"WHARF_STORAGE_ROOT", "storage.root"},
@@ -417,7 +428,9 @@ std::map<std::string, std::string> ProcessEnv() {
     size_t eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string_view k = kv.substr(0, eq);
-    if (k.rfind("REGISTRY_", 0) == 0 || k.rfind("WHARF_", 0) == 0)
+    bool named = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
+                             [&](auto& p) { return k == p.first; });
+    if (named || k.rfind("REGISTRY_", 0) == 0 || k.rfind("WHARF_", 0) == 0)
       m.emplace(std::string(k), std::string(kv.substr(eq + 1)));
   }
   return m;
@@ -474,6 +487,12 @@ Status Validate(Config* cfg) {
   }
   if (!p.registries.count(p.default_registry))
     return Invalid("proxy.default_registry: '" + p.default_registry + "' is not in proxy.registries");
+  auto egress_ok = [](const char* key, const Result<proxy::Egress>& e) {
+    return e.ok() ? Status() : Invalid(std::string(key) + ": " + e.status().message());
+  };
+  WHARF_RETURN_IF_ERROR(egress_ok("proxy.http_proxy (or HTTP_PROXY)", proxy::Egress::Make(p.http_proxy, "", "")));
+  WHARF_RETURN_IF_ERROR(egress_ok("proxy.https_proxy (or HTTPS_PROXY)", proxy::Egress::Make("", p.https_proxy, "")));
+  WHARF_RETURN_IF_ERROR(egress_ok("proxy.no_proxy (or NO_PROXY)", proxy::Egress::Make("", "", p.no_proxy)));
   return Status();
 }
 
@@ -488,6 +507,13 @@ Result<Config> Load(const std::string& path, const std::map<std::string, std::st
 std::string Describe(const Config& c) {
   const auto& l = c.http.limits;
   auto mask = [](const std::string& s) { return s.empty() ? s : std::string("********"); };
+  // "http://user:secret@proxy:3128" -> "http://********@proxy:3128"
+  auto mask_userinfo = [](const std::string& url) {
+    size_t start = url.find("://");
+    start = start == std::string::npos ? 0 : start + 3;
+    size_t at = url.rfind('@');
+    return at == std::string::npos || at < start ? url : url.substr(0, start) + "********" + url.substr(at);
+  };
   const char* fmt = c.http.access_log == AccessLogFormat::kText   ? "text"
                     : c.http.access_log == AccessLogFormat::kJson ? "json"
                                                                   : "off";
@@ -551,7 +577,10 @@ std::string Describe(const Config& c) {
         {"first_byte_timeout_seconds", c.proxy.first_byte_timeout_seconds},
         {"stall_timeout_seconds", c.proxy.stall_timeout_seconds},
         {"unhealthy_seconds", c.proxy.unhealthy_seconds},
-        {"fetch_threads", c.proxy.fetch_threads}}},
+        {"fetch_threads", c.proxy.fetch_threads},
+        {"http_proxy", mask_userinfo(c.proxy.http_proxy)},
+        {"https_proxy", mask_userinfo(c.proxy.https_proxy)},
+        {"no_proxy", c.proxy.no_proxy}}},
   };
   return j.dump(2);
 }

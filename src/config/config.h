@@ -103,6 +103,9 @@ struct ProxyConfig {
   uint32_t stall_timeout_seconds = 60;
   uint32_t unhealthy_seconds = 30;
   uint32_t fetch_threads = 16;
+  // The forward proxy for upstream connections (see proxy/egress.h);
+  // HTTP_PROXY, HTTPS_PROXY and NO_PROXY set them too.
+  std::string http_proxy, https_proxy, no_proxy;
 };
 
 struct Config {

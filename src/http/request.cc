@@ -1,5 +1,7 @@
 #include "http/request.h"
 
+#include "util/encoding.h"
+
 namespace wharf::http {
 
 void Request::Clear() {
@@ -50,29 +52,6 @@ std::string Request::Joined(std::string_view name) const {
   return out;
 }
 
-static int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexVal(s[i + 1]) >= 0 && HexVal(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexVal(s[i + 1]) * 16 + HexVal(s[i + 2]));
-      i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> Request::QueryParams(std::string_view key) const {
   std::vector<std::string> out;
   std::string_view q = query;
@@ -81,8 +60,8 @@ std::vector<std::string> Request::QueryParams(std::string_view key) const {
     std::string_view kv = q.substr(0, amp);
     q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
     size_t eq = kv.find('=');
-    if (PercentDecode(kv.substr(0, eq)) != key) continue;
-    out.push_back(eq == std::string_view::npos ? std::string() : PercentDecode(kv.substr(eq + 1)));
+    if (UrlDecode(kv.substr(0, eq), /*plus_is_space=*/true) != key) continue;
+    out.push_back(eq == std::string_view::npos ? std::string() : UrlDecode(kv.substr(eq + 1), /*plus_is_space=*/true));
   }
   return out;
 }

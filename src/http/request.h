@@ -68,7 +68,4 @@ struct Request {
 // Case-insensitive ASCII comparison.
 bool IEquals(std::string_view a, std::string_view b);
 
-// Decodes %XX and '+' in a query component. Invalid escapes stay literal.
-std::string PercentDecode(std::string_view s);
-
 }  // namespace wharf::http

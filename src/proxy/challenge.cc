@@ -1,15 +1,9 @@
 #include "proxy/challenge.h"
 
-#include <cctype>
+#include "util/ascii.h"
 
 namespace wharf::proxy {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string o(s);
-  for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
 
 void SkipSpace(std::string_view s, size_t* i) {
   while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == ',')) ++*i;
@@ -23,14 +17,14 @@ bool ParseChallenge(std::string_view h, Challenge* out) {
   size_t start = i;
   while (i < h.size() && h[i] != ' ' && h[i] != '\t') ++i;
   if (i == start) return false;
-  out->scheme = Lower(h.substr(start, i - start));
+  out->scheme = AsciiLower(h.substr(start, i - start));
   out->params.clear();
   while (true) {
     SkipSpace(h, &i);
     if (i >= h.size()) break;
     size_t k = i;
     while (i < h.size() && h[i] != '=' && h[i] != ' ' && h[i] != ',') ++i;
-    std::string key = Lower(h.substr(k, i - k));
+    std::string key = AsciiLower(h.substr(k, i - k));
     if (i >= h.size() || h[i] != '=') break;  // a second challenge or garbage: stop
     ++i;
     std::string value;

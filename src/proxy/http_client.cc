@@ -126,6 +126,22 @@ bool IsIp(const std::string& h) {
   return inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1;
 }
 
+// The request line and headers of `req`; through a proxy, a plain-HTTP
+// request names its whole URL (absolute form) and carries the proxy's
+// credentials.
+std::string RequestHead(const ClientRequest& req, const EgressProxy* forward) {
+  const Url& u = req.url;
+  std::string host = u.HostPort();  // "host:port", an IPv6 host in brackets
+  if (u.port == (u.tls ? 443 : 80)) host.resize(host.rfind(':'));
+  std::string head = req.method + " " + (forward ? "http://" + host + u.path : u.path) +
+                     " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: wharf/" WHARF_VERSION "\r\n";
+  if (forward && !forward->authorization.empty())
+    head += "Proxy-Authorization: " + forward->authorization + "\r\n";
+  for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
+  head += "\r\n";
+  return head;
+}
+
 }  // namespace
 
 std::string ClientResponse::Header(std::string_view name) const {
@@ -134,7 +150,8 @@ std::string ClientResponse::Header(std::string_view name) const {
   return {};
 }
 
-HttpClient::HttpClient(const std::string& extra_ca_file) : ctx_(SSL_CTX_new(TLS_client_method())) {
+HttpClient::HttpClient(const std::string& extra_ca_file, std::shared_ptr<const Egress> egress)
+    : ctx_(SSL_CTX_new(TLS_client_method())), egress_(std::move(egress)) {
   SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   if (SSL_CTX_load_verify_locations(ctx_, kCaBundle, nullptr) != 1)
@@ -202,21 +219,23 @@ void HttpClient::PutIdle(const std::string& key, Conn c) {
   v.push_back(c);
 }
 
-Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
+Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const EgressProxy* via, const Timeouts& t) {
+  const Url& hop = via ? via->url : u;  // where the TCP connection goes
+  const std::string peer = via ? "proxy " + hop.HostPort() : u.HostPort();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* ai = nullptr;
-  int rc = getaddrinfo(u.host.c_str(), std::to_string(u.port).c_str(), &hints, &ai);
-  if (rc != 0) return Unavailable(u.HostPort() + ": " + gai_strerror(rc));
-  Status last = Unavailable(u.HostPort() + ": no address");
+  int rc = getaddrinfo(hop.host.c_str(), std::to_string(hop.port).c_str(), &hints, &ai);
+  if (rc != 0) return Unavailable(peer + ": " + gai_strerror(rc));
+  Status last = Unavailable(peer + ": no address");
   Conn c;
   for (addrinfo* a = ai; a; a = a->ai_next) {
     int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
     if (!Track(fd)) {
       ::close(fd);
-      last = Unavailable(u.HostPort() + ": shutting down");
+      last = Unavailable(peer + ": shutting down");
       break;
     }
     int r = ::connect(fd, a->ai_addr, a->ai_addrlen);
@@ -235,7 +254,7 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
       }
     }
     if (r != 0) {
-      last = Unavailable(u.HostPort() + ": connect: " + strerror(errno ? errno : ETIMEDOUT));
+      last = Unavailable(peer + ": connect: " + strerror(errno ? errno : ETIMEDOUT));
       Untrack(fd);
       ::close(fd);
       continue;
@@ -249,6 +268,14 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
   freeaddrinfo(ai);
   if (c.fd < 0) return last;
   if (!u.tls) return c;
+  if (via) {
+    Status st = Tunnel(c, u, *via, t);
+    if (!st.ok()) {
+      Untrack(c.fd);
+      Drop(c);
+      return st;
+    }
+  }
   SetTimeout(c.fd, SO_RCVTIMEO, t.connect_ms);
   SetTimeout(c.fd, SO_SNDTIMEO, t.connect_ms);
   c.ssl = SSL_new(ctx_);
@@ -272,30 +299,45 @@ Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const Timeouts& t) {
   return c;
 }
 
-Status HttpClient::Exchange(Conn& c, const ClientRequest& req, const Timeouts& t,
+Status HttpClient::Tunnel(Conn& c, const Url& u, const EgressProxy& via, const Timeouts& t) {
+  std::string head = "CONNECT " + u.HostPort() + " HTTP/1.1\r\nHost: " + u.HostPort() +
+                     "\r\nUser-Agent: wharf/" WHARF_VERSION "\r\n";
+  if (!via.authorization.empty()) head += "Proxy-Authorization: " + via.authorization + "\r\n";
+  head += "\r\n";
+  const std::string peer = "proxy " + via.url.HostPort();
+  // The proxy answers once it has reached the upstream (or given up).
+  const Timeouts wait{t.connect_ms, t.connect_ms, t.connect_ms};
+  ClientResponse resp;
+  bool reusable = false, got_bytes = false;
+  Status st = Exchange(c, head, /*no_body=*/true, peer, wait, {}, &resp,
+                       [](std::string_view) { return Status(); }, &reusable, &got_bytes);
+  if (!st.ok()) return st;
+  if (resp.status / 100 != 2)
+    return Unavailable(peer + " answered " + std::to_string(resp.status) + " to CONNECT " + u.HostPort() +
+                       (resp.status == 407 || resp.status == 401 ? " (proxy credentials missing or wrong)" : ""));
+  return Status();
+}
+
+Status HttpClient::Exchange(Conn& c, const std::string& head, bool no_body, const std::string& peer,
+                            const Timeouts& t, const std::function<void()>& on_sent,
                             ClientResponse* resp, const BodyFn& on_body, bool* reusable,
                             bool* got_bytes) {
   *reusable = false;
   *got_bytes = false;
-  std::string head = req.method + " " + req.url.path + " HTTP/1.1\r\nHost: " +
-                     (req.url.port == (req.url.tls ? 443 : 80) ? req.url.host : req.url.HostPort()) +
-                     "\r\nUser-Agent: wharf/" WHARF_VERSION "\r\n";
-  for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
-  head += "\r\n";
   SetTimeout(c.fd, SO_SNDTIMEO, t.stall_ms);
   size_t off = 0;
   while (off < head.size()) {
     ssize_t n = c.ssl ? SSL_write(c.ssl, head.data() + off, static_cast<int>(head.size() - off))
                       : ::send(c.fd, head.data() + off, head.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return Unavailable(req.url.HostPort() + ": write failed");
+    if (n <= 0) return Unavailable(peer + ": write failed");
     off += static_cast<size_t>(n);
   }
-  if (req.on_sent) req.on_sent();
+  if (on_sent) on_sent();
   *resp = ClientResponse{};
   Parse st;
   st.resp = resp;
   st.on_body = &on_body;
-  st.head_request = req.method == "HEAD";
+  st.head_request = no_body;
   llhttp_t parser;
   llhttp_init(&parser, HTTP_RESPONSE, Settings());
   parser.data = &st;
@@ -317,11 +359,13 @@ Status HttpClient::Exchange(Conn& c, const ClientRequest& req, const Timeouts& t
       }
       if (n == 0 || !timeout) {
         // EOF: ends a body without Content-Length; anything else is a cut.
-        if (llhttp_finish(&parser) == HPE_OK && st.done) break;
-        return Unavailable(req.url.HostPort() + (first ? ": connection closed before a response"
+        // (on_message_complete pauses the parser, so finishing may say so.)
+        llhttp_errno_t end = llhttp_finish(&parser);
+        if ((end == HPE_OK || end == HPE_PAUSED) && st.done) break;
+        return Unavailable(peer + (first ? ": connection closed before a response"
                                                        : ": connection cut mid-response"));
       }
-      return Unavailable(req.url.HostPort() + (first ? ": no response in time" : ": stalled"));
+      return Unavailable(peer + (first ? ": no response in time" : ": stalled"));
     }
     if (first) {
       first = false;
@@ -331,7 +375,7 @@ Status HttpClient::Exchange(Conn& c, const ClientRequest& req, const Timeouts& t
     llhttp_errno_t err = llhttp_execute(&parser, buf.get(), static_cast<size_t>(n));
     if (err == HPE_PAUSED) break;
     if (err == HPE_USER) return st.body_status;
-    if (err != HPE_OK) return Unavailable(req.url.HostPort() + ": bad HTTP response: " + llhttp_errno_name(err));
+    if (err != HPE_OK) return Unavailable(peer + ": bad HTTP response: " + llhttp_errno_name(err));
   }
   *reusable = llhttp_should_keep_alive(&parser) != 0;
   return Status();
@@ -340,11 +384,14 @@ Status HttpClient::Exchange(Conn& c, const ClientRequest& req, const Timeouts& t
 Status HttpClient::Do(const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
                       const BodyFn& on_body) {
   const std::string key = req.url.Origin();
+  const EgressProxy* via = egress_ ? egress_->For(req.url) : nullptr;
+  const EgressProxy* forward = req.url.tls ? nullptr : via;  // not tunnelled
+  const std::string head = RequestHead(req, forward);
   for (int attempt = 0; attempt < 2; ++attempt) {
     Conn c;
     bool pooled = attempt == 0 && TakeIdle(key, &c);
     if (!pooled) {
-      auto fresh = Connect(req.url, t);  // tracked already
+      auto fresh = Connect(req.url, via, t);  // tracked already
       if (!fresh.ok()) return fresh.status();
       c = *fresh;
     } else if (!Track(c.fd)) {
@@ -352,7 +399,8 @@ Status HttpClient::Do(const ClientRequest& req, const Timeouts& t, ClientRespons
       return Unavailable(req.url.HostPort() + ": shutting down");
     }
     bool reusable = false, got_bytes = false;
-    Status st = Exchange(c, req, t, resp, on_body, &reusable, &got_bytes);
+    Status st = Exchange(c, head, req.method == "HEAD", req.url.HostPort(), t, req.on_sent, resp,
+                         on_body, &reusable, &got_bytes);
     Untrack(c.fd);
     if (st.ok() && reusable) {
       PutIdle(key, c);
@@ -361,6 +409,10 @@ Status HttpClient::Do(const ClientRequest& req, const Timeouts& t, ClientRespons
     }
     // A pooled connection the server had closed: retry once on a new one.
     if (!st.ok() && pooled && !got_bytes) continue;
+    // The proxy refused the request, not the upstream: like a connect
+    // error, so that the next mirror is tried.
+    if (st.ok() && forward && resp->status == 407)
+      return Unavailable("proxy " + forward->url.HostPort() + " answered 407 (proxy credentials missing or wrong)");
     return st;
   }
   return Unavailable(req.url.HostPort() + ": failed");

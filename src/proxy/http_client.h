@@ -6,7 +6,8 @@
 // is handed to a callback as it arrives, so a multi-GiB blob never sits in
 // memory. TLS uses the same library as the server (BoringSSL or OpenSSL 3),
 // verifying against the system CA bundle plus an optional extra CA file.
-// Idle keep-alive connections are pooled per scheme://host:port.
+// Idle keep-alive connections are pooled per scheme://host:port. With an
+// Egress, connections go through the forward proxy it names for each URL.
 //
 // Thread-safety: all methods are thread-safe; one call uses one connection.
 #pragma once
@@ -14,12 +15,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "proxy/egress.h"
 #include "proxy/url.h"
 #include "util/status.h"
 
@@ -57,7 +60,10 @@ using BodyFn = std::function<Status(std::string_view)>;
 class HttpClient {
  public:
   // `extra_ca_file` may be empty. Errors in the CA files are logged.
-  explicit HttpClient(const std::string& extra_ca_file = {});
+  // `egress` (shared, may be null: every connection direct) picks the
+  // forward proxy for each URL.
+  explicit HttpClient(const std::string& extra_ca_file = {},
+                      std::shared_ptr<const Egress> egress = nullptr);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -77,7 +83,10 @@ class HttpClient {
     int fd = -1;
     SSL* ssl = nullptr;
   };
-  Result<Conn> Connect(const Url& u, const Timeouts& t);
+  // A connection to `u`, through `via` (may be null) when it is set.
+  Result<Conn> Connect(const Url& u, const EgressProxy* via, const Timeouts& t);
+  // Asks the proxy on `c` for a tunnel to `u` (CONNECT).
+  Status Tunnel(Conn& c, const Url& u, const EgressProxy& via, const Timeouts& t);
   void Drop(Conn& c);
   bool TakeIdle(const std::string& key, Conn* out);
   // Connections in use are tracked so that Abort() can cut them; Track()
@@ -85,10 +94,15 @@ class HttpClient {
   bool Track(int fd);
   void Untrack(int fd);
   void PutIdle(const std::string& key, Conn c);
-  Status Exchange(Conn& c, const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
+  // One request on `c`: sends `head`, calls on_sent (may be empty), reads
+  // the answer's head into *resp and, unless `no_body`, its body into
+  // on_body. `peer` names the other end in errors.
+  Status Exchange(Conn& c, const std::string& head, bool no_body, const std::string& peer,
+                  const Timeouts& t, const std::function<void()>& on_sent, ClientResponse* resp,
                   const BodyFn& on_body, bool* reusable, bool* got_bytes);
 
   SSL_CTX* ctx_;
+  std::shared_ptr<const Egress> egress_;
   std::mutex mu_;
   std::map<std::string, std::vector<Conn>> idle_;
   std::set<int> busy_;

@@ -21,7 +21,7 @@ bool Retryable(int status, bool fail_over_on_404) {
 }  // namespace
 
 Upstream::Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms)
-    : cfg_(std::move(cfg)), timeouts_(timeouts), unhealthy_ms_(unhealthy_ms), client_(cfg_.ca_file) {
+    : cfg_(std::move(cfg)), timeouts_(timeouts), unhealthy_ms_(unhealthy_ms), client_(cfg_.ca_file, cfg_.egress) {
   for (const std::string& m : cfg_.mirrors) {
     auto u = Url::Parse(m);
     if (!u.ok()) continue;  // validated with the configuration

@@ -37,6 +37,7 @@ struct UpstreamConfig {
   std::vector<std::string> mirrors;  // base URLs, in order
   std::string username, password;    // optional
   std::string ca_file;               // extra CA for these mirrors
+  std::shared_ptr<const Egress> egress;  // forward proxy; null: direct
 };
 
 struct FetchOptions {

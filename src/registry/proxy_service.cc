@@ -75,8 +75,14 @@ std::unique_ptr<proxy::Upstream> ProxyService::MakeUpstream(proxy::UpstreamConfi
 }
 
 ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cfg) {
+  // Validated with the configuration; an error here means a caller skipped it.
+  auto egress = proxy::Egress::Make(cfg.http_proxy, cfg.https_proxy, cfg.no_proxy);
+  if (egress.ok())
+    egress_ = std::make_shared<const proxy::Egress>(std::move(*egress));
+  else
+    WLOG_ERROR("proxy: forward proxy settings ignored: %s", egress.status().message().c_str());
   for (const auto& [name, r] : cfg.registries)
-    upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file});
+    upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file, egress_});
   evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, s->stats->cached_bytes(), &metrics_);
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
@@ -121,7 +127,7 @@ proxy::Upstream* ProxyService::Route(const http::Request& req, std::string* repo
     if (it != upstreams_.end()) return it->second.get();
     if (!cfg_.allow_unknown_registries || !ValidHost(ns)) return nullptr;
     auto& up = upstreams_[ns];
-    up = MakeUpstream({ns, {"https://" + ns}, "", "", ""});
+    up = MakeUpstream({ns, {"https://" + ns}, "", "", "", egress_});
     return up.get();
   }
 }

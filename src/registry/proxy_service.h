@@ -113,6 +113,7 @@ class ProxyService {
 
   Services* s_;
   ProxyConfig cfg_;
+  std::shared_ptr<const proxy::Egress> egress_;  // shared by every upstream's client
   proxy::ProxyMetrics metrics_;
   std::map<std::string, std::unique_ptr<proxy::Upstream>> upstreams_;
   std::unique_ptr<Evictor> evictor_;

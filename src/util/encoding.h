@@ -9,6 +9,9 @@ namespace wharf {
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string UrlEncode(std::string_view s);
+// Decodes %XX escapes; invalid escapes stay literal. `plus_is_space`: '+'
+// means ' ', as in a query component (form encoding); elsewhere it is a '+'.
+std::string UrlDecode(std::string_view s, bool plus_is_space);
 
 std::string Base64Encode(std::string_view in, bool url);
 // False on characters outside the alphabet or a bad length.

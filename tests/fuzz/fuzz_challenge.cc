@@ -1,10 +1,13 @@
 // libFuzzer target: what upstream registries send back to the proxy, i.e.
-// WWW-Authenticate challenges and the URLs of token realms and redirects.
+// WWW-Authenticate challenges and the URLs of token realms and redirects;
+// also the forward-proxy settings that choose how those URLs are reached.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "proxy/challenge.h"
+#include "proxy/egress.h"
 #include "proxy/url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (u->host.empty() || u->path.empty() || u->path[0] != '/') __builtin_trap();
     (void)u->Resolve(s);
     (void)u->HostPort();
+  }
+  auto e = wharf::proxy::Egress::Make(std::string(s), std::string(s), std::string(s));
+  if (e.ok() && u.ok()) {
+    const wharf::proxy::EgressProxy* via = e->For(*u);
+    if (via && via->url.tls) __builtin_trap();  // only http:// proxies are accepted
   }
   return 0;
 }

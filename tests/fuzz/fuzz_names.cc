@@ -10,6 +10,7 @@
 #include "registry/names.h"
 #include "registry/reference.h"
 #include "util/digest.h"
+#include "util/encoding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
@@ -29,6 +30,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wharf::registry::Reference ref;
   wharf::http::Response res;
   (void)wharf::registry::ParseReference(s, &ref, res);
-  (void)wharf::http::PercentDecode(s);
+  (void)wharf::UrlDecode(s, true);
   return 0;
 }

@@ -264,6 +264,8 @@ def test_bad_config_exits_2_with_one_line(tmp_path):
         ({}, '{"http": {"workers": "2"}}', "http.workers: expected a non-negative integer"),
         ({"REGISTRY_HTTP_TLS_CERTIFICATE": "/missing.crt", "REGISTRY_HTTP_TLS_KEY": "/missing.key"},
          None, "http.tls.certificate: cannot read '/missing.crt'"),
+        ({"HTTPS_PROXY": "socks5://127.0.0.1:1080"}, None,
+         "proxy.https_proxy (or HTTPS_PROXY): socks5: only http:// proxies are supported"),
     ]
     for env, cfg, want in cases:
         args = [WHARF_BIN, "check-config"]

@@ -2,6 +2,7 @@
 upstream on a loopback port, with its access log for counting requests."""
 import os
 import re
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -10,8 +11,10 @@ from conftest import free_port
 
 
 class Registry:
-    def __init__(self, tmp, htpasswd=None):
+    def __init__(self, tmp, htpasswd=None, tls=None):
+        """`tls`: (certificate, key) files to serve HTTPS with."""
         self.tmp = tmp
+        self.tls = tls
         os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
         self.root = os.path.join(tmp, "storage")
@@ -27,6 +30,8 @@ class Registry:
             "http:",
             f"  addr: 127.0.0.1:{self.port}",
         ]
+        if tls:
+            cfg += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
         if htpasswd:
             cfg += ["auth:", "  htpasswd:", "    realm: upstream", f"    path: {htpasswd}"]
         self.config = os.path.join(tmp, "config.yml")
@@ -37,16 +42,17 @@ class Registry:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self):
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", self.config],
                                      stdout=self.log, stderr=self.log)
+        ctx = ssl.create_default_context(cafile=self.tls[0]) if self.tls else None
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
-                urllib.request.urlopen(self.url + "/v2/", timeout=1)
+                urllib.request.urlopen(self.url + "/v2/", timeout=1, context=ctx)
                 return self
             except urllib.error.HTTPError:
                 return self  # 401 with auth: it is up

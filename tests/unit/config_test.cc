@@ -138,6 +138,34 @@ TEST(ConfigTest, ValidationErrors) {
   EXPECT_EQ(c.http.host, "::1");
 }
 
+TEST(ConfigTest, ForwardProxyFromTheUsualVariables) {
+  auto c = Load("", {{"https_proxy", "http://lower:1"},
+                     {"HTTPS_PROXY", "http://user:s3cret@upper:3128"},
+                     {"http_proxy", "plain:8080"},
+                     {"NO_PROXY", "localhost,127.0.0.1"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->proxy.https_proxy, "http://user:s3cret@upper:3128");  // upper case wins
+  EXPECT_EQ(c->proxy.http_proxy, "plain:8080");
+  EXPECT_EQ(c->proxy.no_proxy, "localhost,127.0.0.1");
+  std::string shown = Describe(*c);
+  EXPECT_EQ(shown.find("s3cret"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("upper:3128"), std::string::npos) << shown;
+  // The generic name works as for every key.
+  c = Load("", {{"WHARF_PROXY_NO_PROXY", "*"}});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->proxy.no_proxy, "*");
+}
+
+TEST(ConfigTest, BadForwardProxyNamesTheKey) {
+  auto c = Load("", {{"HTTPS_PROXY", "socks5://proxy:1080"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("proxy.https_proxy (or HTTPS_PROXY)"), std::string::npos)
+      << c.status().message();
+  c = Load("", {{"no_proxy", "10.0.0.0/99"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("proxy.no_proxy"), std::string::npos) << c.status().message();
+}
+
 TEST(ConfigTest, MissingFileIsAnError) {
   Config c;
   EXPECT_EQ(ApplyFile("/nonexistent/wharf.json", &c).message(),

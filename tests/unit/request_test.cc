@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "http/response.h"
+#include "util/encoding.h"
 
 namespace wharf::http {
 namespace {
@@ -30,9 +31,10 @@ TEST(RequestTest, QueryParamsAreDecoded) {
   EXPECT_FALSE(found);
 }
 
-TEST(RequestTest, PercentDecodeKeepsBrokenEscapes) {
-  EXPECT_EQ(PercentDecode("%zz%4"), "%zz%4");
-  EXPECT_EQ(PercentDecode("a%20b+c"), "a b c");
+TEST(RequestTest, UrlDecodeKeepsBrokenEscapes) {
+  EXPECT_EQ(UrlDecode("%zz%4", true), "%zz%4");
+  EXPECT_EQ(UrlDecode("a%20b+c", true), "a b c");
+  EXPECT_EQ(UrlDecode("a%2Bb+c", false), "a+b+c");  // userinfo: '+' is itself
 }
 
 TEST(ResponseTest, ErrorBodyIsOciJson) {
