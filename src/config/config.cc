@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/egress.h"
+#include "util/ascii.h"
 #include "util/log.h"
 
 extern char** environ;
@@ -67,6 +69,58 @@ Leaf BoolLeaf(const char* path, bool* target) {
               }};
 }
 
+// Headers that Wharf writes itself (framing, ids, content metadata, auth
+// challenges): configuring them would duplicate or contradict its own.
+constexpr const char* kOwnHeaders[] = {
+    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "date",
+    "x-request-id", "content-type", "content-range", "range", "location", "etag", "www-authenticate",
+    "docker-content-digest", "docker-distribution-api-version", "docker-upload-uuid"};
+
+// Appends `name: value` lines for a configured response header; `v` is a
+// value or a list of values (strings, or numbers and booleans as written).
+Status AddHeaderValues(const std::string& name, const json& v,
+                       std::vector<std::pair<std::string, std::string>>* out) {
+  if (name.empty()) return Invalid("empty header name");
+  for (char ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && !std::strchr("!#$%&'*+-.^_`|~", ch))
+      return Invalid("'" + name + "' is not a header name");
+  for (const char* own : kOwnHeaders)
+    if (AsciiLower(name) == own) return Invalid(name + ": set by Wharf itself");
+  const json values = v.is_array() ? v : json::array({v});
+  if (values.empty()) return Invalid(name + ": no value");
+  for (const json& one : values) {
+    if (!one.is_string() && !one.is_boolean() && !one.is_number())
+      return Invalid(name + ": values must be strings");
+    std::string text = one.is_string() ? one.get<std::string>() : one.dump();
+    if (text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
+      return Invalid(name + ": a value must not contain CR, LF or NUL");
+    out->emplace_back(name, std::move(text));
+  }
+  return Status();
+}
+
+// REGISTRY_HTTP_HEADERS_<Name>'s value: a list as the reference registry's
+// configuration writes it ("[a, b]", JSON or YAML flow style) or one value.
+json HeaderEnvValue(const std::string& text) {
+  if (text.empty() || text.front() != '[') return text;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_discarded()) return j;
+  json list = json::array();
+  std::string_view body(text);
+  body = body.substr(1, body.back() == ']' ? body.size() - 2 : body.size() - 1);
+  while (!body.empty()) {
+    size_t comma = body.find(',');
+    std::string_view item = body.substr(0, comma);
+    body = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.size() >= 2 && (item.front() == '\'' || item.front() == '"') && item.back() == item.front())
+      item = item.substr(1, item.size() - 2);
+    list.push_back(std::string(item));
+  }
+  return list;
+}
+
 std::vector<Leaf> Leaves(Config* c) {
   constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
   constexpr uint64_t kU64 = std::numeric_limits<uint64_t>::max();
@@ -96,6 +150,15 @@ std::vector<Leaf> Leaves(Config* c) {
              return Status();
            }},
       UintLeaf("http.shutdown_grace_seconds", &c->http.shutdown_grace_seconds, 0, 3600),
+      Leaf{"http.headers", Kind::kJson, 0, 0,
+           [c](const json& v) {
+             if (!v.is_object()) return Invalid("expected an object: header name -> value or [values]");
+             std::vector<std::pair<std::string, std::string>> hs;
+             for (auto it = v.begin(); it != v.end(); ++it)
+               WHARF_RETURN_IF_ERROR(AddHeaderValues(it.key(), it.value(), &hs));
+             c->http.headers = std::move(hs);
+             return Status();
+           }},
       UintLeaf("http.limits.max_header_bytes", &l.max_header_bytes, 1024, 1 << 20),
       UintLeaf("http.limits.max_headers", &l.max_headers, 8, 1000),
       UintLeaf("http.limits.max_request_line", &l.max_request_line, 256, 1 << 20),
@@ -409,6 +472,19 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     auto it = env.find(var);
     if (it != env.end()) WHARF_RETURN_IF_ERROR(apply(var, path, it->second));
   }
+  // REGISTRY_HTTP_HEADERS_<Name>: one response header, as in the reference
+  // registry (compose files and Kubernetes allow the '-' in such names).
+  constexpr std::string_view kHeaderVar = "REGISTRY_HTTP_HEADERS_";
+  for (const auto& [var, value] : env) {
+    if (var.rfind(kHeaderVar, 0) != 0) continue;
+    const std::string name = var.substr(kHeaderVar.size());
+    auto& hs = cfg->http.headers;
+    hs.erase(std::remove_if(hs.begin(), hs.end(),
+                            [&](const auto& h) { return AsciiLower(h.first) == AsciiLower(name); }),
+             hs.end());
+    Status st = AddHeaderValues(name, HeaderEnvValue(value), &hs);
+    if (!st.ok()) return Invalid(var + ": " + st.message());
+  }
   for (const auto& kv : env) {
     const std::string& var = kv.first;  // a named variable: clang 14 cannot capture bindings
     if (var.rfind("WHARF_", 0) != 0) continue;
@@ -523,6 +599,8 @@ std::string Describe(const Config& c) {
                   {"username", r.username},
                   {"password", mask(r.password)},
                   {"ca_file", r.ca_file}};
+  json headers = json::object();
+  for (const auto& [name, value] : c.http.headers) headers[name].push_back(value);
   json rules = json::array();
   for (const auto& r : c.auth.rules)
     rules.push_back({{"user", r.user}, {"prefix", r.prefix}, {"access", r.access}});
@@ -535,6 +613,7 @@ std::string Describe(const Config& c) {
         {"plain_addr", c.http.plain_addr},
         {"access_log", fmt},
         {"shutdown_grace_seconds", c.http.shutdown_grace_seconds},
+        {"headers", headers},
         {"limits",
          {{"max_header_bytes", l.max_header_bytes},
           {"max_headers", l.max_headers},

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -47,6 +48,10 @@ struct HttpConfig {
   AccessLogFormat access_log = AccessLogFormat::kText;
   uint32_t shutdown_grace_seconds = 30;
   Limits limits;
+  // Header lines added to every response, in order, one per value (as the
+  // reference registry's http.headers): e.g. X-Content-Type-Options, or the
+  // Access-Control-* headers a registry web UI needs.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct StorageConfig {

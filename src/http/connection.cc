@@ -431,6 +431,7 @@ void Connection::PrepareResponse() {
   out_.append(req.id());
   out_.append("\r\n");
   out_.append(res_.headers);
+  out_.append(w_->shared().extra_headers);
   out_.append("\r\n");
   if (bodyless) {
     res_.body.clear();

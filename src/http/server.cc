@@ -21,6 +21,7 @@ Server::Server(const HttpConfig& cfg, int workers, Handler* handler, Metrics* me
   shared_.metrics = metrics;
   shared_.access_log = &access_log_;
   shared_.tls = tls;
+  for (const auto& [name, value] : cfg.headers) shared_.extra_headers += name + ": " + value + "\r\n";
   per_worker_.resize(static_cast<size_t>(workers));
 }
 

@@ -35,6 +35,7 @@ struct ServerShared {
   Metrics* metrics = nullptr;
   const AccessLog* access_log = nullptr;
   TlsProvider* tls = nullptr;  // for listeners marked tls
+  std::string extra_headers;   // configured lines for every response ("Name: value\r\n"...)
   std::atomic<uint32_t> open_connections{0};
   std::mutex tls_log_mu;
   std::unordered_map<std::string, uint64_t> tls_failures;  // ip -> last log (ms)

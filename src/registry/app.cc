@@ -118,6 +118,14 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       res.Error(404, "NOT_FOUND", "no such endpoint");
       return BodyMode::kRespond;
     case Router::Outcome::kMethodNotAllowed:
+      if (req.method == "OPTIONS") {
+        // What the path takes; answered before the auth gate because a
+        // browser's CORS preflight never carries credentials (a registry web
+        // UI; its Access-Control-* headers come from http.headers).
+        res.status = 204;
+        res.AddHeader("Allow", AllowHeader(m.allowed | http::kOptions));
+        return BodyMode::kRespond;
+      }
       Fail(res, Err::kUnsupported, "method not allowed on this endpoint");
       res.AddHeader("Allow", AllowHeader(m.allowed));
       return BodyMode::kRespond;

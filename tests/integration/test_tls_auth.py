@@ -98,6 +98,54 @@ def test_challenge_and_wrong_password(make_wharf, tmp_path):
     assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "200"
 
 
+def test_response_headers_for_a_registry_web_ui(make_wharf, tmp_path):
+    # The reference registry's http.headers, spelled as blog posts set them
+    # for a web UI (docker-registry-ui and the like) on another origin.
+    ui = "https://ui.example"
+    w = classic(make_wharf, tmp_path, extra={
+        "REGISTRY_HTTP_HEADERS_X-Content-Type-Options": "[nosniff]",
+        "REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin": f"['{ui}']",
+        "REGISTRY_HTTP_HEADERS_Access-Control-Allow-Credentials": "[true]",
+        "REGISTRY_HTTP_HEADERS_Access-Control-Allow-Methods": "['HEAD', 'GET', 'OPTIONS', 'DELETE']",
+        "REGISTRY_HTTP_HEADERS_Access-Control-Allow-Headers": "['Authorization', 'Accept']",
+        "REGISTRY_HTTP_HEADERS_Access-Control-Expose-Headers": "['Docker-Content-Digest']"})
+    _, dest = push_and_pull(w, tmp_path)
+
+    def head(*args):
+        out = tcurl(w, "-s", "-D", "-", "-o", "/dev/null", *args).stdout.decode()
+        lines = out.split("\r\n")
+        return lines[0], [ln for ln in lines[1:] if ln]
+
+    # The browser's preflight carries no credentials and gets the CORS headers.
+    status_line, hs = head("-X", "OPTIONS", "-H", f"Origin: {ui}", "-H", "Access-Control-Request-Method: DELETE",
+                           "-H", "Access-Control-Request-Headers: authorization",
+                           w.https + "/v2/team/app/manifests/v1")
+    assert status_line.startswith("HTTP/1.1 204"), (status_line, hs)
+    assert f"Access-Control-Allow-Origin: {ui}" in hs
+    assert "Access-Control-Allow-Credentials: true" in hs
+    assert "Access-Control-Allow-Methods: DELETE" in hs and "Access-Control-Allow-Headers: Authorization" in hs
+    assert "Allow: GET, HEAD, PUT, DELETE, OPTIONS" in hs, hs
+    # Every other answer carries them too: a 401, a manifest, a blob sent
+    # with sendfile, an error.
+    status_line, hs = head(w.https + "/v2/_catalog")
+    assert status_line.startswith("HTTP/1.1 401") and f"Access-Control-Allow-Origin: {ui}" in hs
+    auth = ["-u", f"{USER}:{PASSWORD}"]
+    status_line, hs = head(*auth, "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                           w.https + "/v2/team/app/manifests/v1")
+    assert status_line.startswith("HTTP/1.1 200") and "X-Content-Type-Options: nosniff" in hs
+    assert "Access-Control-Expose-Headers: Docker-Content-Digest" in hs
+    digest = [h for h in hs if h.lower().startswith("docker-content-digest")][0].split(": ")[1]
+    manifest = json.loads(tcurl(w, "-s", *auth, "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                                f"{w.https}/v2/team/app/manifests/{digest}").stdout)
+    layer = manifest["layers"][-1]["digest"]
+    status_line, hs = head(*auth, f"{w.https}/v2/team/app/blobs/{layer}")
+    assert status_line.startswith("HTTP/1.1 200") and f"Access-Control-Allow-Origin: {ui}" in hs
+    status_line, hs = head(*auth, f"{w.https}/v2/team/app/manifests/nope")
+    assert status_line.startswith("HTTP/1.1 404") and "X-Content-Type-Options: nosniff" in hs
+    # An OPTIONS on a path that does not exist is still a 404.
+    assert status(w, "-X", "OPTIONS", w.https + "/nothing/here") == "404"
+
+
 def test_tls_versions_and_untrusted_ca(make_wharf, tmp_path):
     w = classic(make_wharf, tmp_path)
     for v in (["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]):

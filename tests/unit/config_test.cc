@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace wharf {
 namespace {
@@ -136,6 +137,52 @@ TEST(ConfigTest, ValidationErrors) {
   c.http.addr = "[::1]:7000";
   ASSERT_TRUE(Validate(&c).ok());
   EXPECT_EQ(c.http.host, "::1");
+}
+
+TEST(ConfigTest, ResponseHeadersFromFileAndEnv) {
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"http": {"headers": {
+      "X-Content-Type-Options": ["nosniff"],
+      "Access-Control-Allow-Credentials": [true],
+      "X-Frame-Options": "DENY"}}})", "test", &c).ok());
+  using H = std::pair<std::string, std::string>;
+  EXPECT_EQ(c.http.headers, (std::vector<H>{{"Access-Control-Allow-Credentials", "true"},
+                                            {"X-Content-Type-Options", "nosniff"},
+                                            {"X-Frame-Options", "DENY"}}));
+  // The reference registry's variables: YAML flow lists, JSON lists or one
+  // value; a variable replaces that header's values from the file.
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_HTTP_HEADERS_Access-Control-Allow-Methods", "['HEAD', \"GET\", OPTIONS]"},
+                        {"REGISTRY_HTTP_HEADERS_x-frame-options", "SAMEORIGIN"},
+                        {"REGISTRY_HTTP_HEADERS_X-Empty-List", R"(["a, b"])"}},
+                       &c).ok());
+  EXPECT_EQ(c.http.headers, (std::vector<H>{{"Access-Control-Allow-Credentials", "true"},
+                                            {"X-Content-Type-Options", "nosniff"},
+                                            {"Access-Control-Allow-Methods", "HEAD"},
+                                            {"Access-Control-Allow-Methods", "GET"},
+                                            {"Access-Control-Allow-Methods", "OPTIONS"},
+                                            {"X-Empty-List", "a, b"},
+                                            {"x-frame-options", "SAMEORIGIN"}}));
+  auto shown = nlohmann::json::parse(Describe(c));
+  EXPECT_EQ(shown["http"]["headers"]["Access-Control-Allow-Methods"],
+            nlohmann::json({"HEAD", "GET", "OPTIONS"}));
+}
+
+TEST(ConfigTest, BadResponseHeadersAreErrors) {
+  for (const char* bad : {R"({"http": {"headers": {"Content-Length": "1"}}})",
+                          R"({"http": {"headers": {"X-Request-Id": "1"}}})",
+                          R"({"http": {"headers": {"Bad Name": "1"}}})",
+                          R"({"http": {"headers": {"X-A": "1\r\nX-Injected: 1"}}})",
+                          R"({"http": {"headers": {"X-A": []}}})",
+                          R"({"http": {"headers": {"X-A": {"b": 1}}}})",
+                          R"({"http": {"headers": ["X-A"]}})"}) {
+    Config c;
+    EXPECT_FALSE(ApplyJson(bad, "test", &c).ok()) << bad;
+  }
+  Config c;
+  Status st = ApplyEnv({{"REGISTRY_HTTP_HEADERS_Connection", "close"}}, &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("REGISTRY_HTTP_HEADERS_Connection: Connection: set by Wharf itself"),
+            std::string::npos) << st.message();
 }
 
 TEST(ConfigTest, ForwardProxyFromTheUsualVariables) {
