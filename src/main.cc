@@ -164,7 +164,8 @@ int Serve(const Config& cfg) {
   }
   std::unique_ptr<http::TlsProvider> tls;
   if (!cfg.http.tls_certificate.empty()) {
-    tls = std::make_unique<http::TlsProvider>(cfg.http.tls_certificate, cfg.http.tls_key);
+    tls = std::make_unique<http::TlsProvider>(
+        http::TlsFiles{cfg.http.tls_certificate, cfg.http.tls_key, cfg.http.tls_client_cas});
     Status tst = tls->Reload();
     if (!tst.ok()) {
       fprintf(stderr, "wharf: %s\n", tst.message().c_str());

@@ -99,9 +99,9 @@ Status AddHeaderValues(const std::string& name, const json& v,
   return Status();
 }
 
-// REGISTRY_HTTP_HEADERS_<Name>'s value: a list as the reference registry's
-// configuration writes it ("[a, b]", JSON or YAML flow style) or one value.
-json HeaderEnvValue(const std::string& text) {
+// A list in an environment variable, as the reference registry takes it
+// ("[a, b]", JSON or YAML flow style), or one value.
+json FlowList(const std::string& text) {
   if (text.empty() || text.front() != '[') return text;
   json j = json::parse(text, nullptr, false);
   if (!j.is_discarded()) return j;
@@ -139,6 +139,19 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("http.workers", &c->http.workers, 0, 1024),
       StringLeaf("http.tls.certificate", &c->http.tls_certificate),
       StringLeaf("http.tls.key", &c->http.tls_key),
+      Leaf{"http.tls.client_cas", Kind::kJson, 0, 0,
+           [c](const json& v) {
+             const json list = v.is_string() ? FlowList(v.get<std::string>()) : v;
+             const json files = list.is_array() ? list : json::array({list});
+             std::vector<std::string> cas;
+             for (const json& f : files) {
+               if (!f.is_string() || f.get<std::string>().empty())
+                 return Invalid("expected a file or a list of files");
+               cas.push_back(f.get<std::string>());
+             }
+             c->http.tls_client_cas = std::move(cas);
+             return Status();
+           }},
       StringLeaf("http.plain_addr", &c->http.plain_addr),
       Leaf{"http.access_log", Kind::kString, 0, 0,
            [c](const json& v) {
@@ -279,6 +292,7 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_HTTP_ADDR", "http.addr"},
     {"REGISTRY_HTTP_TLS_CERTIFICATE", "http.tls.certificate"},
     {"REGISTRY_HTTP_TLS_KEY", "http.tls.key"},
+    {"REGISTRY_HTTP_TLS_CLIENTCAS", "http.tls.client_cas"},
     {"REGISTRY_AUTH", "auth.mode"},
     {"REGISTRY_AUTH_HTPASSWD_PATH", "auth.htpasswd.path"},
     {"REGISTRY_AUTH_HTPASSWD_REALM", "auth.htpasswd.realm"},
@@ -482,7 +496,7 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     hs.erase(std::remove_if(hs.begin(), hs.end(),
                             [&](const auto& h) { return AsciiLower(h.first) == AsciiLower(name); }),
              hs.end());
-    Status st = AddHeaderValues(name, HeaderEnvValue(value), &hs);
+    Status st = AddHeaderValues(name, FlowList(value), &hs);
     if (!st.ok()) return Invalid(var + ": " + st.message());
   }
   for (const auto& kv : env) {
@@ -523,6 +537,9 @@ Status Validate(Config* cfg) {
     WHARF_RETURN_IF_ERROR(Readable(tls.tls_certificate, "http.tls.certificate"));
     WHARF_RETURN_IF_ERROR(Readable(tls.tls_key, "http.tls.key"));
   }
+  if (!tls.tls_client_cas.empty() && tls.tls_certificate.empty())
+    return Invalid("http.tls.client_cas: only used with TLS (set http.tls.certificate and key)");
+  for (const std::string& ca : tls.tls_client_cas) WHARF_RETURN_IF_ERROR(Readable(ca, "http.tls.client_cas"));
   if (!tls.plain_addr.empty()) {
     if (tls.tls_certificate.empty())
       return Invalid("http.plain_addr: only used with TLS (set http.tls.certificate and key)");
@@ -609,7 +626,8 @@ std::string Describe(const Config& c) {
       {"http",
        {{"addr", c.http.addr},
         {"workers", c.http.workers},
-        {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key}}},
+        {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key},
+                 {"client_cas", c.http.tls_client_cas}}},
         {"plain_addr", c.http.plain_addr},
         {"access_log", fmt},
         {"shutdown_grace_seconds", c.http.shutdown_grace_seconds},

@@ -40,6 +40,8 @@ struct HttpConfig {
   uint32_t workers = 0;          // 0 = one per core
   std::string tls_certificate;
   std::string tls_key;
+  // CA bundles for client certificates (mutual TLS); empty = none asked.
+  std::vector<std::string> tls_client_cas;
   // With TLS on: an extra plain-HTTP listener (e.g. 127.0.0.1:5001 for a
   // local load balancer); empty = none.
   std::string plain_addr;

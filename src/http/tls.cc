@@ -33,8 +33,9 @@ std::string TlsError() {
 
 bool TlsErrorIsHttpRequest(unsigned long err) { return ERR_GET_REASON(err) == SSL_R_HTTP_REQUEST; }
 
-Result<std::shared_ptr<TlsContext>> TlsContext::Load(const std::string& cert_path,
-                                                     const std::string& key_path) {
+Result<std::shared_ptr<TlsContext>> TlsContext::Load(const TlsFiles& files) {
+  const std::string& cert_path = files.certificate;
+  const std::string& key_path = files.key;
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return Internal("SSL_CTX_new: " + TlsError());
@@ -54,6 +55,22 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Load(const std::string& cert_pat
     return Invalid("http.tls.key: cannot use '" + key_path + "': " + TlsError());
   if (SSL_CTX_check_private_key(ctx) != 1)
     return Invalid("http.tls.key: '" + key_path + "' does not match the certificate: " + TlsError());
+  if (!files.client_cas.empty()) {
+    // The CAs verify client certificates, and their names go out in the
+    // CertificateRequest so that clients pick the right certificate.
+    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+    if (!names) return Internal("sk_X509_NAME_new_null: " + TlsError());
+    for (const std::string& ca : files.client_cas) {
+      if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1 ||
+          SSL_add_file_cert_subjects_to_stack(names, ca.c_str()) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        return Invalid("http.tls.client_cas: cannot use '" + ca + "': " + TlsError());
+      }
+    }
+    // Takes the list (BoringSSL converts it and frees it): complete it first.
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
   return holder;
 }
 
@@ -66,7 +83,7 @@ SSL* TlsContext::NewSession() const {
 }
 
 Status TlsProvider::Reload() {
-  auto ctx = TlsContext::Load(cert_, key_);
+  auto ctx = TlsContext::Load(files_);
   if (!ctx.ok()) return ctx.status();
   std::lock_guard<std::mutex> lock(mu_);
   current_ = std::move(*ctx);

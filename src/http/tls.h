@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -21,12 +22,19 @@ typedef struct ssl_st SSL;
 
 namespace wharf::http {
 
+// The server's TLS files.
+struct TlsFiles {
+  std::string certificate;  // PEM chain
+  std::string key;          // PEM private key (RSA or ECDSA)
+  // PEM CA bundles; when not empty, every client must present a certificate
+  // that one of them issued (mutual TLS), or the handshake fails.
+  std::vector<std::string> client_cas;
+};
+
 class TlsContext {
  public:
-  // Loads a PEM certificate chain and its private key (RSA or ECDSA).
-  // Errors name the file and what is wrong.
-  static Result<std::shared_ptr<TlsContext>> Load(const std::string& cert_path,
-                                                  const std::string& key_path);
+  // Loads the files. Errors name the key, the file and what is wrong.
+  static Result<std::shared_ptr<TlsContext>> Load(const TlsFiles& files);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -41,14 +49,13 @@ class TlsContext {
 
 class TlsProvider {
  public:
-  TlsProvider(std::string cert_path, std::string key_path)
-      : cert_(std::move(cert_path)), key_(std::move(key_path)) {}
+  explicit TlsProvider(TlsFiles files) : files_(std::move(files)) {}
   // Loads the files again; on error the current context stays in use.
   Status Reload();
   std::shared_ptr<TlsContext> Current();
 
  private:
-  std::string cert_, key_;
+  const TlsFiles files_;
   std::mutex mu_;
   std::shared_ptr<TlsContext> current_;
 };

@@ -3,6 +3,7 @@ REGISTRY_* variables), with real openssl, htpasswd, curl and skopeo."""
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -41,11 +42,11 @@ def classic(make_wharf, tmp_path, extra=None, start=True):
     return w
 
 
-def start_tls(w):
+def start_tls(w, *curl_args):
     w.proc = subprocess.Popen(w.args, env=w.env, stdout=w.out, stderr=w.err)
     deadline = time.time() + 20
     while time.time() < deadline:
-        r = subprocess.run(["curl", "-s", "--cacert", w.crt, "-o", "/dev/null", "-w", "%{http_code}",
+        r = subprocess.run(["curl", "-s", "--cacert", w.crt, *curl_args, "-o", "/dev/null", "-w", "%{http_code}",
                             w.https + "/healthz"], capture_output=True, text=True)
         if r.stdout == "200":
             return w
@@ -144,6 +145,25 @@ def test_response_headers_for_a_registry_web_ui(make_wharf, tmp_path):
     assert status_line.startswith("HTTP/1.1 404") and "X-Content-Type-Options: nosniff" in hs
     # An OPTIONS on a path that does not exist is still a 404.
     assert status(w, "-X", "OPTIONS", w.https + "/nothing/here") == "404"
+
+
+def test_client_certificates(make_wharf, tmp_path):
+    ca, cert, key = tls_setup.client_ca_and_cert(str(tmp_path / "clients"))
+    _, other_cert, other_key = tls_setup.client_ca_and_cert(str(tmp_path / "strangers"), name="stranger")
+    w = classic(make_wharf, tmp_path, extra={"REGISTRY_HTTP_TLS_CLIENTCAS": f"[{ca}]"}, start=False)
+    start_tls(w, "--cert", cert, "--key", key)
+    login = ["-u", f"{USER}:{PASSWORD}"]
+    assert status(w, *login, "--cert", cert, "--key", key, w.https + "/v2/") == "200"
+    # Without a certificate, or with one another CA issued, no handshake.
+    for cert_args in ([], ["--cert", other_cert, "--key", other_key]):
+        r = curl("--cacert", w.crt, *login, *cert_args, w.https + "/v2/", check=False)
+        assert r.returncode != 0 and r.stdout == b"", r
+    # The certificate is in addition to the login, not instead of it.
+    assert status(w, "--cert", cert, "--key", key, w.https + "/v2/") == "401"
+    # skopeo (and docker) find client.cert/client.key in the certificate directory.
+    shutil.copy(cert, os.path.join(w.certdir, "client.cert"))
+    shutil.copy(key, os.path.join(w.certdir, "client.key"))
+    push_and_pull(w, tmp_path)
 
 
 def test_tls_versions_and_untrusted_ca(make_wharf, tmp_path):

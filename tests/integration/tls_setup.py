@@ -35,3 +35,22 @@ def cert_dir(dirpath, crt):
     with open(crt, "rb") as src, open(os.path.join(dirpath, "ca.crt"), "wb") as dst:
         dst.write(src.read())
     return dirpath
+
+
+def client_ca_and_cert(dirpath, name="client"):
+    """A private CA (ca-<name>.crt) and a client certificate it signed
+    (<name>.cert, <name>.key: the names docker's certs.d and skopeo's
+    --cert-dir look for). Returns (ca_crt, cert, key)."""
+    os.makedirs(dirpath, exist_ok=True)
+    ca_crt = os.path.join(dirpath, f"ca-{name}.crt")
+    ca_key = os.path.join(dirpath, f"ca-{name}.key")
+    cert = os.path.join(dirpath, name + ".cert")
+    key = os.path.join(dirpath, name + ".key")
+    csr = os.path.join(dirpath, name + ".csr")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-x509", "-days", "30",
+        "-out", ca_crt, "-subj", f"/CN=ca for {name}")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "30", "-out", cert)
+    return ca_crt, cert, key

@@ -185,6 +185,20 @@ TEST(ConfigTest, BadResponseHeadersAreErrors) {
             std::string::npos) << st.message();
 }
 
+TEST(ConfigTest, ClientCasFromFileAndEnv) {
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"http": {"tls": {"client_cas": "/etc/wharf/ca.pem"}}})", "test", &c).ok());
+  EXPECT_EQ(c.http.tls_client_cas, std::vector<std::string>{"/etc/wharf/ca.pem"});
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_HTTP_TLS_CLIENTCAS", "[/a/ca.pem, '/b/other ca.pem']"}}, &c).ok());
+  EXPECT_EQ(c.http.tls_client_cas, (std::vector<std::string>{"/a/ca.pem", "/b/other ca.pem"}));
+  EXPECT_FALSE(ApplyJson(R"({"http": {"tls": {"client_cas": [1]}}})", "test", &c).ok());
+  // Without TLS there is nothing to ask client certificates in.
+  auto bad = Load("", {{"REGISTRY_HTTP_TLS_CLIENTCAS", "/a/ca.pem"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("http.tls.client_cas: only used with TLS"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ConfigTest, ForwardProxyFromTheUsualVariables) {
   auto c = Load("", {{"https_proxy", "http://lower:1"},
                      {"HTTPS_PROXY", "http://user:s3cret@upper:3128"},
