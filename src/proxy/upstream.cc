@@ -236,6 +236,14 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
     for (Mirror& m : mirrors_)  // sick mirrors last: better than nothing
       if (m.unhealthy_until_ms > now) order.push_back(&m);
   }
+  // The caller's own errors stop the transfer and are never the mirror's
+  // fault, whatever their code (a full disk, no descriptor for the file).
+  bool refused = false;
+  const BodyFn body = [&](std::string_view d) {
+    Status s = on_body(d);
+    refused = !s.ok();
+    return s;
+  };
   uint64_t offset = 0;
   Status last;
   ClientResponse answer;
@@ -245,7 +253,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
     // A cut body is retried once on the same mirror, then on the next ones.
     for (int again = 0; again < 2; ++again) {
       uint64_t before = offset;
-      Status st = Attempt(m, method, repo, path, opt, &offset, resp, on_body);
+      Status st = Attempt(m, method, repo, path, opt, &offset, resp, body);
       if (st.ok() && !Retryable(resp->status, opt.fail_over_on_404)) {
         MarkResult(m, resp->status / 100 == 2 || resp->status == 404 || resp->status == 401);
         if (served_by) *served_by = m.base.Origin();
@@ -255,8 +263,8 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
         answer = *resp;
         have_answer = true;
         last = Status(Code::kUnavailable, m.base.Origin() + " answered " + std::to_string(resp->status));
-      } else if (st.code() != Code::kUnavailable) {
-        return st;  // the body consumer refused: not the mirror's fault
+      } else if (refused || st.code() != Code::kUnavailable) {
+        return st;
       } else {
         last = st;
       }

@@ -18,7 +18,7 @@ constexpr Entry kTable[] = {
     {"PAGINATION_NUMBER_INVALID", 400}, {"BLOB_UPLOAD_INVALID", 416}, {"SIZE_INVALID", 413},
     {"BLOB_UPLOAD_INVALID", 409},   {"STORAGE_FULL", 507},        {"INTERNAL", 500},
     {"UNAUTHORIZED", 401},          {"DENIED", 403},              {"TOOMANYREQUESTS", 429},
-    {"UNAVAILABLE", 502},           {"UNSUPPORTED", 405},
+    {"UNAVAILABLE", 502},           {"UNSUPPORTED", 405},         {"UNAVAILABLE", 503},
 };
 
 }  // namespace
@@ -35,6 +35,12 @@ void FailStorage(http::Response& res, const Status& st) {
   if (st.code() == Code::kNoSpace) {
     WLOG_ERROR("storage full: %s", st.message().c_str());
     Fail(res, Err::kStorageFull, "storage is full");
+    return;
+  }
+  if (st.code() == Code::kUnavailable) {
+    WLOG_WARN("storage busy: %s", st.message().c_str());
+    Fail(res, Err::kOverloaded, "the server is out of resources; try again shortly");
+    res.AddHeader("Retry-After", "1");
     return;
   }
   WLOG_ERROR("storage error: %s", st.ToString().c_str());

@@ -34,13 +34,15 @@ enum class Err {
   kTooManyRequests,     // 429
   kUpstreamUnavailable, // 502
   kReadOnly,            // 405 (pushes to a read-only mirror)
+  kOverloaded,          // 503 (out of descriptors: try again shortly)
 };
 
 int StatusOf(Err e);
 const char* CodeOf(Err e);
 
 void Fail(http::Response& res, Err e, std::string_view message, std::string_view detail_json = {});
-// Maps a storage Status to the closest answer (no space, I/O error, ...).
+// Maps a storage Status to the closest answer (no space, out of
+// descriptors with Retry-After, I/O error).
 void FailStorage(http::Response& res, const Status& st);
 
 }  // namespace wharf::registry

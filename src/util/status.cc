@@ -24,10 +24,12 @@ const char* CodeName(Code c) {
 }
 
 Status Status::FromErrno(int err, std::string_view what) {
-  Code c = (err == ENOSPC || err == EDQUOT) ? Code::kNoSpace
-           : (err == ENOENT)                ? Code::kNotFound
-           : (err == EEXIST)                ? Code::kExists
-                                            : Code::kIO;
+  // Out of descriptors is transient (they come back as connections close).
+  Code c = (err == ENOSPC || err == EDQUOT)  ? Code::kNoSpace
+           : (err == ENOENT)                 ? Code::kNotFound
+           : (err == EEXIST)                 ? Code::kExists
+           : (err == EMFILE || err == ENFILE) ? Code::kUnavailable
+                                             : Code::kIO;
   std::string m(what);
   m += ": ";
   m += std::strerror(err);

@@ -446,6 +446,9 @@ def test_out_of_file_descriptors(make_wharf):
     w.args = ["prlimit", "--nofile=64:64", "--"] + w.args  # a tiny `ulimit -n`
     w.start()
     baseline = len(os.listdir(f"/proc/{w.proc.pid}/fd"))
+    early = w.connect()  # accepted while descriptors were left
+    early.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert early.response()[0] == 200
     socks = open_idle(w.port, 150)  # far more than 64: the kernel queues the rest
     time.sleep(1)
     cpu0 = cpu_seconds(w.proc.pid)
@@ -454,6 +457,13 @@ def test_out_of_file_descriptors(make_wharf):
     assert w.proc.poll() is None, "the server died"
     assert spent < 0.5, f"busy loop while out of descriptors: {spent:.2f} s of CPU in 2 s"
     assert "pausing accepts" in w.stderr()
+    # A request that needs a descriptor meanwhile is told to come back, not
+    # that the storage failed.
+    early.sendall(b"POST /v2/busy/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    status, headers, body = early.response()
+    assert status == 503 and headers.get("retry-after") == "1", (status, headers, body)
+    assert json.loads(body)["errors"][0]["code"] == "UNAVAILABLE"
+    early.close()
     for s in socks:
         s.close()
     deadline = time.time() + 10
