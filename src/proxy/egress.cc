@@ -13,12 +13,6 @@
 namespace wharf::proxy {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96), so
 // that one comparison serves both; *bits gets 32 or 128.
 bool ParseIp(const std::string& s, std::array<uint8_t, 16>* out, int* bits) {
@@ -48,7 +42,7 @@ bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>&
 }
 
 Result<EgressProxy> ParseProxy(std::string_view text) {
-  std::string s(Trim(text));
+  std::string s(TrimAsciiSpace(text));
   if (s.find("://") == std::string::npos) s = "http://" + s;  // "proxy:3128", as curl takes it
   // Messages never quote the whole URL: it may hold a password.
   if (AsciiLower(s.substr(0, 7)) != "http://")
@@ -98,13 +92,7 @@ Result<Egress::Rule> Egress::ParseRule(std::string entry) {
     host = host.substr(0, colon);
     has_port = true;
   }
-  if (has_port) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535)
-      return Invalid("'" + entry + "': bad port");
-    r.port = static_cast<uint16_t>(v);
-  }
+  if (has_port && !ParsePort(port, &r.port)) return Invalid("'" + entry + "': bad port");
   if (size_t slash = host.find('/'); slash != std::string::npos) {
     std::string bits = host.substr(slash + 1);
     int n = -1, family_bits = 0;
@@ -136,12 +124,12 @@ Result<Egress::Rule> Egress::ParseRule(std::string entry) {
 Result<Egress> Egress::Make(const std::string& http_proxy, const std::string& https_proxy,
                             const std::string& no_proxy) {
   Egress e;
-  if (!Trim(http_proxy).empty()) {
+  if (!TrimAsciiSpace(http_proxy).empty()) {
     auto p = ParseProxy(http_proxy);
     if (!p.ok()) return p.status();
     e.http_ = *p;
   }
-  if (!Trim(https_proxy).empty()) {
+  if (!TrimAsciiSpace(https_proxy).empty()) {
     auto p = ParseProxy(https_proxy);
     if (!p.ok()) return p.status();
     e.https_ = *p;

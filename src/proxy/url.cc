@@ -5,6 +5,14 @@
 
 namespace wharf::proxy {
 
+bool ParsePort(std::string_view s, uint16_t* out) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
+  *out = static_cast<uint16_t>(v);
+  return true;
+}
+
 Result<Url> Url::Parse(std::string_view s) {
   Url u;
   if (s.rfind("https://", 0) == 0) {
@@ -30,13 +38,7 @@ Result<Url> Url::Parse(std::string_view s) {
     host = hp.substr(0, colon);
     port = hp.substr(colon + 1);
   }
-  if (!port.empty()) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535)
-      return Invalid("bad port in URL");
-    u.port = static_cast<uint16_t>(v);
-  }
+  if (!port.empty() && !ParsePort(port, &u.port)) return Invalid("bad port in URL");
   // These URLs also come from upstreams (token realms, redirects) and end up
   // in request lines and Host headers: nothing that could split them.
   if (host.empty()) return Invalid("URL has no host");

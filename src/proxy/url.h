@@ -9,6 +9,10 @@
 
 namespace wharf::proxy {
 
+// A TCP port number, 1-65535, in decimal and nothing else; false otherwise
+// (also for an empty string).
+bool ParsePort(std::string_view s, uint16_t* out);
+
 struct Url {
   bool tls = true;
   std::string host;  // without brackets for IPv6

@@ -2,14 +2,10 @@
 
 #include <charconv>
 
+#include "util/ascii.h"
+
 namespace wharf::registry {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool Number(std::string_view s, uint64_t* v) {
   if (s.empty() || s.size() > 19) return false;
@@ -20,13 +16,13 @@ bool Number(std::string_view s, uint64_t* v) {
 }  // namespace
 
 RangeResult ParseRange(std::string_view header, uint64_t size, ByteRange* out) {
-  header = Trim(header);
+  header = TrimAsciiSpace(header);
   if (header.substr(0, 6) != "bytes=") return RangeResult::kNone;
-  std::string_view spec = Trim(header.substr(6));
+  std::string_view spec = TrimAsciiSpace(header.substr(6));
   if (spec.find(',') != std::string_view::npos) return RangeResult::kNone;
   size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return RangeResult::kNone;
-  std::string_view a = Trim(spec.substr(0, dash)), b = Trim(spec.substr(dash + 1));
+  std::string_view a = TrimAsciiSpace(spec.substr(0, dash)), b = TrimAsciiSpace(spec.substr(dash + 1));
   uint64_t first, last;
   if (a.empty()) {  // suffix: the last n bytes
     uint64_t n;
@@ -50,12 +46,12 @@ RangeResult ParseRange(std::string_view header, uint64_t size, ByteRange* out) {
 }
 
 bool ParseContentRange(std::string_view header, ByteRange* out) {
-  std::string_view s = Trim(header);
+  std::string_view s = TrimAsciiSpace(header);
   if (s.substr(0, 6) == "bytes=") s.remove_prefix(6);
   else if (s.substr(0, 6) == "bytes ") s.remove_prefix(6);
   size_t slash = s.find('/');
   if (slash != std::string_view::npos) s = s.substr(0, slash);
-  s = Trim(s);
+  s = TrimAsciiSpace(s);
   size_t dash = s.find('-');
   if (dash == std::string_view::npos) return false;
   uint64_t a, b;
