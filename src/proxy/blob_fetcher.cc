@@ -136,7 +136,7 @@ bool BlobFetcher::LinkExisting(Upstream* up, const std::string& repo, const std:
                         [](std::string_view) { return Status(); });
   if (!st.ok() || resp.status != 200) {
     ::close(*fd);
-    f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
+    f->Publish(BlobFetch::State::kFailed, nullptr, resp.status,
                st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message());
     return true;
   }
@@ -280,7 +280,7 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
               d.str().c_str(), st.ok() ? ("upstream answered " + std::to_string(resp.status)).c_str()
                                        : st.message().c_str());
     if (published) file->Finish(false);
-    else f->Publish(BlobFetch::State::kFailed, nullptr, st.ok() ? resp.status : 0,
+    else f->Publish(BlobFetch::State::kFailed, nullptr, resp.status,
                     st.ok() ? "upstream answered " + std::to_string(resp.status) : st.message(),
                     st.code() == Code::kNoSpace);
     hash.Stop();  // before wfd closes: a pool thread may be reading it

@@ -51,6 +51,9 @@ struct ClientResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   bool has_length = false;
   uint64_t content_length = 0;
+  // A non-2xx answer's own explanation (RegistryErrorMessage of its body),
+  // filled in by Upstream; empty otherwise.
+  std::string error_message;
   std::string Header(std::string_view lower_name) const;
 };
 

@@ -4,6 +4,7 @@
 
 #include "auth/token.h"
 #include "proxy/challenge.h"
+#include "proxy/registry_error.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/log.h"
@@ -146,6 +147,7 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
       return s;
     });
     if (!st.ok()) return st;
+    if (resp->status / 100 != 2) resp->error_message = RegistryErrorMessage(error_body);
     if (resp->status == 401 && !tried_auth) {
       tried_auth = true;
       std::string ch = resp->Header("www-authenticate");
@@ -245,7 +247,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
     return s;
   };
   uint64_t offset = 0;
-  Status last;
+  std::string failures;  // every mirror's failure, for the caller's message
   ClientResponse answer;
   bool have_answer = false;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -259,27 +261,32 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
         if (served_by) *served_by = m.base.Origin();
         return Status();
       }
+      std::string why;
       if (st.ok()) {
         answer = *resp;
         have_answer = true;
-        last = Status(Code::kUnavailable, m.base.Origin() + " answered " + std::to_string(resp->status));
+        why = m.base.Origin() + " answered " + std::to_string(resp->status) +
+              (resp->error_message.empty() ? "" : " (" + resp->error_message + ")");
       } else if (refused || st.code() != Code::kUnavailable) {
         return st;
       } else {
-        last = st;
+        why = st.message();
       }
       WLOG_WARN("proxy %s: %s %s via %s: %s", cfg_.name.c_str(), method.c_str(), path.c_str(),
-                m.base.Origin().c_str(), last.message().c_str());
+                m.base.Origin().c_str(), why.c_str());
+      failures += (failures.empty() ? "" : "; ") + why;
       MarkResult(m, false);
       if (offset == before || offset == 0) break;  // nothing new arrived: next mirror
     }
   }
-  if (have_answer) {
-    *resp = answer;
+  if (!have_answer) {
+    *resp = ClientResponse();
+  } else {
+    *resp = std::move(answer);
     // Every mirror said 404: that is an answer, not an outage.
-    if (answer.status == 404) return Status();
+    if (resp->status == 404) return Status();
   }
-  return last;
+  return Status(Code::kUnavailable, failures);
 }
 
 }  // namespace wharf::proxy

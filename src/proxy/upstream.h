@@ -60,8 +60,13 @@ class Upstream {
   // Performs `method` ("GET" or "HEAD") on `path` ("/v2/<repo>/...") for
   // repository `repo`. The final response head goes to *resp. For a 2xx GET
   // the body goes to on_body (resumed transparently after cuts); for other
-  // statuses it is discarded. kUnavailable when every mirror failed; then
-  // *resp may hold the last upstream answer (e.g. a 404).
+  // statuses it is discarded, its error message kept in resp->error_message.
+  // OK with the answer in *resp when a mirror answered with a final status
+  // (2xx, 401, 403, a 404 unless failing over on 404s), and when every
+  // mirror said 404. kUnavailable when every mirror failed: the message
+  // names each mirror's failure (its status and the registry's own message,
+  // e.g. Docker Hub's pull rate limit), and *resp holds the last answer a
+  // mirror gave (e.g. a 429), or status 0 if none answered.
   // `served_by` (optional) gets the origin of the mirror that answered.
   Status Fetch(const std::string& method, const std::string& repo, const std::string& path,
                const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body,

@@ -26,12 +26,19 @@ BodyMode WaitFor(http::Exchange& ex, const std::shared_ptr<Job>& job,
   return BodyMode::kPause;
 }
 
-void UpstreamFailed(http::Response& res, const std::string& why) {
-  Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
+// `upstream_status`: the last answer a mirror gave (0: none answered). A
+// rate limit (Docker Hub's 429 for anonymous pulls) is passed on as one, so
+// that `docker pull` and the kubelet show its cause instead of a 502.
+void UpstreamFailed(http::Response& res, int upstream_status, const std::string& why) {
+  if (upstream_status == 429)
+    Fail(res, Err::kTooManyRequests, "upstream registry rate limit: " + why);
+  else
+    Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
 }
 
 void UpstreamFailed(http::Response& res, UpstreamJob& job) {
-  UpstreamFailed(res, job.status().ok() ? std::to_string(job.upstream_status()) : job.status().message());
+  UpstreamFailed(res, job.upstream_status(),
+                 job.status().ok() ? std::to_string(job.upstream_status()) : job.status().message());
 }
 
 // Upstreams answer 401/403 for repositories they do not have (Docker Hub
@@ -85,7 +92,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     else if (fetch->storage_full())
       FailStorage(ex.res, Status(Code::kNoSpace, fetch->error()));
     else
-      UpstreamFailed(ex.res, fetch->error());
+      UpstreamFailed(ex.res, fetch->upstream_status(), fetch->error());
     return BodyMode::kRespond;
   }
   // Streaming: headers now, bytes as they arrive.

@@ -1,6 +1,7 @@
 // libFuzzer target: what upstream registries send back to the proxy, i.e.
-// WWW-Authenticate challenges and the URLs of token realms and redirects;
-// also the forward-proxy settings that choose how those URLs are reached.
+// WWW-Authenticate challenges, the URLs of token realms and redirects, and
+// error bodies; also the forward-proxy settings that choose how those URLs
+// are reached.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "proxy/challenge.h"
 #include "proxy/egress.h"
+#include "proxy/registry_error.h"
 #include "proxy/url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -29,5 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const wharf::proxy::EgressProxy* via = e->For(*u);
     if (via && via->url.tls) __builtin_trap();  // only http:// proxies are accepted
   }
+  // Quoted in log lines and in the clients' JSON errors: one short line.
+  std::string why = wharf::proxy::RegistryErrorMessage(s, 64);
+  if (why.size() > 64) __builtin_trap();
+  for (char c : why)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) __builtin_trap();
   return 0;
 }

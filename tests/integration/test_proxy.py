@@ -14,7 +14,7 @@ import tls_setup
 from conftest import call, curl, free_port, partial_files
 from test_skopeo import TLS, check_dir_blobs, skopeo
 from relay import PausingRelay
-from upstream import Registry
+from upstream import RateLimitedMirror, Registry
 
 
 @pytest.fixture
@@ -160,6 +160,37 @@ def test_cold_blob_streams_while_the_upstream_holds_back_the_rest(make_wharf, up
         assert "sha256:" + hashlib.sha256(c.buf).hexdigest() == layer
         c.close()
         assert call("HEAD", f"{w.url}/v2/library/slow/blobs/{layer}").status == 200
+    finally:
+        relay.close()
+
+
+def test_client_hanging_up_mid_blob_does_not_waste_the_fill(make_wharf, upstream, tmp_path):
+    """docker pull interrupted with ^C, then run again: the fill the first
+    client started goes on without it, so the retry reads from disk and the
+    upstream sends the blob once."""
+    up = upstream()
+    path = big_file(tmp_path, 8)
+    layer = push_raw_blob(up, "library/quit", path)
+    os.unlink(path)
+    relay = PausingRelay(up.port, after=2 << 20)
+    try:
+        w = make_wharf(env=proxy_env(relay.url)).start()
+        relay.armed = True
+        c = w.connect()
+        c.sendall(f"GET /v2/library/quit/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert relay.paused.wait(20)
+        while len(c.buf) < 1 << 20:
+            c._fill()
+        c.close()  # the only client goes away while the upstream holds the rest
+        relay.release.set()
+        deadline = time.time() + 20
+        while not on_disk(w, layer) and time.time() < deadline:
+            time.sleep(0.05)
+        assert on_disk(w, layer)
+        r = subprocess.run(["curl", "-sS", f"{w.url}/v2/library/quit/blobs/{layer}"], capture_output=True)
+        assert images.sha256(r.stdout) == layer
+        assert up.requests("GET", "/blobs/" + layer) == 1
+        assert partial_files(w.env["WHARF_STORAGE_ROOT"]) == []
     finally:
         relay.close()
 
@@ -453,6 +484,34 @@ def silent_listener():
     s.bind(("127.0.0.1", 0))
     s.listen(16)
     return s
+
+
+def test_upstream_rate_limit_is_passed_on_or_failed_over(make_wharf, upstream, tmp_path):
+    """Docker Hub's 429 past its pull rate limit (nginx answering as it
+    does). With no other mirror the client gets 429 TOOMANYREQUESTS with
+    Docker Hub's own words, which is what `docker pull` and the kubelet then
+    show, instead of an anonymous 502; with another mirror the pull goes on
+    there."""
+    up = upstream()
+    mdigest, blobs = seed(up, tmp_path)
+    limited = RateLimitedMirror(str(tmp_path / "limited"), up)
+    try:
+        w = make_wharf(env=proxy_env(limited.url)).start()
+        for path in ("manifests/v1", f"manifests/{mdigest}", f"blobs/{blobs[-1]}"):
+            r = call("GET", f"{w.url}/v2/library/app/{path}")
+            assert r.status == 429 and r.code() == "TOOMANYREQUESTS", (path, r)
+            message = r.json()["errors"][0]["message"]
+            assert "upstream registry rate limit" in message and "You have reached your pull rate limit" in message
+            assert limited.url in message
+        assert not on_disk(w, blobs[-1])
+        assert partial_files(w.env["WHARF_STORAGE_ROOT"]) == []
+        assert "TOOMANYREQUESTS: You have reached your pull rate limit" in w.stderr() + w.stdout()
+        # HEADs, which Docker Hub does not count, still work.
+        assert call("HEAD", f"{w.url}/v2/library/app/blobs/{blobs[-1]}").status == 200
+        w2 = make_wharf(env=proxy_env(limited.url, up.url)).start()
+        assert pull(w2, tmp_path, "library/app:v1") == set(blobs)
+    finally:
+        limited.stop()
 
 
 def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_path):

@@ -1,5 +1,7 @@
 """Debian's docker-registry (the reference registry, distribution 2.8) as an
-upstream on a loopback port, with its access log for counting requests."""
+upstream on a loopback port, with its access log for counting requests; and
+Debian's nginx in front of one, refusing pulls as Docker Hub does past its
+pull rate limit."""
 import os
 import re
 import ssl
@@ -8,6 +10,20 @@ import time
 import urllib.request
 
 from conftest import free_port
+
+
+def wait_for_v2(url, log_path, ctx=None):
+    """Waits until `url`/v2/ answers (200, or 401 with auth)."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/v2/", timeout=1, context=ctx)
+            return
+        except urllib.error.HTTPError:
+            return  # 401 with auth: it is up
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not start: " + open(log_path).read())
 
 
 class Registry:
@@ -48,17 +64,8 @@ class Registry:
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", self.config],
                                      stdout=self.log, stderr=self.log)
-        ctx = ssl.create_default_context(cafile=self.tls[0]) if self.tls else None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/v2/", timeout=1, context=ctx)
-                return self
-            except urllib.error.HTTPError:
-                return self  # 401 with auth: it is up
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("docker-registry did not start: " + open(self.log_path).read())
+        wait_for_v2(self.url, self.log_path, ssl.create_default_context(cafile=self.tls[0]) if self.tls else None)
+        return self
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -88,3 +95,43 @@ class Registry:
         hexd = digest.split(":", 1)[1]
         return os.path.join(self.root, "docker", "registry", "v2", "blobs", "sha256", hexd[:2],
                             hexd, "data")
+
+
+# What Docker Hub answers an anonymous client past its pull rate limit.
+RATE_LIMIT_BODY = ('{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit. '
+                   'You may increase the limit by authenticating and upgrading: '
+                   'https://www.docker.com/increase-rate-limit"}]}')
+
+
+class RateLimitedMirror:
+    """nginx in front of `registry`: /v2/ and HEADs (which Docker Hub does
+    not count) are passed on; every other request gets Docker Hub's 429."""
+
+    def __init__(self, tmp, registry):
+        os.makedirs(tmp, exist_ok=True)
+        self.port = free_port()
+        self.log_path = os.path.join(tmp, "error.log")
+        conf = os.path.join(tmp, "nginx.conf")
+        temp = " ".join(f"{k}_temp_path {tmp};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        with open(conf, "w") as f:
+            f.write(f"""daemon off; master_process off; pid {tmp}/nginx.pid; error_log {self.log_path};
+events {{ }}
+http {{ access_log {tmp}/access.log; {temp}
+  server {{ listen 127.0.0.1:{self.port};
+    location = /v2/ {{ proxy_pass {registry.url}; }}
+    location /v2/ {{
+      if ($request_method != HEAD) {{ return 429 '{RATE_LIMIT_BODY}'; }}
+      proxy_pass {registry.url};
+    }}
+    default_type application/json;
+  }}
+}}
+""")
+        self.proc = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for_v2(self.url, self.log_path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/challenge.h"
+#include "proxy/registry_error.h"
 #include "proxy/url.h"
 
 namespace wharf::proxy {
@@ -35,6 +36,27 @@ TEST(UrlTest, RejectsEmptyHostsAndInjection) {
   EXPECT_EQ(r->Origin() + r->path, "https://r.example:5000/blobs/elsewhere?sig=1");
   EXPECT_FALSE(base->Resolve("/a\r\nX: y").ok());
   EXPECT_FALSE(base->Resolve("relative").ok());
+}
+
+TEST(RegistryErrorTest, DockerHubRateLimitAndOtherBodies) {
+  EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your )"
+                                 R"(pull rate limit. You may increase the limit by authenticating."}]})"),
+            "TOOMANYREQUESTS: You have reached your pull rate limit. You may increase the limit by authenticating.");
+  EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"code":"UNAVAILABLE"}]})"), "UNAVAILABLE");
+  EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"message":"down for maintenance"},{"code":"X"}]})"),
+            "down for maintenance");
+  // Not a registry's error body: nothing to quote.
+  for (const char* other : {"", "<html><body>429 Too Many Requests</body></html>", "{}", R"({"errors":[]})",
+                            R"({"errors":"no"})", R"({"errors":[7]})", R"({"errors":[{"code":5}]})", "{\"errors\":["})
+    EXPECT_EQ(RegistryErrorMessage(other), "") << other;
+}
+
+TEST(RegistryErrorTest, MadeSafeForLogsAndCut) {
+  EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"code":"A","message":"line\r\nX-Injected: 1\u0000"}]})"),
+            "A: line  X-Injected: 1 ");
+  std::string longer = "{\"errors\":[{\"message\":\"" + std::string(10, 'a') + "\u00e9\u00e9\"}]}";
+  EXPECT_EQ(RegistryErrorMessage(longer, 12), std::string(10, 'a') + "\xc3\xa9");
+  EXPECT_EQ(RegistryErrorMessage(longer, 11), std::string(10, 'a'));  // never half a character
 }
 
 TEST(ChallengeTest, BearerWithQuotedCommas) {
