@@ -4,7 +4,7 @@
 
 #include "auth/token.h"
 #include "proxy/challenge.h"
-#include "proxy/registry_error.h"
+#include "proxy/registry_answer.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/log.h"
@@ -147,6 +147,7 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
       return s;
     });
     if (!st.ok()) return st;
+    if (same_origin) NoteRateLimit(m, *resp);
     if (resp->status / 100 != 2) resp->error_message = RegistryErrorMessage(error_body);
     if (resp->status == 401 && !tried_auth) {
       tried_auth = true;
@@ -217,12 +218,23 @@ void Upstream::Probe(size_t i) {
             unhealthy_ms_);
 }
 
-std::vector<std::pair<std::string, bool>> Upstream::Health() {
+std::vector<Upstream::MirrorState> Upstream::Mirrors() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::pair<std::string, bool>> out;
+  std::vector<MirrorState> out;
   const int64_t now = MonotonicMs();
-  for (const Mirror& m : mirrors_) out.emplace_back(m.base.Origin(), m.unhealthy_until_ms <= now);
+  for (const Mirror& m : mirrors_)
+    out.push_back(MirrorState{m.base.Origin(), m.unhealthy_until_ms <= now, m.ratelimit_limit,
+                              m.ratelimit_remaining});
   return out;
+}
+
+void Upstream::NoteRateLimit(Mirror& m, const ClientResponse& resp) {
+  const int64_t limit = RateLimitCount(resp.Header("ratelimit-limit"));
+  const int64_t remaining = RateLimitCount(resp.Header("ratelimit-remaining"));
+  if (limit < 0 && remaining < 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  m.ratelimit_limit = limit;
+  m.ratelimit_remaining = remaining;
 }
 
 Status Upstream::Fetch(const std::string& method, const std::string& repo, const std::string& path,

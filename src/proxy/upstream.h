@@ -84,8 +84,17 @@ class Upstream {
   // Cuts every upstream call in progress and fails later ones at once: for
   // shutdown (see HttpClient::Abort).
   void Abort() { client_.Abort(); }
-  // "origin=healthy|unhealthy" for each mirror, for metrics.
-  std::vector<std::pair<std::string, bool>> Health();
+  struct MirrorState {
+    std::string origin;
+    bool healthy = true;  // false while skipped
+    // The pull rate limit the mirror announced on its latest answer that
+    // had one (RateLimit-Limit / RateLimit-Remaining, as Docker Hub sends
+    // on manifest requests, HEAD included); -1 when it never did.
+    int64_t ratelimit_limit = -1;
+    int64_t ratelimit_remaining = -1;
+  };
+  // Each mirror's state, in configuration order, for metrics.
+  std::vector<MirrorState> Mirrors();
 
  private:
   struct Mirror {
@@ -93,6 +102,7 @@ class Upstream {
     int failures = 0;
     int64_t unhealthy_until_ms = 0;
     bool basic = false;  // answered a Basic challenge before
+    int64_t ratelimit_limit = -1, ratelimit_remaining = -1;  // see MirrorState
   };
   struct Token {
     std::string value;
@@ -106,6 +116,8 @@ class Upstream {
   Status GetToken(const Mirror& m, const std::string& challenge, const std::string& repo,
                   std::string* token);
   void MarkResult(Mirror& m, bool ok);
+  // Keeps the rate limit an answer of `m` announced, if any.
+  void NoteRateLimit(Mirror& m, const ClientResponse& resp);
   void MarkDown(Mirror& m);  // caller holds mu_
 
   UpstreamConfig cfg_;

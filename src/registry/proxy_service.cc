@@ -194,11 +194,34 @@ std::string ProxyService::RenderMetrics() {
   std::string out = metrics_.Render();
   out += "# HELP wharf_proxy_mirror_healthy 1 if the mirror is in use, 0 while it is skipped.\n"
          "# TYPE wharf_proxy_mirror_healthy gauge\n";
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [name, up] : upstreams_)
-    for (auto& [origin, ok] : up->Health())
-      out += "wharf_proxy_mirror_healthy{registry=\"" + name + "\",mirror=\"" + origin + "\"} " +
-             (ok ? "1" : "0") + "\n";
+  std::vector<std::pair<std::string, proxy::Upstream::MirrorState>> mirrors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [name, up] : upstreams_)
+      for (auto& m : up->Mirrors()) mirrors.emplace_back(name, std::move(m));
+  }
+  auto label = [](const std::string& registry, const proxy::Upstream::MirrorState& m) {
+    return "{registry=\"" + registry + "\",mirror=\"" + m.origin + "\"} ";
+  };
+  for (const auto& [name, m] : mirrors)
+    out += "wharf_proxy_mirror_healthy" + label(name, m) + (m.healthy ? "1" : "0") + "\n";
+  // Only for mirrors that announce a rate limit (Docker Hub): an alert on
+  // "remaining" fires before pulls start failing with 429.
+  auto gauge = [&](const std::string& metric, const char* help,
+                   int64_t proxy::Upstream::MirrorState::*field) {
+    bool any = false;
+    for (const auto& [name, m] : mirrors) {
+      if (m.*field < 0) continue;
+      if (!any) out += "# HELP " + metric + " " + help + "\n# TYPE " + metric + " gauge\n";
+      any = true;
+      out += metric + label(name, m) + std::to_string(m.*field) + "\n";
+    }
+  };
+  gauge("wharf_proxy_mirror_ratelimit_limit", "Pulls the mirror allows per window (its RateLimit-Limit).",
+        &proxy::Upstream::MirrorState::ratelimit_limit);
+  gauge("wharf_proxy_mirror_ratelimit_remaining",
+        "Pulls left in the mirror's window (its latest RateLimit-Remaining).",
+        &proxy::Upstream::MirrorState::ratelimit_remaining);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // libFuzzer target: what upstream registries send back to the proxy, i.e.
-// WWW-Authenticate challenges, the URLs of token realms and redirects, and
-// error bodies; also the forward-proxy settings that choose how those URLs
-// are reached.
+// WWW-Authenticate challenges, the URLs of token realms and redirects,
+// error bodies and rate-limit headers; also the forward-proxy settings that
+// choose how those URLs are reached.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,7 +9,7 @@
 
 #include "proxy/challenge.h"
 #include "proxy/egress.h"
-#include "proxy/registry_error.h"
+#include "proxy/registry_answer.h"
 #include "proxy/url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -36,5 +36,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (why.size() > 64) __builtin_trap();
   for (char c : why)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) __builtin_trap();
+  if (wharf::proxy::RateLimitCount(s) < -1) __builtin_trap();
   return 0;
 }

@@ -508,8 +508,18 @@ def test_upstream_rate_limit_is_passed_on_or_failed_over(make_wharf, upstream, t
         assert "TOOMANYREQUESTS: You have reached your pull rate limit" in w.stderr() + w.stdout()
         # HEADs, which Docker Hub does not count, still work.
         assert call("HEAD", f"{w.url}/v2/library/app/blobs/{blobs[-1]}").status == 200
+        # What the mirror announced, for an alert before pulls fail.
+        m = call("GET", f"{w.url}/metrics").body.decode()
+        labels = f'{{registry="docker.io",mirror="{limited.url}"}}'
+        assert f"wharf_proxy_mirror_ratelimit_limit{labels} 100\n" in m
+        assert f"wharf_proxy_mirror_ratelimit_remaining{labels} 0\n" in m
+        assert "# TYPE wharf_proxy_mirror_ratelimit_remaining gauge" in m
         w2 = make_wharf(env=proxy_env(limited.url, up.url)).start()
         assert pull(w2, tmp_path, "library/app:v1") == set(blobs)
+        # A mirror that never announced a limit has no such figures.
+        m = call("GET", f"{w2.url}/metrics").body.decode()
+        assert f'wharf_proxy_mirror_healthy{{registry="docker.io",mirror="{up.url}"}} 1' in m
+        assert f'ratelimit_limit{{registry="docker.io",mirror="{up.url}"}}' not in m
     finally:
         limited.stop()
 

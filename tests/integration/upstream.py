@@ -105,7 +105,9 @@ RATE_LIMIT_BODY = ('{"errors":[{"code":"TOOMANYREQUESTS","message":"You have rea
 
 class RateLimitedMirror:
     """nginx in front of `registry`: /v2/ and HEADs (which Docker Hub does
-    not count) are passed on; every other request gets Docker Hub's 429."""
+    not count) are passed on; every other request gets Docker Hub's 429.
+    Every answer announces the limit as Docker Hub does: 100 pulls per six
+    hours, none left."""
 
     def __init__(self, tmp, registry):
         os.makedirs(tmp, exist_ok=True)
@@ -118,6 +120,8 @@ class RateLimitedMirror:
 events {{ }}
 http {{ access_log {tmp}/access.log; {temp}
   server {{ listen 127.0.0.1:{self.port};
+    add_header RateLimit-Limit "100;w=21600" always;
+    add_header RateLimit-Remaining "0;w=21600" always;
     location = /v2/ {{ proxy_pass {registry.url}; }}
     location /v2/ {{
       if ($request_method != HEAD) {{ return 429 '{RATE_LIMIT_BODY}'; }}

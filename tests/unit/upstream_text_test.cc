@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/challenge.h"
-#include "proxy/registry_error.h"
+#include "proxy/registry_answer.h"
 #include "proxy/url.h"
 
 namespace wharf::proxy {
@@ -38,7 +38,7 @@ TEST(UrlTest, RejectsEmptyHostsAndInjection) {
   EXPECT_FALSE(base->Resolve("relative").ok());
 }
 
-TEST(RegistryErrorTest, DockerHubRateLimitAndOtherBodies) {
+TEST(RegistryAnswerTest, DockerHubRateLimitAndOtherBodies) {
   EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your )"
                                  R"(pull rate limit. You may increase the limit by authenticating."}]})"),
             "TOOMANYREQUESTS: You have reached your pull rate limit. You may increase the limit by authenticating.");
@@ -51,12 +51,20 @@ TEST(RegistryErrorTest, DockerHubRateLimitAndOtherBodies) {
     EXPECT_EQ(RegistryErrorMessage(other), "") << other;
 }
 
-TEST(RegistryErrorTest, MadeSafeForLogsAndCut) {
+TEST(RegistryAnswerTest, MadeSafeForLogsAndCut) {
   EXPECT_EQ(RegistryErrorMessage(R"({"errors":[{"code":"A","message":"line\r\nX-Injected: 1\u0000"}]})"),
             "A: line  X-Injected: 1 ");
   std::string longer = "{\"errors\":[{\"message\":\"" + std::string(10, 'a') + "\u00e9\u00e9\"}]}";
   EXPECT_EQ(RegistryErrorMessage(longer, 12), std::string(10, 'a') + "\xc3\xa9");
   EXPECT_EQ(RegistryErrorMessage(longer, 11), std::string(10, 'a'));  // never half a character
+}
+
+TEST(RegistryAnswerTest, RateLimitHeaders) {
+  EXPECT_EQ(RateLimitCount("100;w=21600"), 100);
+  EXPECT_EQ(RateLimitCount(" 76 ; w=21600"), 76);
+  EXPECT_EQ(RateLimitCount("0"), 0);
+  for (const char* bad : {"", ";w=21600", "-1;w=1", "7x;w=1", "many", "99999999999999999999999"})
+    EXPECT_EQ(RateLimitCount(bad), -1) << bad;
 }
 
 TEST(ChallengeTest, BearerWithQuotedCommas) {

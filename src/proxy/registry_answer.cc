@@ -1,6 +1,10 @@
-#include "proxy/registry_error.h"
+#include "proxy/registry_answer.h"
+
+#include <charconv>
 
 #include <nlohmann/json.hpp>
+
+#include "util/ascii.h"
 
 namespace wharf::proxy {
 
@@ -24,6 +28,13 @@ std::string RegistryErrorMessage(std::string_view body, size_t max_chars) {
     out.resize(cut);
   }
   return out;
+}
+
+int64_t RateLimitCount(std::string_view value) {
+  std::string_view count = TrimAsciiSpace(value.substr(0, value.find(';')));
+  int64_t n = -1;
+  auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+  return ec == std::errc() && end == count.data() + count.size() && n >= 0 ? n : -1;
 }
 
 }  // namespace wharf::proxy
