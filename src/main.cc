@@ -92,6 +92,7 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
 }
 
 int CheckConfig(const Config& cfg) {
+  for (const std::string& w : cfg.ignored_env) fprintf(stderr, "wharf: warning: %s\n", w.c_str());
   printf("%s\n", Describe(cfg).c_str());
   return 0;
 }
@@ -153,6 +154,7 @@ int Serve(const Config& cfg) {
   log::ParseLevel(cfg.log_level, &lv);
   log::SetLevel(lv);
   signal(SIGPIPE, SIG_IGN);
+  for (const std::string& w : cfg.ignored_env) WLOG_WARN("%s", w.c_str());
 
   int workers = cfg.http.workers ? static_cast<int>(cfg.http.workers)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "config/registry_env.h"
 #include "proxy/egress.h"
 #include "util/ascii.h"
 #include "util/log.h"
@@ -499,13 +500,19 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     Status st = AddHeaderValues(name, FlowList(value), &hs);
     if (!st.ok()) return Invalid(var + ": " + st.message());
   }
+  cfg->ignored_env.clear();
   for (const auto& kv : env) {
     const std::string& var = kv.first;  // a named variable: clang 14 cannot capture bindings
+    const bool named = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
+                                   [&](auto& p) { return var == p.first; });
+    if (var.rfind("REGISTRY_", 0) == 0 && !named && var.rfind(kHeaderVar, 0) != 0) {
+      RegistryEnvVerdict v = JudgeRegistryEnv(var, kv.second);
+      if (v.kind == RegistryEnvVerdict::kRefused) return Invalid(v.message);
+      if (v.kind == RegistryEnvVerdict::kIgnored) cfg->ignored_env.push_back(v.message);
+    }
     if (var.rfind("WHARF_", 0) != 0) continue;
-    bool known = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
-                             [&](auto& p) { return var == p.first; }) ||
-                 std::any_of(leaves.begin(), leaves.end(),
-                             [&](const Leaf& l) { return var == EnvNameFor(l.path); });
+    bool known = named || std::any_of(leaves.begin(), leaves.end(),
+                                      [&](const Leaf& l) { return var == EnvNameFor(l.path); });
     if (!known) return Invalid(var + ": unknown WHARF_* variable");
   }
   return Status();

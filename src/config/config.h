@@ -121,6 +121,9 @@ struct Config {
   StorageConfig storage;
   AuthConfig auth;
   ProxyConfig proxy;
+  // REGISTRY_* variables that were set but change nothing here, one line
+  // each with what to use instead (see registry_env.h); logged at start.
+  std::vector<std::string> ignored_env;
 };
 
 // Parses JSON text (with // and /* */ comments) over `base`. Unknown keys and
@@ -131,7 +134,9 @@ Status ApplyJson(std::string_view text, std::string_view origin, Config* cfg);
 Status ApplyFile(const std::string& path, Config* cfg);
 
 // Applies REGISTRY_* and WHARF_* variables from `env` (a name -> value map,
-// normally the process environment). Errors name the variable.
+// normally the process environment). Errors name the variable. REGISTRY_*
+// variables that Wharf does not map are judged by JudgeRegistryEnv: another
+// storage driver is an error, the ones it ignores go to cfg->ignored_env.
 Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg);
 
 // Returns the process environment as a map (only the variables Wharf reads).

@@ -257,6 +257,23 @@ def test_check_config_prints_and_masks(tmp_path):
     assert "hunter2" not in r.stdout
 
 
+def test_registry_variables_wharf_ignores_are_named(make_wharf):
+    """A compose file written for registry:2: what Wharf ignores is said, at
+    check-config and in the log at start, with what to use instead."""
+    env = {"REGISTRY_HTTP_SECRET": "x", "REGISTRY_PROXY_TTL": "168h", "REGISTRY_HTTP_DEBUG_ADDR": ":5001"}
+    r = subprocess.run([WHARF_BIN, "check-config"], env={"PATH": "/usr/bin:/bin", **env},
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "wharf: warning: REGISTRY_HTTP_DEBUG_ADDR is ignored: /metrics is served on the main port (http.addr)",
+        "wharf: warning: REGISTRY_PROXY_TTL is ignored: cached blobs are evicted by size (proxy.cache_max_bytes) "
+        "and tags revalidated after proxy.manifest_ttl_seconds"]
+    w = make_wharf(env=env).start()
+    log = w.stderr() + w.stdout()
+    assert "REGISTRY_PROXY_TTL is ignored" in log and "REGISTRY_HTTP_DEBUG_ADDR is ignored" in log
+    assert "REGISTRY_HTTP_SECRET" not in log  # needless here: upload state is kept server-side
+
+
 def test_bad_config_exits_2_with_one_line(tmp_path):
     cases = [
         ({"WHARF_WORKERS": "many"}, None, "WHARF_WORKERS: 'many' is not a non-negative integer"),
@@ -266,6 +283,8 @@ def test_bad_config_exits_2_with_one_line(tmp_path):
          None, "http.tls.certificate: cannot read '/missing.crt'"),
         ({"HTTPS_PROXY": "socks5://127.0.0.1:1080"}, None,
          "proxy.https_proxy (or HTTPS_PROXY): socks5: only http:// proxies are supported"),
+        ({"REGISTRY_STORAGE": "s3", "REGISTRY_STORAGE_S3_BUCKET": "images"}, None,
+         "s3 storage is not supported: Wharf stores on the local filesystem (storage.root)"),
     ]
     for env, cfg, want in cases:
         args = [WHARF_BIN, "check-config"]

@@ -85,6 +85,40 @@ TEST(ConfigTest, RegistryEnvOverrides) {
   EXPECT_NE(Describe(c).find("********"), std::string::npos);
 }
 
+// A registry:2 compose file's other variables: none is dropped silently.
+TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
+  Config c;
+  Status st = ApplyEnv({{"REGISTRY_HTTP_SECRET", "s3cr3t"},
+                        {"REGISTRY_STORAGE", "filesystem"},
+                        {"REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", "inmemory"},
+                        {"REGISTRY_PROXY_TTL", "168h"},
+                        {"REGISTRY_NOTIFICATIONS_ENDPOINTS", "[]"},
+                        {"REGISTRY_SOMETHING_NEW", "1"},
+                        {"REGISTRY_HTTP_HEADERS_X-Frame-Options", "[DENY]"},
+                        {"REGISTRY_STORAGE_DELETE_ENABLED", "true"}},
+                       &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(c.ignored_env.size(), 3u);
+  EXPECT_EQ(c.ignored_env[0], "REGISTRY_NOTIFICATIONS_ENDPOINTS is ignored: webhook notifications are not supported");
+  EXPECT_NE(c.ignored_env[1].find("REGISTRY_PROXY_TTL is ignored: cached blobs are evicted by size "
+                                  "(proxy.cache_max_bytes)"),
+            std::string::npos);
+  EXPECT_EQ(c.ignored_env[2], "REGISTRY_SOMETHING_NEW is ignored: Wharf has no such setting");
+  EXPECT_TRUE(c.storage.delete_enabled);
+  // Another storage driver would put the data where the user does not look.
+  for (const auto& [var, value] : std::vector<std::pair<std::string, std::string>>{
+           {"REGISTRY_STORAGE", "s3"}, {"REGISTRY_STORAGE_S3_BUCKET", "images"},
+           {"REGISTRY_STORAGE_AZURE_CONTAINER", "c"}, {"REGISTRY_STORAGE_GCS_BUCKET", "b"}}) {
+    Config d;
+    st = ApplyEnv({{var, value}}, &d);
+    ASSERT_FALSE(st.ok()) << var;
+    EXPECT_EQ(st.message().rfind(var + ": ", 0), 0u) << st.message();
+    EXPECT_NE(st.message().find("storage is not supported: Wharf stores on the local filesystem (storage.root)"),
+              std::string::npos)
+        << st.message();
+  }
+}
+
 TEST(ConfigTest, EnvOverridesFile) {
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());

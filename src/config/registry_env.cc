@@ -1,0 +1,57 @@
+#include "config/registry_env.h"
+
+#include <string_view>
+
+#include "util/ascii.h"
+
+namespace wharf {
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+constexpr std::string_view kNeedless[] = {
+    "REGISTRY_HTTP_SECRET", "REGISTRY_STORAGE_CACHE_", "REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS",
+    "REGISTRY_STORAGE_REDIRECT_", "REGISTRY_REDIS_"};
+
+constexpr std::string_view kOtherDrivers[] = {"REGISTRY_STORAGE_S3", "REGISTRY_STORAGE_AZURE",
+                                              "REGISTRY_STORAGE_GCS", "REGISTRY_STORAGE_SWIFT",
+                                              "REGISTRY_STORAGE_OSS", "REGISTRY_STORAGE_INMEMORY"};
+
+// Prefix -> what to do instead.
+constexpr std::pair<std::string_view, std::string_view> kInstead[] = {
+    {"REGISTRY_PROXY_TTL",
+     "cached blobs are evicted by size (proxy.cache_max_bytes) and tags revalidated after "
+     "proxy.manifest_ttl_seconds"},
+    {"REGISTRY_NOTIFICATIONS_", "webhook notifications are not supported"},
+    {"REGISTRY_HTTP_DEBUG_", "/metrics is served on the main port (http.addr)"},
+    {"REGISTRY_HTTP_TLS_LETSENCRYPT_", "give the certificate and key files (http.tls.certificate, http.tls.key)"},
+    {"REGISTRY_LOG_ACCESSLOG_", "set http.access_log (WHARF_HTTP_ACCESS_LOG=off)"},
+    {"REGISTRY_STORAGE_MAINTENANCE_READONLY", "to refuse pushes set proxy.read_only"},
+    {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_",
+     "abandoned uploads are removed after storage.upload_expiry_minutes"},
+    {"REGISTRY_AUTH_TOKEN_", "Wharf issues its own tokens (auth.token.enabled)"},
+};
+
+constexpr std::string_view kLocalOnly =
+    "storage is not supported: Wharf stores on the local filesystem (storage.root)";
+
+}  // namespace
+
+RegistryEnvVerdict JudgeRegistryEnv(const std::string& name, const std::string& value) {
+  if (name == "REGISTRY_STORAGE") {
+    std::string driver = AsciiLower(TrimAsciiSpace(value));
+    if (driver.empty() || driver == "filesystem") return {};
+    return {RegistryEnvVerdict::kRefused, name + ": " + driver + " " + std::string(kLocalOnly)};
+  }
+  for (std::string_view d : kOtherDrivers)
+    if (StartsWith(name, d))
+      return {RegistryEnvVerdict::kRefused,
+              name + ": " + AsciiLower(d.substr(d.rfind('_') + 1)) + " " + std::string(kLocalOnly)};
+  for (std::string_view n : kNeedless)
+    if (StartsWith(name, n)) return {};
+  for (const auto& [prefix, instead] : kInstead)
+    if (StartsWith(name, prefix)) return {RegistryEnvVerdict::kIgnored, name + " is ignored: " + std::string(instead)};
+  return {RegistryEnvVerdict::kIgnored, name + " is ignored: Wharf has no such setting"};
+}
+
+}  // namespace wharf
