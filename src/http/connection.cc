@@ -442,8 +442,8 @@ void Connection::PrepareResponse() {
   }
   body_off_ = 0;
   if (res_.stream) {
-    file_off_ = 0;
-    file_end_ = res_.stream->length();
+    file_off_ = res_.stream_offset;
+    file_end_ = res_.stream_offset + res_.stream_length;
     res_.stream->Subscribe(w_);
     stream_subscribed_ = true;
   } else {
@@ -540,8 +540,9 @@ bool Connection::Flush() {
           Close();  // the upstream fetch failed: the client must not see a complete body
           return false;
         }
-        // Hold back the last byte until the digest is verified: a corrupt
-        // download then ends as a truncated response, never a complete one.
+        // Hold back the last byte (of the range asked for) until the digest
+        // is verified: a corrupt download then ends as a truncated
+        // response, never a complete one.
         const bool done = res_.stream->state() == GrowingFile::State::kDone;
         limit = done ? file_end_ : std::min(res_.stream->available(), file_end_ ? file_end_ - 1 : 0);
         if (file_off_ >= limit && tls_buf_off_ == tls_buf_len_) {

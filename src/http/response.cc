@@ -15,6 +15,7 @@ void Response::Reset() {
   body.clear();
   shared_body.reset();
   stream.reset();
+  stream_offset = stream_length = 0;
   if (file.fd >= 0) ::close(file.fd);
   file = FileRange{};
   content_length.reset();
@@ -44,6 +45,13 @@ void Response::SetFile(int st, int fd, uint64_t offset, uint64_t length) {
   status = st;
   if (file.fd >= 0) ::close(file.fd);
   file = FileRange{fd, offset, length};
+}
+
+void Response::SetStream(int st, std::shared_ptr<GrowingFile> s, uint64_t offset, uint64_t length) {
+  status = st;
+  stream = std::move(s);
+  stream_offset = offset;
+  stream_length = length;
 }
 
 void AppendJsonEscaped(std::string* out, std::string_view s) {
@@ -96,7 +104,7 @@ std::string CannedError(int status, std::string_view code, std::string_view mess
 uint64_t Response::BodySize() const {
   if (content_length) return *content_length;
   if (file.fd >= 0) return file.length;
-  if (stream) return stream->length();
+  if (stream) return stream_length;
   return Bytes().size();
 }
 

@@ -33,6 +33,8 @@ struct Response {
   std::shared_ptr<const std::string> shared_body;
   FileRange file;
   std::shared_ptr<GrowingFile> stream;  // a live stream (see growing_file.h)
+  uint64_t stream_offset = 0;           // the part of `stream` sent: from here,
+  uint64_t stream_length = 0;           // this many bytes (see SetStream)
   std::optional<uint64_t> content_length;  // overrides the body size (HEAD)
   bool close = false;    // close the connection after this response
 
@@ -42,6 +44,9 @@ struct Response {
   ~Response() { Reset(); }
 
   void Reset();
+  // Answers with bytes [offset, offset + length) of a live stream.
+  // REQUIRES: offset + length <= s->length().
+  void SetStream(int status, std::shared_ptr<GrowingFile> s, uint64_t offset, uint64_t length);
   bool answered() const { return status != 0; }
 
   void AddHeader(std::string_view name, std::string_view value);

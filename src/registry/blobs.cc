@@ -22,12 +22,9 @@ bool ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const D
   const std::string dg = d.str();
   if (req.IsHead() && !req.Find("Range") && !req.Find("If-None-Match")) {
     // The link record has the size: a HEAD needs no file at all.
-    res.status = 200;
+    uint64_t offset = 0, length = 0;
+    res.status = PlanBlobBody(req, linked_size, dg, res, &offset, &length);  // 200
     res.content_length = linked_size;
-    res.AddHeader("Content-Type", "application/octet-stream");
-    res.AddHeader("Docker-Content-Digest", dg);
-    res.AddHeader("ETag", ETagOf(dg));
-    res.AddHeader("Accept-Ranges", "bytes");
     return true;
   }
   uint64_t size = 0;
@@ -50,33 +47,44 @@ bool ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const D
     if (!st.ok()) WLOG_ERROR("quarantine of %s failed: %s", dg.c_str(), st.ToString().c_str());
     return false;
   }
-  const std::string etag = ETagOf(dg);
+  uint64_t offset = 0, length = 0;
+  const int status = PlanBlobBody(req, size, dg, res, &offset, &length);
+  if (status == 200 || status == 206)
+    res.SetFile(status, *fd, offset, length);
+  else
+    ::close(*fd);
+  if (status != 416) res.AddHeader("Cache-Control", "max-age=31536000");
+  return true;
+}
+
+int PlanBlobBody(const http::Request& req, uint64_t size, const std::string& digest, http::Response& res,
+                 uint64_t* offset, uint64_t* length) {
+  const std::string etag = ETagOf(digest);
   ByteRange r;
   RangeResult rr = RangeResult::kNone;
   if (const std::string* h = req.Find("Range")) rr = ParseRange(*h, size, &r);
   const std::string* inm = req.Find("If-None-Match");
+  int status = 200;
+  *offset = 0;
+  *length = size;
   if (inm && NoneMatch(*inm, etag)) {
-    ::close(*fd);
-    res.status = 304;
+    status = res.status = 304;
   } else if (rr == RangeResult::kUnsatisfiable) {
-    ::close(*fd);
     Fail(res, Err::kRangeInvalid, "requested range not satisfiable");
     res.AddHeader("Content-Range", "bytes */" + std::to_string(size));
+    status = 416;
   } else if (rr == RangeResult::kOk) {
-    res.SetFile(206, *fd, r.first, r.length());
-    res.AddHeader("Content-Range", "bytes " + std::to_string(r.first) + "-" +
-                                       std::to_string(r.last) + "/" + std::to_string(size));
-  } else {
-    res.SetFile(200, *fd, 0, size);
+    status = 206;
+    *offset = r.first;
+    *length = r.length();
+    res.AddHeader("Content-Range", "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
+                                       std::to_string(size));
   }
-  if (res.status != 416) {
-    res.AddHeader("Content-Type", "application/octet-stream");
-    res.AddHeader("Cache-Control", "max-age=31536000");
-  }
-  res.AddHeader("Docker-Content-Digest", dg);
+  if (status != 416) res.AddHeader("Content-Type", "application/octet-stream");
+  res.AddHeader("Docker-Content-Digest", digest);
   res.AddHeader("ETag", etag);
   res.AddHeader("Accept-Ranges", "bytes");
-  return true;
+  return status;
 }
 
 BodyMode BlobBegin(Services& s, http::Exchange& ex) {

@@ -27,6 +27,14 @@ using BodyMode = http::Handler::BodyMode;
 // gets.
 bool ServeBlob(Services& s, http::Exchange& ex, const std::string& repo, const Digest& d,
                uint64_t linked_size);
+// How to answer a GET of blob `digest` (`size` bytes) as the request's
+// If-None-Match and Range ask. Returns 304 or 416 with `res` answered, or
+// 200/206 with the part to send in [*offset, *offset + *length), which the
+// caller sets as the body with that status. Either way the blob headers
+// (Docker-Content-Digest, ETag, Accept-Ranges, Content-Type, Content-Range)
+// are added.
+int PlanBlobBody(const http::Request& req, uint64_t size, const std::string& digest, http::Response& res,
+                 uint64_t* offset, uint64_t* length);
 BodyMode BlobBegin(Services& s, http::Exchange& ex);
 void BlobFinish(Services& s, http::Exchange& ex);
 

@@ -95,12 +95,11 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
       UpstreamFailed(ex.res, fetch->upstream_status(), fetch->error());
     return BodyMode::kRespond;
   }
-  // Streaming: headers now, bytes as they arrive.
-  ex.res.status = 200;
-  ex.res.stream = fetch->file();
-  ex.res.AddHeader("Content-Type", "application/octet-stream");
-  ex.res.AddHeader("Docker-Content-Digest", dg);
-  ex.res.AddHeader("ETag", "\"" + dg + "\"");
+  // Streaming: headers now, bytes as they arrive; a Range (containerd
+  // resuming a cut download) starts its answer as soon as that part is in.
+  uint64_t offset = 0, length = 0;
+  const int status = PlanBlobBody(ex.req, fetch->file()->length(), dg, ex.res, &offset, &length);
+  if (status == 200 || status == 206) ex.res.SetStream(status, fetch->file(), offset, length);
   // Runs after this turn has written the head: the fill may go on.
   ex.poster->Post([fetch] { fetch->HeadSent(); });
   return BodyMode::kRespond;

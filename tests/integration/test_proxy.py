@@ -164,6 +164,47 @@ def test_cold_blob_streams_while_the_upstream_holds_back_the_rest(make_wharf, up
         relay.close()
 
 
+def test_range_of_a_blob_still_being_fetched(make_wharf, upstream, tmp_path):
+    """containerd resumes a cut download with `Range: bytes=N-`: while the
+    fill is still on its way, the answer is a 206 for that part, sent as it
+    arrives (its last byte, like any stream's, once the digest is checked)."""
+    up = upstream()
+    path = big_file(tmp_path, 8)
+    with open(path, "rb") as f:
+        data = f.read()
+    layer = push_raw_blob(up, "library/ranged", path)
+    relay = PausingRelay(up.port, after=2 << 20)
+    try:
+        w = make_wharf(env=proxy_env(relay.url)).start()
+        relay.armed = True
+        first = w.connect()
+        first.sendall(f"GET /v2/library/ranged/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert relay.paused.wait(20)
+        start = 6 << 20  # not fetched yet
+        c = w.connect()
+        c.sendall(f"GET /v2/library/ranged/blobs/{layer} HTTP/1.1\r\nHost: x\r\n"
+                  f"Range: bytes={start}-\r\n\r\n".encode())
+        while b"\r\n\r\n" not in c.buf:
+            c._fill()
+        head, c.buf = c.buf.split(b"\r\n\r\n", 1)
+        head = head.decode().lower()
+        assert head.startswith("http/1.1 206 ")
+        assert f"content-range: bytes {start}-{len(data) - 1}/{len(data)}" in head
+        assert f"content-length: {len(data) - start}" in head
+        r = call("GET", f"{w.url}/v2/library/ranged/blobs/{layer}", headers={"Range": "bytes=99999999-"})
+        assert r.status == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
+        relay.release.set()
+        while len(c.buf) < len(data) - start:
+            c._fill()
+        assert c.buf == data[start:]
+        c.close()
+        status, _, body = first.response()
+        assert status == 200 and body == data
+        assert up.requests("GET", "/blobs/" + layer) == 1
+    finally:
+        relay.close()
+
+
 def test_client_hanging_up_mid_blob_does_not_waste_the_fill(make_wharf, upstream, tmp_path):
     """docker pull interrupted with ^C, then run again: the fill the first
     client started goes on without it, so the retry reads from disk and the
