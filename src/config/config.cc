@@ -185,6 +185,8 @@ std::vector<Leaf> Leaves(Config* c) {
       BoolLeaf("storage.delete_enabled", &c->storage.delete_enabled),
       UintLeaf("storage.upload_expiry_minutes", &c->storage.upload_expiry_minutes, 1, kU32),
       UintLeaf("storage.gc_grace_minutes", &c->storage.gc_grace_minutes, 0, kU32),
+      UintLeaf("storage.gc_interval_seconds", &c->storage.gc_interval_seconds, 0, kU32),
+      BoolLeaf("storage.gc_delete_untagged", &c->storage.gc_delete_untagged),
       Leaf{"auth.mode", Kind::kString, 0, 0,
            [c](const json& v) {
              std::string s = v.get<std::string>();
@@ -652,7 +654,9 @@ std::string Describe(const Config& c) {
        {{"root", c.storage.root},
         {"delete_enabled", c.storage.delete_enabled},
         {"upload_expiry_minutes", c.storage.upload_expiry_minutes},
-        {"gc_grace_minutes", c.storage.gc_grace_minutes}}},
+        {"gc_grace_minutes", c.storage.gc_grace_minutes},
+        {"gc_interval_seconds", c.storage.gc_interval_seconds},
+        {"gc_delete_untagged", c.storage.gc_delete_untagged}}},
       {"auth",
        {{"mode", c.auth.mode == AuthMode::kHtpasswd ? "htpasswd" : "none"},
         {"htpasswd", {{"path", c.auth.htpasswd_path}, {"realm", c.auth.realm}}},

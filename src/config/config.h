@@ -61,6 +61,11 @@ struct StorageConfig {
   bool delete_enabled = false;
   uint32_t upload_expiry_minutes = 24 * 60;
   uint32_t gc_grace_minutes = 60;
+  // Garbage collection while serving, every this many seconds (0: only when
+  // asked with `wharf gc`); with gc_delete_untagged it first removes
+  // manifests that no tag, index or subject keeps alive.
+  uint32_t gc_interval_seconds = 0;
+  bool gc_delete_untagged = false;
 };
 
 struct AuthRuleConfig {

@@ -89,24 +89,54 @@ Registry::~Registry() {
 }
 
 void Registry::Maintain() {
-  const int64_t expiry_ms = int64_t{svc_.cfg.storage.upload_expiry_minutes} * 60 * 1000;
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kHousekeeping = std::chrono::seconds(30);
+  const auto gc_every = std::chrono::seconds(svc_.cfg.storage.gc_interval_seconds);
+  auto next_housekeeping = Clock::now() + kHousekeeping;
+  auto next_gc = Clock::now() + gc_every;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, std::chrono::seconds(30));
+    cv_.wait_until(lock, gc_every.count() ? std::min(next_housekeeping, next_gc) : next_housekeeping);
     if (stop_) break;
     lock.unlock();
-    size_t n = svc_.uploads->Expire(expiry_ms);
-    if (n) WLOG_INFO("expired %zu abandoned uploads", n);
-    if (svc_.proxy) svc_.proxy->evictor().MaybeEvict();
-    Status st = svc_.stats->Refresh(*svc_.meta, *svc_.uploads);
-    if (!st.ok()) WLOG_WARN("storage figures: %s", st.ToString().c_str());
-    // Memory freed after a burst (say the 160 KiB of TLS buffers of each of
-    // 64 concurrent downloads) stays in glibc's heaps, scattered, and the
-    // next burst touches other pages of them: the resident size crept by
-    // megabytes per burst (bench/RESULTS.md). Hand the free pages back.
-    malloc_trim(0);
+    if (Clock::now() >= next_housekeeping) {
+      Housekeep();
+      next_housekeeping = Clock::now() + kHousekeeping;
+    }
+    if (gc_every.count() && Clock::now() >= next_gc) {
+      ScheduledGc();
+      next_gc = Clock::now() + gc_every;  // from the end: a long run never piles up
+    }
     lock.lock();
   }
+}
+
+void Registry::Housekeep() {
+  const int64_t expiry_ms = int64_t{svc_.cfg.storage.upload_expiry_minutes} * 60 * 1000;
+  size_t n = svc_.uploads->Expire(expiry_ms);
+  if (n) WLOG_INFO("expired %zu abandoned uploads", n);
+  if (svc_.proxy) svc_.proxy->evictor().MaybeEvict();
+  Status st = svc_.stats->Refresh(*svc_.meta, *svc_.uploads);
+  if (!st.ok()) WLOG_WARN("storage figures: %s", st.ToString().c_str());
+  // Memory freed after a burst (say the 160 KiB of TLS buffers of each of
+  // 64 concurrent downloads) stays in glibc's heaps, scattered, and the
+  // next burst touches other pages of them: the resident size crept by
+  // megabytes per burst (bench/RESULTS.md). Hand the free pages back.
+  malloc_trim(0);
+}
+
+void Registry::ScheduledGc() {
+  GcOptions opt;
+  opt.delete_untagged = svc_.cfg.storage.gc_delete_untagged;
+  opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
+  Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
+  if (!r.ok()) {
+    WLOG_ERROR("scheduled gc failed: %s", r.status().ToString().c_str());
+    return;
+  }
+  WLOG_INFO("scheduled gc: %llu blobs (%llu bytes) and %llu untagged manifests deleted; %llu manifests kept",
+            static_cast<unsigned long long>(r->blobs_deleted), static_cast<unsigned long long>(r->bytes_freed),
+            static_cast<unsigned long long>(r->untagged_deleted), static_cast<unsigned long long>(r->manifests));
 }
 
 Registry::BodyMode Registry::Begin(Exchange& ex) {

@@ -43,7 +43,12 @@ class Registry final : public http::Handler {
 
  private:
   Registry(const Config& cfg, Metrics* metrics);
+  // The maintenance thread: every 30 s expires abandoned uploads, evicts
+  // cached blobs over the cap and refreshes the storage figures; every
+  // storage.gc_interval_seconds (if set) collects garbage.
   void Maintain();
+  void Housekeep();
+  void ScheduledGc();
   void CollectGarbage(http::Exchange& ex);
   void CheckStore(http::Exchange& ex);
 

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 from conftest import WHARF_BIN, call
 from test_api import push_blob, simple_image
@@ -64,3 +65,26 @@ def test_admin_endpoint_not_reachable_over_tcp(wharf):
     assert r.status == 404
     sock = os.path.join(wharf.root, "admin.sock")
     assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
+
+
+def test_scheduled_gc_while_serving(make_wharf):
+    """storage.gc_interval_seconds: the server collects by itself, as zot's
+    and Harbor's scheduled gc do, and what is tagged keeps working."""
+    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0",
+                        "REGISTRY_STORAGE_DELETE_ENABLED": "true"}).start()
+    _, keep_body, _, keep_layer = simple_image(w, "repo", tag="keep", seed=b"k")
+    old_md, _, _, old_layer = simple_image(w, "repo", tag="old", seed=b"o")
+    assert call("DELETE", f"{w.url}/v2/repo/manifests/old").status == 202
+    orphan = push_blob(w, "repo", b"never referenced")
+    w.stop()  # pushed before scheduled gc runs: no push can race with it here
+    w.env.update({"WHARF_STORAGE_GC_INTERVAL_SECONDS": "1", "WHARF_STORAGE_GC_DELETE_UNTAGGED": "true"})
+    w.start()
+    deadline = time.time() + 30
+    while (os.path.exists(blob_file(w, orphan)) or os.path.exists(blob_file(w, old_layer))) \
+            and time.time() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(blob_file(w, orphan)) and not os.path.exists(blob_file(w, old_layer))
+    assert "scheduled gc: " in w.stderr() + w.stdout()
+    assert call("GET", f"{w.url}/v2/repo/manifests/{old_md}").status == 404
+    assert call("GET", f"{w.url}/v2/repo/manifests/keep").body == keep_body
+    assert call("HEAD", f"{w.url}/v2/repo/blobs/{keep_layer}").status == 200
