@@ -90,7 +90,14 @@ void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t free
     doomed.insert(c.digest);
     freed += c.size;
   }
-  if (doomed.empty()) return;
+  if (doomed.empty()) {
+    // What is cached may have shrunk without us (gc removes cached blobs no
+    // manifest references): keep the figure true, or every MaybeEvict()
+    // would scan all records again.
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ = total;
+    return;
+  }
   // Records first: a crash in between leaves files without records, which gc removes.
   for (const auto& [repo, digest] : manifests) {
     if (!doomed.count(digest)) continue;
