@@ -187,7 +187,7 @@ BodyMode Tags(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
     return BodyMode::kRespond;
   }
-  SendTags(ex, repo, std::move(tags));
+  SendTags(ex, std::string(ex.req.params[0]), std::move(tags));  // the name as the client gave it
   return BodyMode::kRespond;
 }
 

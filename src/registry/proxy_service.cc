@@ -107,6 +107,16 @@ ProxyService::~ProxyService() {
 }
 
 proxy::Upstream* ProxyService::Route(const http::Request& req, std::string* repo) {
+  proxy::Upstream* up = Pick(req, repo);
+  // Docker Hub's official images live under library/, and every docker.io
+  // client fills it in ("docker pull alpine"): so does the mirror, for a
+  // client that names one without it ("docker pull mirror:5000/alpine").
+  if (up && up->name() == kDockerHub && repo->find('/') == std::string::npos)
+    repo->insert(0, "library/");
+  return up;
+}
+
+proxy::Upstream* ProxyService::Pick(const http::Request& req, std::string* repo) {
   bool has_ns = false;
   std::string ns = req.QueryParam("ns", &has_ns);
   if (!has_ns) {

@@ -69,8 +69,9 @@ class ProxyService {
   ProxyService(Services* s, const ProxyConfig& cfg);
   ~ProxyService();
 
-  // The upstream for this request, or nullptr. `*repo` is the name as the
-  // upstream knows it (a path-prefix registry host is removed).
+  // The upstream for this request, or nullptr. `*repo` becomes the name as
+  // the upstream knows it: a path-prefix registry host is removed, and a
+  // one-component name on docker.io gets Docker Hub's "library/".
   proxy::Upstream* Route(const http::Request& req, std::string* repo);
   static std::string StoreRepo(const proxy::Upstream& up, const std::string& repo) {
     return "~" + up.name() + "/" + repo;
@@ -99,6 +100,9 @@ class ProxyService {
     int64_t checked_ms = 0;
     int64_t negative_until_ms = 0;
   };
+  static constexpr char kDockerHub[] = "docker.io";
+  // Route() before the docker.io name rule.
+  proxy::Upstream* Pick(const http::Request& req, std::string* repo);
   // An upstream with the configured timeouts and mirror back-off.
   std::unique_ptr<proxy::Upstream> MakeUpstream(proxy::UpstreamConfig uc) const;
   // One upstream job per key at a time; runs on the metadata pool under the

@@ -263,6 +263,13 @@ def test_ns_and_path_prefix_routing(make_wharf, upstream, tmp_path):
     assert call("GET", f"{w.url}/v2/library/alpine/manifests/3?ns=quay.example").status == 404
     # path-prefix form
     assert pull(w, tmp_path, "docker.io/library/alpine:3") == set(blobs)
+    # Docker Hub's official images without "library/", as docker names them
+    # ("docker pull mirror:5000/alpine"), from the same cache.
+    assert pull(w, tmp_path, "alpine:3", "short") == set(blobs)
+    assert pull(w, tmp_path, "docker.io/alpine:3", "short-prefixed") == set(blobs)
+    assert up.requests("GET", "/blobs/" + blobs[-1]) == 1
+    r = call("GET", f"{w.url}/v2/alpine/tags/list")
+    assert r.status == 200 and r.json() == {"name": "alpine", "tags": ["3"]}
 
 
 def twin_registry(first, tmp_path):
