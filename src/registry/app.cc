@@ -130,6 +130,7 @@ void Registry::ScheduledGc() {
   opt.delete_untagged = svc_.cfg.storage.gc_delete_untagged;
   opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
   Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
+  svc_.stats->RecordGc(r);
   if (!r.ok()) {
     WLOG_ERROR("scheduled gc failed: %s", r.status().ToString().c_str());
     return;
@@ -279,7 +280,11 @@ void Registry::CollectGarbage(Exchange& ex) {
   opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
   auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
   RunBlocking(
-      ex, [this, opt, report] { *report = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt); },
+      ex,
+      [this, opt, report] {
+        *report = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
+        svc_.stats->RecordGc(*report);
+      },
       [&ex, report] { SendReport(ex, *report); });
 }
 

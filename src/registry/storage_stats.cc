@@ -43,15 +43,43 @@ Status StorageStats::Refresh(const storage::MetaStore& meta, storage::UploadMana
   return Status();
 }
 
+void StorageStats::RecordGc(const Result<GcReport>& report) {
+  if (report.ok() && report->dry_run) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!report.ok()) {
+    ++gc_.failed;
+    return;
+  }
+  ++gc_.ok;
+  gc_.blobs += report->blobs_deleted;
+  gc_.bytes += report->bytes_freed;
+  gc_.manifests += report->untagged_deleted;
+  gc_.last_ok_ms = WallMs();
+}
+
 std::string StorageStats::Render() const {
   Snapshot s;
+  GcCounts gc;
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = s_;
+    gc = gc_;
   }
-  if (!s.taken_ms) return "";
   std::string out;
   char line[160];
+  out.append("# HELP wharf_gc_runs_total Garbage collections run by this process (dry runs not counted).\n"
+             "# TYPE wharf_gc_runs_total counter\n");
+  snprintf(line, sizeof line, "wharf_gc_runs_total{result=\"ok\"} %llu\nwharf_gc_runs_total{result=\"failed\"} %llu\n",
+           static_cast<unsigned long long>(gc.ok), static_cast<unsigned long long>(gc.failed));
+  out.append(line);
+  AppendScalar(&out, "wharf_gc_deleted_blobs_total", "counter", "Blob files garbage collection removed.", gc.blobs);
+  AppendScalar(&out, "wharf_gc_freed_bytes_total", "counter", "Bytes garbage collection freed.", gc.bytes);
+  AppendScalar(&out, "wharf_gc_deleted_manifests_total", "counter",
+               "Untagged manifests garbage collection removed.", gc.manifests);
+  AppendScalar(&out, "wharf_gc_last_success_timestamp_seconds", "gauge",
+               "Unix time of the last garbage collection that succeeded (0: none yet).",
+               static_cast<uint64_t>(gc.last_ok_ms / 1000));
+  if (!s.taken_ms) return out;
   auto by_origin = [&](const char* name, const char* help, uint64_t hosted, uint64_t cached) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" gauge\n");
     snprintf(line, sizeof line, "%s{origin=\"hosted\"} %llu\n%s{origin=\"cached\"} %llu\n", name,

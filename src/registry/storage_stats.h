@@ -1,9 +1,11 @@
-// StorageStats: what the store holds, for /metrics.
+// StorageStats: what the store holds, and what garbage collection removed
+// from it, for /metrics.
 //
 // Refresh() scans the blob records (one RocksDB iteration, no file access)
 // and asks the filesystem for free space; the maintenance thread calls it at
 // startup and every 30 seconds, so a scrape never pays for a scan. Render()
-// prints the last snapshot in the Prometheus text format, with its age.
+// prints the last snapshot in the Prometheus text format, with its age, and
+// the gc counters.
 //
 // Thread-safety: thread-safe. Refresh() is blocking; Render() is not.
 #pragma once
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <string>
 
+#include "registry/gc.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
@@ -26,6 +29,9 @@ class StorageStats {
   std::string Render() const;
   // Bytes of cached (proxied) blobs at the last Refresh().
   uint64_t cached_bytes() const;
+  // Counts a garbage collection this process ran (scheduled, or asked for
+  // on the admin socket); dry runs are not counted.
+  void RecordGc(const Result<GcReport>& report);
 
  private:
   struct Snapshot {
@@ -36,9 +42,15 @@ class StorageStats {
     uint64_t fs_free_bytes = 0, fs_total_bytes = 0;
     int64_t taken_ms = 0;  // 0: never
   };
+  struct GcCounts {
+    uint64_t ok = 0, failed = 0;
+    uint64_t blobs = 0, bytes = 0, manifests = 0;
+    int64_t last_ok_ms = 0;  // 0: never
+  };
   const std::string root_;
   mutable std::mutex mu_;
   Snapshot s_;
+  GcCounts gc_;
 };
 
 }  // namespace wharf::registry

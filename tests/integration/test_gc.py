@@ -44,8 +44,13 @@ def test_gc_online_deletes_untagged(make_wharf):
     keep_md, keep_body, _, keep_layer = simple_image(w, "repo", tag="keep", seed=b"k")
     old_md, _, _, old_layer = simple_image(w, "repo", tag="old", seed=b"o")
     assert call("DELETE", f"{w.url}/v2/repo/manifests/old").status == 202
+    assert "\nwharf_gc_last_success_timestamp_seconds 0\n" in call("GET", f"{w.url}/metrics").body.decode()
+    gc(w, "--dry-run")  # not counted: nothing was deleted
     rep = gc(w, "--delete-untagged")  # the server is running: goes over the admin socket
     assert rep["untagged_deleted"] == 1
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert 'wharf_gc_runs_total{result="ok"} 1\n' in m
+    assert f"\nwharf_gc_deleted_blobs_total {rep['blobs_deleted']}\n" in m and rep["blobs_deleted"] > 0
     assert call("GET", f"{w.url}/v2/repo/manifests/{old_md}").status == 404
     assert not os.path.exists(blob_file(w, old_layer))
     assert call("GET", f"{w.url}/v2/repo/manifests/keep").body == keep_body
@@ -85,6 +90,11 @@ def test_scheduled_gc_while_serving(make_wharf):
         time.sleep(0.2)
     assert not os.path.exists(blob_file(w, orphan)) and not os.path.exists(blob_file(w, old_layer))
     assert "scheduled gc: " in w.stderr() + w.stdout()
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert 'wharf_gc_runs_total{result="ok"} ' in m and 'wharf_gc_runs_total{result="failed"} 0\n' in m
+    assert "wharf_gc_deleted_blobs_total " in m and "\nwharf_gc_deleted_blobs_total 0\n" not in m
+    assert "\nwharf_gc_deleted_manifests_total 1\n" in m
+    assert "\nwharf_gc_last_success_timestamp_seconds 0\n" not in m
     assert call("GET", f"{w.url}/v2/repo/manifests/{old_md}").status == 404
     assert call("GET", f"{w.url}/v2/repo/manifests/keep").body == keep_body
     assert call("HEAD", f"{w.url}/v2/repo/blobs/{keep_layer}").status == 200
