@@ -10,8 +10,8 @@ namespace {
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 constexpr std::string_view kNeedless[] = {
-    "REGISTRY_HTTP_SECRET", "REGISTRY_STORAGE_CACHE_", "REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS",
-    "REGISTRY_STORAGE_REDIRECT_", "REGISTRY_REDIS_"};
+    "REGISTRY_HTTP_SECRET", "REGISTRY_HTTP_RELATIVEURLS", "REGISTRY_STORAGE_CACHE_",
+    "REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "REGISTRY_STORAGE_REDIRECT_", "REGISTRY_REDIS_"};
 
 constexpr std::string_view kOtherDrivers[] = {"REGISTRY_STORAGE_S3", "REGISTRY_STORAGE_AZURE",
                                               "REGISTRY_STORAGE_GCS", "REGISTRY_STORAGE_SWIFT",
@@ -24,6 +24,7 @@ constexpr std::pair<std::string_view, std::string_view> kInstead[] = {
      "proxy.manifest_ttl_seconds"},
     {"REGISTRY_NOTIFICATIONS_", "webhook notifications are not supported"},
     {"REGISTRY_HTTP_DEBUG_", "/metrics is served on the main port (http.addr)"},
+    {"REGISTRY_HTTP_HOST", "Location headers are relative, and clients resolve them against the URL they used"},
     {"REGISTRY_HTTP_TLS_LETSENCRYPT_", "give the certificate and key files (http.tls.certificate, http.tls.key)"},
     {"REGISTRY_LOG_ACCESSLOG_", "set http.access_log (WHARF_HTTP_ACCESS_LOG=off)"},
     {"REGISTRY_STORAGE_MAINTENANCE_READONLY", "to refuse pushes set proxy.read_only"},

@@ -3,8 +3,8 @@
 // registry:2 carry many; each one is judged, so that nothing a user set is
 // dropped without a word:
 //   - needless: what it configures is not a thing here (REGISTRY_HTTP_SECRET
-//     signs upload state that Wharf keeps server-side; blob descriptor
-//     caches; REGISTRY_STORAGE=filesystem);
+//     signs upload state that Wharf keeps server-side; Location headers are
+//     always relative; blob descriptor caches; REGISTRY_STORAGE=filesystem);
 //   - ignored: a feature Wharf does not have, or has under another key
 //     (REGISTRY_PROXY_TTL, REGISTRY_NOTIFICATIONS_*, ...), logged at start
 //     with what to use instead;
