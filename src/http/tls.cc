@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "util/log.h"
+
 namespace wharf::http {
 namespace {
 
@@ -16,6 +18,20 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
     return SSL_TLSEXT_ERR_NOACK;  // no ALPN match: carry on without ALPN
   *out = sel;
   return SSL_TLSEXT_ERR_OK;
+}
+
+// An expired certificate still loads (the operator may be replacing it),
+// but every client refuses it: say so, and say it a month ahead, where the
+// operator looks (at start, and at each SIGHUP reload).
+void WarnOfExpiry(SSL_CTX* ctx, const std::string& path) {
+  constexpr int kWarnDays = 30;
+  const X509* leaf = SSL_CTX_get0_certificate(ctx);
+  int days = 0, seconds = 0;
+  if (!leaf || !ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(leaf))) return;
+  if (days < 0 || seconds < 0)
+    WLOG_WARN("http.tls.certificate: '%s' has expired; clients will refuse it", path.c_str());
+  else if (days <= kWarnDays)
+    WLOG_WARN("http.tls.certificate: '%s' expires in %d days", path.c_str(), days);
 }
 
 }  // namespace
@@ -55,6 +71,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Load(const TlsFiles& files) {
     return Invalid("http.tls.key: cannot use '" + key_path + "': " + TlsError());
   if (SSL_CTX_check_private_key(ctx) != 1)
     return Invalid("http.tls.key: '" + key_path + "' does not match the certificate: " + TlsError());
+  WarnOfExpiry(ctx, cert_path);
   if (!files.client_cas.empty()) {
     // The CAs verify client certificates, and their names go out in the
     // CertificateRequest so that clients pick the right certificate.

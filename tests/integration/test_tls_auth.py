@@ -3,6 +3,7 @@ REGISTRY_* variables), with real openssl, htpasswd, curl and skopeo."""
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -79,6 +80,7 @@ def push_and_pull(w, tmp_path):
 def test_classic_setup_push_pull_with_skopeo(make_wharf, tmp_path):
     w = classic(make_wharf, tmp_path)
     src, dest = push_and_pull(w, tmp_path)
+    assert "expire" not in w.stderr() + w.stdout()  # ten years left
     # Without credentials skopeo is refused.
     r = skopeo("inspect", "--cert-dir", w.certdir, dest, check=False)
     assert r.returncode != 0 and ("unauthorized" in r.stderr.lower() or "401" in r.stderr)
@@ -206,6 +208,8 @@ def test_ecdsa_key(make_wharf, tmp_path):
     w.crt, w.https = crt, f"https://127.0.0.1:{w.port}"
     start_tls(w)
     assert status(w, w.https + "/v2/") == "200"
+    # A certificate for 30 days: the operator is told, before clients refuse it.
+    assert re.search(rf"http.tls.certificate: '{re.escape(crt)}' expires in (29|30) days", w.stderr() + w.stdout())
 
 
 def test_large_blob_over_tls(make_wharf, tmp_path):
