@@ -76,6 +76,10 @@ void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t free
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // What is cached may have shrunk without us (gc removes cached blobs no
+    // manifest references): the scan's figure is the true one, and with a
+    // stale one every MaybeEvict() would scan all records again.
+    total_ = total;
     for (Candidate& c : cands) {
       auto it = last_access_ms_.find(c.digest);
       if (it != last_access_ms_.end()) c.used_ms = std::max(c.used_ms, it->second);
@@ -90,14 +94,7 @@ void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t free
     doomed.insert(c.digest);
     freed += c.size;
   }
-  if (doomed.empty()) {
-    // What is cached may have shrunk without us (gc removes cached blobs no
-    // manifest references): keep the figure true, or every MaybeEvict()
-    // would scan all records again.
-    std::lock_guard<std::mutex> lock(mu_);
-    total_ = total;
-    return;
-  }
+  if (doomed.empty()) return;
   // Records first: a crash in between leaves files without records, which gc removes.
   for (const auto& [repo, digest] : manifests) {
     if (!doomed.count(digest)) continue;
