@@ -7,8 +7,6 @@
 namespace wharf {
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 constexpr std::string_view kNeedless[] = {
     "REGISTRY_HTTP_SECRET", "REGISTRY_HTTP_RELATIVEURLS", "REGISTRY_STORAGE_CACHE_",
     "REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "REGISTRY_STORAGE_REDIRECT_", "REGISTRY_REDIS_"};
@@ -45,13 +43,13 @@ RegistryEnvVerdict JudgeRegistryEnv(const std::string& name, const std::string& 
     return {RegistryEnvVerdict::kRefused, name + ": " + driver + " " + std::string(kLocalOnly)};
   }
   for (std::string_view d : kOtherDrivers)
-    if (StartsWith(name, d))
+    if (name.starts_with(d))
       return {RegistryEnvVerdict::kRefused,
               name + ": " + AsciiLower(d.substr(d.rfind('_') + 1)) + " " + std::string(kLocalOnly)};
-  for (std::string_view n : kNeedless)
-    if (StartsWith(name, n)) return {};
+  for (std::string_view needless : kNeedless)
+    if (name.starts_with(needless)) return {};
   for (const auto& [prefix, instead] : kInstead)
-    if (StartsWith(name, prefix)) return {RegistryEnvVerdict::kIgnored, name + " is ignored: " + std::string(instead)};
+    if (name.starts_with(prefix)) return {RegistryEnvVerdict::kIgnored, name + " is ignored: " + std::string(instead)};
   return {RegistryEnvVerdict::kIgnored, name + " is ignored: Wharf has no such setting"};
 }
 
