@@ -125,12 +125,17 @@ void Registry::Housekeep() {
   malloc_trim(0);
 }
 
-void Registry::ScheduledGc() {
-  GcOptions opt;
-  opt.delete_untagged = svc_.cfg.storage.gc_delete_untagged;
+Result<GcReport> Registry::Collect(GcOptions opt) {
   opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
   Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
   svc_.stats->RecordGc(r);
+  return r;
+}
+
+void Registry::ScheduledGc() {
+  GcOptions opt;
+  opt.delete_untagged = svc_.cfg.storage.gc_delete_untagged;
+  Result<GcReport> r = Collect(opt);
   if (!r.ok()) {
     WLOG_ERROR("scheduled gc failed: %s", r.status().ToString().c_str());
     return;
@@ -277,15 +282,9 @@ void Registry::CollectGarbage(Exchange& ex) {
   opt.dry_run = flag;
   ex.req.QueryParam("delete_untagged", &flag);
   opt.delete_untagged = flag;
-  opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
   auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
   RunBlocking(
-      ex,
-      [this, opt, report] {
-        *report = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
-        svc_.stats->RecordGc(*report);
-      },
-      [&ex, report] { SendReport(ex, *report); });
+      ex, [this, opt, report] { *report = Collect(opt); }, [&ex, report] { SendReport(ex, *report); });
 }
 
 void Registry::CheckStore(Exchange& ex) {

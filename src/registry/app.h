@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "http/handler.h"
 #include "http/router.h"
+#include "registry/gc.h"
 #include "registry/services.h"
 #include "util/metrics.h"
 
@@ -49,6 +50,9 @@ class Registry final : public http::Handler {
   void Maintain();
   void Housekeep();
   void ScheduledGc();
+  // Runs gc (blocking) with the configured grace period and counts it in
+  // the metrics.
+  Result<GcReport> Collect(GcOptions opt);
   void CollectGarbage(http::Exchange& ex);
   void CheckStore(http::Exchange& ex);
 
