@@ -67,11 +67,17 @@ std::string StorageStats::Render() const {
   }
   std::string out;
   char line[160];
-  out.append("# HELP wharf_gc_runs_total Garbage collections run by this process (dry runs not counted).\n"
-             "# TYPE wharf_gc_runs_total counter\n");
-  snprintf(line, sizeof line, "wharf_gc_runs_total{result=\"ok\"} %llu\nwharf_gc_runs_total{result=\"failed\"} %llu\n",
-           static_cast<unsigned long long>(gc.ok), static_cast<unsigned long long>(gc.failed));
-  out.append(line);
+  // A metric with two series, `key`="a" and `key`="b".
+  auto pair = [&](const char* name, const char* type, const char* help, const char* key, const char* a,
+                  uint64_t va, const char* b, uint64_t vb) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name);
+    out.append(" ").append(type).append("\n");
+    snprintf(line, sizeof line, "%s{%s=\"%s\"} %llu\n%s{%s=\"%s\"} %llu\n", name, key, a,
+             static_cast<unsigned long long>(va), name, key, b, static_cast<unsigned long long>(vb));
+    out.append(line);
+  };
+  pair("wharf_gc_runs_total", "counter", "Garbage collections run by this process (dry runs not counted).",
+       "result", "ok", gc.ok, "failed", gc.failed);
   AppendScalar(&out, "wharf_gc_deleted_blobs_total", "counter", "Blob files garbage collection removed.", gc.blobs);
   AppendScalar(&out, "wharf_gc_freed_bytes_total", "counter", "Bytes garbage collection freed.", gc.bytes);
   AppendScalar(&out, "wharf_gc_deleted_manifests_total", "counter",
@@ -80,15 +86,10 @@ std::string StorageStats::Render() const {
                "Unix time of the last garbage collection that succeeded (0: none yet).",
                static_cast<uint64_t>(gc.last_ok_ms / 1000));
   if (!s.taken_ms) return out;
-  auto by_origin = [&](const char* name, const char* help, uint64_t hosted, uint64_t cached) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" gauge\n");
-    snprintf(line, sizeof line, "%s{origin=\"hosted\"} %llu\n%s{origin=\"cached\"} %llu\n", name,
-             static_cast<unsigned long long>(hosted), name, static_cast<unsigned long long>(cached));
-    out.append(line);
-  };
-  by_origin("wharf_storage_bytes", "Bytes of blobs stored (pushed: hosted; pulled through the proxy: cached).",
-            s.hosted_bytes, s.cached_bytes);
-  by_origin("wharf_storage_blobs", "Blobs stored, manifests included.", s.hosted_blobs, s.cached_blobs);
+  pair("wharf_storage_bytes", "gauge", "Bytes of blobs stored (pushed: hosted; pulled through the proxy: cached).",
+       "origin", "hosted", s.hosted_bytes, "cached", s.cached_bytes);
+  pair("wharf_storage_blobs", "gauge", "Blobs stored, manifests included.", "origin", "hosted", s.hosted_blobs,
+       "cached", s.cached_blobs);
   AppendScalar(&out, "wharf_storage_uploads_in_progress", "gauge", "Blob uploads open now.", s.uploads);
   AppendScalar(&out, "wharf_storage_quarantined_files", "gauge",
                "Damaged blob files moved to <root>/quarantine (fsck or a size check on serve).",
