@@ -1,11 +1,13 @@
 """Pull-through cache against real upstreams on loopback: Debian's
 docker-registry (anonymous and htpasswd) and Wharf itself in token mode."""
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import threading
 import time
+import types
 
 import pytest
 
@@ -130,110 +132,94 @@ def test_concurrent_misses_fetch_once(make_wharf, upstream, tmp_path):
     assert "wharf_proxy_hits_total 1" in call("GET", f"{w.url}/metrics").body.decode()
 
 
-def test_cold_blob_streams_while_the_upstream_holds_back_the_rest(make_wharf, upstream, tmp_path):
-    """A miss answers with its head and the bytes that have arrived while the
-    fill still waits for the upstream, then completes when the upstream goes on."""
+@contextlib.contextmanager
+def fill_held_back(make_wharf, upstream, tmp_path, repo):
+    """An 8 MiB blob of `repo` on an upstream behind a PausingRelay, and a
+    Wharf proxying it with one raw client connection whose GET started the
+    fill; yields once the relay holds back everything after the first 2 MiB
+    (release with fill.relay.release.set())."""
     up = upstream()
     path = big_file(tmp_path, 8)
-    layer = push_raw_blob(up, "library/slow", path)
+    with open(path, "rb") as f:
+        data = f.read()
+    layer = push_raw_blob(up, repo, path)
     os.unlink(path)
     relay = PausingRelay(up.port, after=2 << 20)
     try:
         w = make_wharf(env=proxy_env(relay.url)).start()
         relay.armed = True
         c = w.connect()
-        c.sendall(f"GET /v2/library/slow/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        c.sendall(f"GET /v2/{repo}/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert relay.paused.wait(20)
-        while b"\r\n\r\n" not in c.buf:
-            c._fill()
-        head, body = c.buf.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 200 ")
-        assert f"Content-Length: {8 << 20}".lower().encode() in head.lower()
-        assert f"Docker-Content-Digest: {layer}".lower().encode() in head.lower()
-        c.buf = body
-        while len(c.buf) < 1 << 20:  # the first MiB, while the upstream holds the rest
-            c._fill()
-        assert not relay.release.is_set()
-        relay.release.set()
-        while len(c.buf) < 8 << 20:
-            c._fill()
-        assert "sha256:" + hashlib.sha256(c.buf).hexdigest() == layer
-        c.close()
-        assert call("HEAD", f"{w.url}/v2/library/slow/blobs/{layer}").status == 200
+        yield types.SimpleNamespace(up=up, w=w, relay=relay, layer=layer, data=data, conn=c)
     finally:
         relay.close()
+
+
+def test_cold_blob_streams_while_the_upstream_holds_back_the_rest(make_wharf, upstream, tmp_path):
+    """A miss answers with its head and the bytes that have arrived while the
+    fill still waits for the upstream, then completes when the upstream goes on."""
+    with fill_held_back(make_wharf, upstream, tmp_path, "library/slow") as fill:
+        c = fill.conn
+        status, headers, _ = c.response(head_only=True)
+        assert status == 200
+        assert headers["content-length"] == str(8 << 20)
+        assert headers["docker-content-digest"] == fill.layer
+        while len(c.buf) < 1 << 20:  # the first MiB, while the upstream holds the rest
+            c._fill()
+        assert not fill.relay.release.is_set()
+        fill.relay.release.set()
+        while len(c.buf) < 8 << 20:
+            c._fill()
+        assert c.buf == fill.data
+        c.close()
+        assert call("HEAD", f"{fill.w.url}/v2/library/slow/blobs/{fill.layer}").status == 200
 
 
 def test_range_of_a_blob_still_being_fetched(make_wharf, upstream, tmp_path):
     """containerd resumes a cut download with `Range: bytes=N-`: while the
     fill is still on its way, the answer is a 206 for that part, sent as it
     arrives (its last byte, like any stream's, once the digest is checked)."""
-    up = upstream()
-    path = big_file(tmp_path, 8)
-    with open(path, "rb") as f:
-        data = f.read()
-    layer = push_raw_blob(up, "library/ranged", path)
-    relay = PausingRelay(up.port, after=2 << 20)
-    try:
-        w = make_wharf(env=proxy_env(relay.url)).start()
-        relay.armed = True
-        first = w.connect()
-        first.sendall(f"GET /v2/library/ranged/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert relay.paused.wait(20)
+    with fill_held_back(make_wharf, upstream, tmp_path, "library/ranged") as fill:
+        data, url = fill.data, f"{fill.w.url}/v2/library/ranged/blobs/{fill.layer}"
         start = 6 << 20  # not fetched yet
-        c = w.connect()
-        c.sendall(f"GET /v2/library/ranged/blobs/{layer} HTTP/1.1\r\nHost: x\r\n"
+        c = fill.w.connect()
+        c.sendall(f"GET /v2/library/ranged/blobs/{fill.layer} HTTP/1.1\r\nHost: x\r\n"
                   f"Range: bytes={start}-\r\n\r\n".encode())
-        while b"\r\n\r\n" not in c.buf:
-            c._fill()
-        head, c.buf = c.buf.split(b"\r\n\r\n", 1)
-        head = head.decode().lower()
-        assert head.startswith("http/1.1 206 ")
-        assert f"content-range: bytes {start}-{len(data) - 1}/{len(data)}" in head
-        assert f"content-length: {len(data) - start}" in head
-        r = call("GET", f"{w.url}/v2/library/ranged/blobs/{layer}", headers={"Range": "bytes=99999999-"})
+        status, headers, _ = c.response(head_only=True)
+        assert status == 206
+        assert headers["content-range"] == f"bytes {start}-{len(data) - 1}/{len(data)}"
+        assert headers["content-length"] == str(len(data) - start)
+        r = call("GET", url, headers={"Range": "bytes=99999999-"})
         assert r.status == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
-        relay.release.set()
+        fill.relay.release.set()
         while len(c.buf) < len(data) - start:
             c._fill()
         assert c.buf == data[start:]
         c.close()
-        status, _, body = first.response()
+        status, _, body = fill.conn.response()
         assert status == 200 and body == data
-        assert up.requests("GET", "/blobs/" + layer) == 1
-    finally:
-        relay.close()
+        assert fill.up.requests("GET", "/blobs/" + fill.layer) == 1
 
 
 def test_client_hanging_up_mid_blob_does_not_waste_the_fill(make_wharf, upstream, tmp_path):
     """docker pull interrupted with ^C, then run again: the fill the first
     client started goes on without it, so the retry reads from disk and the
     upstream sends the blob once."""
-    up = upstream()
-    path = big_file(tmp_path, 8)
-    layer = push_raw_blob(up, "library/quit", path)
-    os.unlink(path)
-    relay = PausingRelay(up.port, after=2 << 20)
-    try:
-        w = make_wharf(env=proxy_env(relay.url)).start()
-        relay.armed = True
-        c = w.connect()
-        c.sendall(f"GET /v2/library/quit/blobs/{layer} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert relay.paused.wait(20)
+    with fill_held_back(make_wharf, upstream, tmp_path, "library/quit") as fill:
+        c, w, layer = fill.conn, fill.w, fill.layer
         while len(c.buf) < 1 << 20:
             c._fill()
         c.close()  # the only client goes away while the upstream holds the rest
-        relay.release.set()
+        fill.relay.release.set()
         deadline = time.time() + 20
         while not on_disk(w, layer) and time.time() < deadline:
             time.sleep(0.05)
         assert on_disk(w, layer)
         r = subprocess.run(["curl", "-sS", f"{w.url}/v2/library/quit/blobs/{layer}"], capture_output=True)
         assert images.sha256(r.stdout) == layer
-        assert up.requests("GET", "/blobs/" + layer) == 1
+        assert fill.up.requests("GET", "/blobs/" + layer) == 1
         assert partial_files(w.env["WHARF_STORAGE_ROOT"]) == []
-    finally:
-        relay.close()
 
 
 def test_head_of_uncached_blob_does_not_download(make_wharf, upstream, tmp_path):
