@@ -57,6 +57,22 @@ Leaf SizeLeaf(const char* path, uint64_t* target) {
               }};
 }
 
+// A duration in seconds: an integer, or a string as Go writes durations
+// ("168h", "1h30m", "90s"; "7d" too).
+Leaf DurationLeaf(const char* path, uint64_t* target) {
+  return Leaf{path, Kind::kJson, 0, 0, [target](const json& v) {
+                if (v.is_number_unsigned()) {
+                  *target = v.get<uint64_t>();
+                  return Status();
+                }
+                if (!v.is_string()) return Invalid("expected a duration such as 168h");
+                auto n = ParseDuration(v.get<std::string>());
+                if (!n.ok()) return n.status();
+                *target = *n;
+                return Status();
+              }};
+}
+
 Leaf StringLeaf(const char* path, std::string* target) {
   return Leaf{path, Kind::kString, 0, 0, [target](const json& v) {
                 *target = v.get<std::string>();
@@ -278,6 +294,7 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("proxy.manifest_ttl_seconds", &c->proxy.manifest_ttl_seconds, 0, 86400 * 30),
       UintLeaf("proxy.negative_ttl_seconds", &c->proxy.negative_ttl_seconds, 0, 86400),
       SizeLeaf("proxy.cache_max_bytes", &c->proxy.cache_max_bytes),
+      DurationLeaf("proxy.cache_max_idle", &c->proxy.cache_max_idle_seconds),
       UintLeaf("proxy.connect_timeout_seconds", &c->proxy.connect_timeout_seconds, 1, 600),
       UintLeaf("proxy.first_byte_timeout_seconds", &c->proxy.first_byte_timeout_seconds, 1, 3600),
       UintLeaf("proxy.stall_timeout_seconds", &c->proxy.stall_timeout_seconds, 1, 3600),
@@ -304,6 +321,9 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_PROXY_REMOTEURL", "proxy.remoteurl"},
     {"REGISTRY_PROXY_USERNAME", "proxy.username"},
     {"REGISTRY_PROXY_PASSWORD", "proxy.password"},
+    // The reference registry expires cached content this long after it was
+    // fetched; Wharf after it was last pulled, which never drops what is in use.
+    {"REGISTRY_PROXY_TTL", "proxy.cache_max_idle"},
     // The forward proxy, as curl and Go programs read it (upper case wins).
     {"http_proxy", "proxy.http_proxy"},
     {"https_proxy", "proxy.https_proxy"},
@@ -415,6 +435,34 @@ Result<uint64_t> ParseSize(std::string_view s) {
     return n * mult;
   }
   return Invalid("'" + std::string(s) + "' has an unknown unit (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)");
+}
+
+Result<uint64_t> ParseDuration(std::string_view s) {
+  const std::string text(s);
+  auto bad = [&] { return Invalid("'" + text + "' is not a duration (use e.g. 168h, 7d, 1h30m, 90s)"); };
+  if (s.empty()) return bad();
+  uint64_t n = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      ec == std::errc() && p == s.data() + s.size())
+    return n;  // plain seconds
+  uint64_t total = 0;
+  while (!s.empty()) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p == s.data() || p == s.data() + s.size()) return bad();
+    s.remove_prefix(static_cast<size_t>(p - s.data()));
+    uint64_t unit = 0;
+    switch (s.front()) {
+      case 'd': unit = 86400; break;
+      case 'h': unit = 3600; break;
+      case 'm': unit = 60; break;
+      case 's': unit = 1; break;
+      default: return bad();
+    }
+    s.remove_prefix(1);
+    if (n > (UINT64_MAX - total) / unit) return Invalid("'" + text + "' is too long");
+    total += n * unit;
+  }
+  return total;
 }
 
 bool ParseBool(std::string_view s, bool* out) {
@@ -681,6 +729,7 @@ std::string Describe(const Config& c) {
         {"manifest_ttl_seconds", c.proxy.manifest_ttl_seconds},
         {"negative_ttl_seconds", c.proxy.negative_ttl_seconds},
         {"cache_max_bytes", c.proxy.cache_max_bytes},
+        {"cache_max_idle", std::to_string(c.proxy.cache_max_idle_seconds) + "s"},
         {"connect_timeout_seconds", c.proxy.connect_timeout_seconds},
         {"first_byte_timeout_seconds", c.proxy.first_byte_timeout_seconds},
         {"stall_timeout_seconds", c.proxy.stall_timeout_seconds},

@@ -110,6 +110,10 @@ struct ProxyConfig {
   uint32_t manifest_ttl_seconds = 300;
   uint32_t negative_ttl_seconds = 30;
   uint64_t cache_max_bytes = 0;           // cached blobs; 0 = no cap
+  // Cached content not pulled for this long is removed; 0 = kept until the
+  // cap or a full disk needs the room. Harbor's and the reference
+  // registry's default: 7 days.
+  uint64_t cache_max_idle_seconds = 7 * 86400;
   uint32_t connect_timeout_seconds = 10;
   uint32_t first_byte_timeout_seconds = 30;
   uint32_t stall_timeout_seconds = 60;
@@ -159,6 +163,10 @@ std::string Describe(const Config& cfg);
 
 // Parses a byte count with an optional unit: "1048576", "512MiB", "200GB".
 Result<uint64_t> ParseSize(std::string_view s);
+
+// Parses a duration into seconds: "604800", "168h", "7d", "1h30m", "90s"
+// (Go's units h, m, s, and d for days). kInvalid for anything else.
+Result<uint64_t> ParseDuration(std::string_view s);
 
 // Parses "true/false/yes/no/1/0/on/off" (any case).
 bool ParseBool(std::string_view s, bool* out);

@@ -17,9 +17,6 @@ constexpr std::string_view kOtherDrivers[] = {"REGISTRY_STORAGE_S3", "REGISTRY_S
 
 // Prefix -> what to do instead.
 constexpr std::pair<std::string_view, std::string_view> kInstead[] = {
-    {"REGISTRY_PROXY_TTL",
-     "cached blobs are evicted by size (proxy.cache_max_bytes) and tags revalidated after "
-     "proxy.manifest_ttl_seconds"},
     {"REGISTRY_NOTIFICATIONS_", "webhook notifications are not supported"},
     {"REGISTRY_HTTP_DEBUG_", "/metrics is served on the main port (http.addr)"},
     {"REGISTRY_HTTP_HOST", "Location headers are relative, and clients resolve them against the URL they used"},

@@ -94,6 +94,8 @@ void Registry::Maintain() {
   const auto gc_every = std::chrono::seconds(svc_.cfg.storage.gc_interval_seconds);
   auto next_housekeeping = Clock::now() + kHousekeeping;
   auto next_gc = Clock::now() + gc_every;
+  // What went idle while the server was down goes now, not in an hour.
+  if (svc_.proxy) svc_.proxy->evictor().ExpireIdle();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     cv_.wait_until(lock, gc_every.count() ? std::min(next_housekeeping, next_gc) : next_housekeeping);
@@ -109,13 +111,20 @@ void Registry::Maintain() {
     }
     lock.lock();
   }
+  lock.unlock();
+  if (svc_.proxy) svc_.proxy->evictor().Persist();
 }
 
 void Registry::Housekeep() {
   const int64_t expiry_ms = int64_t{svc_.cfg.storage.upload_expiry_minutes} * 60 * 1000;
   size_t n = svc_.uploads->Expire(expiry_ms);
   if (n) WLOG_INFO("expired %zu abandoned uploads", n);
-  if (svc_.proxy) svc_.proxy->evictor().MaybeEvict();
+  if (svc_.proxy) {
+    Evictor& ev = svc_.proxy->evictor();
+    ev.Persist();
+    ev.MaybeEvict();
+    ev.ExpireIdle();
+  }
   Status st = svc_.stats->Refresh(*svc_.meta, *svc_.uploads);
   if (!st.ok()) WLOG_WARN("storage figures: %s", st.ToString().c_str());
   // Memory freed after a burst (say the 160 KiB of TLS buffers of each of

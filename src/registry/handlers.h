@@ -47,10 +47,11 @@ void UploadFinish(Services& s, http::Exchange& ex);
 // read) and returns true. If `repo` has no such manifest it answers
 // MANIFEST_UNKNOWN / NAME_UNKNOWN and returns true, or, with
 // OnMiss::kLeaveUnanswered, answers nothing and returns false (the proxy then
-// asks its upstream). A storage error is answered either way.
+// asks its upstream). A storage error is answered either way. When it
+// serves the manifest and `served` is not null, *served is its digest.
 enum class OnMiss { kAnswerUnknown, kLeaveUnanswered };
 bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
-                   OnMiss on_miss = OnMiss::kAnswerUnknown);
+                   OnMiss on_miss = OnMiss::kAnswerUnknown, std::string* served = nullptr);
 BodyMode ManifestBegin(Services& s, http::Exchange& ex);
 void ManifestFinish(Services& s, http::Exchange& ex);
 

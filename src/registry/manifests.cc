@@ -47,7 +47,7 @@ std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& 
 }  // namespace
 
 bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
-                   OnMiss on_miss) {
+                   OnMiss on_miss, std::string* served) {
   http::Response& res = ex.res;
   std::string digest, media_type;
   uint64_t size = 0;
@@ -89,6 +89,7 @@ bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
   res.AddHeader("Content-Type", media_type);
   res.AddHeader("Docker-Content-Digest", digest);
   res.AddHeader("ETag", etag);
+  if (served) *served = std::move(digest);  // a 304 too: the client is using it
   return true;
 }
 

@@ -105,9 +105,11 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
   return BodyMode::kRespond;
 }
 
-// A manifest answered from the cache counts as a hit, unless storage failed.
-BodyMode AnsweredFromCache(Services& s, http::Exchange& ex) {
+// A manifest answered from the cache counts as a hit, unless storage failed,
+// and as a pull for the idle clock (proxy.cache_max_idle).
+BodyMode AnsweredFromCache(Services& s, http::Exchange& ex, const std::string& digest) {
   if (ex.res.status < 500) proxy::ProxyMetrics::Add(s.proxy->metrics().hits);
+  if (!digest.empty()) s.proxy->evictor().Touch(digest);
   return BodyMode::kRespond;
 }
 
@@ -118,21 +120,25 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
   if (!job) {
     // By digest: immutable, so a cached copy needs no revalidation.
-    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered))
-      return AnsweredFromCache(s, ex);
+    std::string served;
+    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &served))
+      return AnsweredFromCache(s, ex, served);
     bool negative = false;
     if (!ref.is_digest && s.proxy->Fresh(store, ref.tag, &negative)) {
       if (negative) {
         Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
         return BodyMode::kRespond;
       }
-      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered)) return AnsweredFromCache(s, ex);
+      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &served))
+        return AnsweredFromCache(s, ex, served);
     }
     job = s.proxy->Manifest(up, repo, ref);
   }
   if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
   if (job->status().ok() && job->upstream_status() == 200) {
-    ServeManifest(s, ex, store, ref);
+    std::string served;
+    ServeManifest(s, ex, store, ref, OnMiss::kAnswerUnknown, &served);
+    if (!served.empty()) s.proxy->evictor().Touch(served);  // revalidated: still in use
     if (job->stale) ex.res.AddHeader("Warning", "110 wharf \"Response is Stale\"");
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kManifestUnknown, "manifest unknown");

@@ -83,7 +83,8 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
     WLOG_ERROR("proxy: forward proxy settings ignored: %s", egress.status().message().c_str());
   for (const auto& [name, r] : cfg.registries)
     upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file, egress_});
-  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, s->stats->cached_bytes(), &metrics_);
+  evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, cfg.cache_max_idle_seconds,
+                                       s->stats->cached_bytes(), &metrics_);
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
   meta_pool_ = std::make_unique<proxy::FetchPool>(kMetaThreads);
   // Mirrors are probed now rather than on the first client's time.
@@ -91,8 +92,8 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
     for (size_t i = 0; i < up->mirror_count(); ++i) meta_pool_->Run(name, [u = up.get(), i] { u->Probe(i); });
   blob_fetcher_ = std::make_unique<proxy::BlobFetcher>(
       s->blobs.get(), s->meta.get(), s->hashing.get(), blob_pool_.get(), &metrics_,
-      [this](const std::string& d, uint64_t size) {
-        evictor_->Added(d, size);
+      [this](const std::string&, uint64_t size) {
+        evictor_->Added(size);
         evictor_->MaybeEvict();
       },
       [this](uint64_t bytes) { return evictor_->MakeRoom(bytes); });

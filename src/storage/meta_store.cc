@@ -336,6 +336,20 @@ Status MetaStore::ForEachUpload(
   });
 }
 
+Status MetaStore::RecordAccess(const std::vector<std::pair<std::string, int64_t>>& accesses) {
+  if (accesses.empty()) return Status();
+  rocksdb::WriteBatch b;
+  for (const auto& [digest, ms] : accesses) b.Put(Key('a', digest), std::to_string(ms));
+  return Write(&b, /*sync=*/false);
+}
+
+Status MetaStore::ForEachAccess(const std::function<void(const std::string&, int64_t)>& fn) const {
+  return Scan(std::string("a\0", 2), "", [&](std::string_view digest, std::string_view v) {
+    fn(std::string(digest), Num<int64_t>(v));
+    return true;
+  });
+}
+
 Status MetaStore::ForEachManifest(
     const std::function<void(const std::string&, const std::string&, const ManifestRecord&)>& fn)
     const {
@@ -366,7 +380,10 @@ Status MetaStore::ForEachBlob(
 Status MetaStore::ForgetBlobs(const std::set<std::string>& digests) {
   if (digests.empty()) return Status();
   rocksdb::WriteBatch b;
-  for (const auto& d : digests) b.Delete(Key('b', d));
+  for (const auto& d : digests) {
+    b.Delete(Key('b', d));
+    b.Delete(Key('a', d));
+  }
   Status st = Scan(std::string("l\0", 2), "", [&](std::string_view k, std::string_view) {
     size_t sep = k.rfind('\0');
     if (digests.count(std::string(k.substr(sep + 1))))

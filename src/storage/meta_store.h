@@ -10,6 +10,7 @@
 //   b\0<digest>                    -> BlobRecord
 //   r\0<repo>\0<subject>\0<digest> -> referrer descriptor (JSON)
 //   u\0<uuid>                      -> UploadRecord
+//   a\0<digest>                    -> last pull of cached content, ms (decimal)
 // Every mutation that must be durable when a client gets its 201/202 is one
 // WriteBatch written with sync=true, so it lands whole or not at all.
 //
@@ -117,6 +118,14 @@ class MetaStore {
   Status DeleteUpload(const std::string& uuid);
   Status ForEachUpload(const std::function<void(const std::string&, const UploadRecord&)>& fn) const;
 
+  // --- when cached content was last pulled (the evictor's order and the
+  // proxy.cache_max_idle clock, kept across restarts)
+  // Records each (digest, ms since the epoch), replacing what was recorded.
+  // Not synced: a power cut loses at most the last few seconds of accesses,
+  // which only makes their blobs look older.
+  Status RecordAccess(const std::vector<std::pair<std::string, int64_t>>& accesses);
+  Status ForEachAccess(const std::function<void(const std::string& digest, int64_t ms)>& fn) const;
+
   // --- garbage collection
   Status ForEachManifest(
       const std::function<void(const std::string& repo, const std::string& digest,
@@ -125,7 +134,8 @@ class MetaStore {
       const std::function<void(const std::string& repo, const std::string& tag,
                                const TagRecord&)>& fn) const;
   Status ForEachBlob(const std::function<void(const std::string&, const BlobRecord&)>& fn) const;
-  // Removes these blob records and their links in every repository.
+  // Removes these blob records, their access times and their links in
+  // every repository.
   Status ForgetBlobs(const std::set<std::string>& digests);
 
  private:

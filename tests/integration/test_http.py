@@ -248,11 +248,12 @@ def test_request_id_in_header_and_logs(make_wharf):
 
 def test_check_config_prints_and_masks(tmp_path):
     env = {"REGISTRY_PROXY_PASSWORD": "hunter2", "REGISTRY_STORAGE_DELETE_ENABLED": "yes",
-           "PATH": "/usr/bin:/bin"}
+           "REGISTRY_PROXY_TTL": "72h", "PATH": "/usr/bin:/bin"}
     r = subprocess.run([WHARF_BIN, "check-config"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     cfg = json.loads(r.stdout)
     assert cfg["storage"]["delete_enabled"] is True
+    assert cfg["proxy"]["cache_max_idle"] == "259200s"
     assert cfg["proxy"]["password"] == "********"
     assert "hunter2" not in r.stdout
 
@@ -260,17 +261,17 @@ def test_check_config_prints_and_masks(tmp_path):
 def test_registry_variables_wharf_ignores_are_named(make_wharf):
     """A compose file written for registry:2: what Wharf ignores is said, at
     check-config and in the log at start, with what to use instead."""
-    env = {"REGISTRY_HTTP_SECRET": "x", "REGISTRY_PROXY_TTL": "168h", "REGISTRY_HTTP_DEBUG_ADDR": ":5001"}
+    env = {"REGISTRY_HTTP_SECRET": "x", "REGISTRY_HTTP_HOST": "https://r.example", "REGISTRY_HTTP_DEBUG_ADDR": ":5001"}
     r = subprocess.run([WHARF_BIN, "check-config"], env={"PATH": "/usr/bin:/bin", **env},
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
         "wharf: warning: REGISTRY_HTTP_DEBUG_ADDR is ignored: /metrics is served on the main port (http.addr)",
-        "wharf: warning: REGISTRY_PROXY_TTL is ignored: cached blobs are evicted by size (proxy.cache_max_bytes) "
-        "and tags revalidated after proxy.manifest_ttl_seconds"]
+        "wharf: warning: REGISTRY_HTTP_HOST is ignored: Location headers are relative, and clients resolve "
+        "them against the URL they used"]
     w = make_wharf(env=env).start()
     log = w.stderr() + w.stdout()
-    assert "REGISTRY_PROXY_TTL is ignored" in log and "REGISTRY_HTTP_DEBUG_ADDR is ignored" in log
+    assert "REGISTRY_HTTP_HOST is ignored" in log and "REGISTRY_HTTP_DEBUG_ADDR is ignored" in log
     assert "REGISTRY_HTTP_SECRET" not in log  # needless here: upload state is kept server-side
 
 

@@ -467,6 +467,41 @@ def test_cache_size_cap_counts_what_was_cached_before_a_restart(make_wharf, upst
     assert on_disk(w, c[-1])
 
 
+def test_cache_expires_what_was_not_pulled_for_max_idle(make_wharf, upstream, tmp_path):
+    """proxy.cache_max_idle (REGISTRY_PROXY_TTL): what nobody pulled for that
+    long goes, what was pulled since stays, and the last pull survives a
+    restart (b was cached as early as a; only its later pull keeps it)."""
+    up = upstream()
+    ma, a = seed(up, tmp_path, name="library/a", sizes=(40000,), seed_n=21)
+    _, b = seed(up, tmp_path, name="library/b", sizes=(40000,), seed_n=22)
+    w = make_wharf(env=proxy_env(up.url, REGISTRY_PROXY_TTL="0")).start()
+    hosted = os.urandom(5000)
+    assert call("POST", f"{w.url}/v2/mine/blobs/uploads/?digest={images.sha256(hosted)}",
+                hosted).status == 201
+    pull(w, tmp_path, "library/a:v1", "pa")
+    pull(w, tmp_path, "library/b:v1", "pb")
+    t_a = time.time()
+    time.sleep(6)
+    assert pull(w, tmp_path, "library/b:v1", "pb2") == set(b)  # from the cache, a pull all the same
+    t_b = time.time()
+    assert w.stop() == 0  # a clean stop writes the pulls it noted
+    # Idle half-way between the two: a's content is older, b's younger, by 3 s.
+    idle = int((time.time() - t_a + time.time() - t_b) / 2)
+    w.env["REGISTRY_PROXY_TTL"] = f"{idle}s"
+    w.start()
+    wait_for_log(w, "(proxy.cache_max_idle)")
+    assert "eviction: removed 3 cached blobs" in w.stderr()  # a's manifest, config and layer
+    assert not on_disk(w, a[-1]) and not on_disk(w, ma)
+    assert all(on_disk(w, d) for d in b)
+    assert on_disk(w, images.sha256(hosted))  # pushed content never expires
+    # b comes from the cache; a is simply fetched again.
+    n = up.requests("GET", "/blobs/")
+    assert pull(w, tmp_path, "library/b:v1", "pb3") == set(b)
+    assert up.requests("GET", "/blobs/") == n
+    assert pull(w, tmp_path, "library/a:v1", "pa2") == set(a)
+    assert up.requests("GET", "/blobs/" + a[-1]) == 2
+
+
 def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)

@@ -68,6 +68,7 @@ TEST(ConfigTest, RegistryEnvOverrides) {
       {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
       {"REGISTRY_PROXY_REMOTEURL", "https://registry-1.docker.io"},
       {"REGISTRY_PROXY_PASSWORD", "s3cret"},
+      {"REGISTRY_PROXY_TTL", "72h"},
       {"WHARF_WORKERS", "4"},
       {"WHARF_HTTP_LIMITS_IDLE_TIMEOUT_SECONDS", "9"},
   };
@@ -78,11 +79,35 @@ TEST(ConfigTest, RegistryEnvOverrides) {
   EXPECT_TRUE(c.storage.delete_enabled);
   EXPECT_EQ(c.storage.root, "/var/lib/registry");
   EXPECT_EQ(c.proxy.remote_url, "https://registry-1.docker.io");
+  EXPECT_EQ(c.proxy.cache_max_idle_seconds, 72u * 3600);
   EXPECT_EQ(c.http.workers, 4u);
   EXPECT_EQ(c.http.limits.idle_timeout_seconds, 9u);
   // The secret never appears in the printed configuration.
   EXPECT_EQ(Describe(c).find("s3cret"), std::string::npos);
   EXPECT_NE(Describe(c).find("********"), std::string::npos);
+}
+
+TEST(ConfigTest, DurationsAsGoWritesThem) {
+  EXPECT_EQ(*ParseDuration("604800"), 604800u);
+  EXPECT_EQ(*ParseDuration("168h"), 604800u);
+  EXPECT_EQ(*ParseDuration("168h0m0s"), 604800u);  // Go's String() of 7 days
+  EXPECT_EQ(*ParseDuration("7d"), 604800u);
+  EXPECT_EQ(*ParseDuration("1h30m"), 5400u);
+  EXPECT_EQ(*ParseDuration("90s"), 90u);
+  EXPECT_EQ(*ParseDuration("0"), 0u);
+  for (const char* bad : {"", "h", "7 d", "1.5h", "300ms", "-1h", "7w", "1h30", "99999999999999999999d"})
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  // The file takes seconds as a number too; a bad string names the key.
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"proxy": {"cache_max_idle": 3600}})", "f", &c).ok());
+  EXPECT_EQ(c.proxy.cache_max_idle_seconds, 3600u);
+  ASSERT_TRUE(ApplyJson(R"({"proxy": {"cache_max_idle": "2d"}})", "f", &c).ok());
+  EXPECT_EQ(c.proxy.cache_max_idle_seconds, 172800u);
+  Status st = ApplyEnv({{"WHARF_PROXY_CACHE_MAX_IDLE", "a week"}}, &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("WHARF_PROXY_CACHE_MAX_IDLE"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("is not a duration"), std::string::npos) << st.message();
+  EXPECT_EQ(Config().proxy.cache_max_idle_seconds, 7u * 86400);
 }
 
 // A registry:2 compose file's other variables: none is dropped silently.
@@ -91,7 +116,7 @@ TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
   Status st = ApplyEnv({{"REGISTRY_HTTP_SECRET", "s3cr3t"},
                         {"REGISTRY_STORAGE", "filesystem"},
                         {"REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", "inmemory"},
-                        {"REGISTRY_PROXY_TTL", "168h"},
+                        {"REGISTRY_HTTP_HOST", "https://registry.example"},
                         {"REGISTRY_NOTIFICATIONS_ENDPOINTS", "[]"},
                         {"REGISTRY_SOMETHING_NEW", "1"},
                         {"REGISTRY_HTTP_HEADERS_X-Frame-Options", "[DENY]"},
@@ -99,10 +124,9 @@ TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
                        &c);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(c.ignored_env.size(), 3u);
-  EXPECT_EQ(c.ignored_env[0], "REGISTRY_NOTIFICATIONS_ENDPOINTS is ignored: webhook notifications are not supported");
-  EXPECT_NE(c.ignored_env[1].find("REGISTRY_PROXY_TTL is ignored: cached blobs are evicted by size "
-                                  "(proxy.cache_max_bytes)"),
-            std::string::npos);
+  EXPECT_EQ(c.ignored_env[0], "REGISTRY_HTTP_HOST is ignored: Location headers are relative, and clients "
+                              "resolve them against the URL they used");
+  EXPECT_EQ(c.ignored_env[1], "REGISTRY_NOTIFICATIONS_ENDPOINTS is ignored: webhook notifications are not supported");
   EXPECT_EQ(c.ignored_env[2], "REGISTRY_SOMETHING_NEW is ignored: Wharf has no such setting");
   EXPECT_TRUE(c.storage.delete_enabled);
   // Another storage driver would put the data where the user does not look.

@@ -286,5 +286,29 @@ TEST_F(StorageTest, ManifestDeleteRemovesTagsAndReferrer) {
   EXPECT_TRUE(refs.empty());
 }
 
+// The evictor's clock: last pulls survive a reopen, a later record replaces
+// an earlier one, and forgetting a blob forgets its record, so that a blob
+// cached again later does not inherit it.
+TEST_F(StorageTest, AccessTimesSurviveReopenAndLeaveWithTheirBlob) {
+  const std::string a = "sha256:" + std::string(64, 'a');
+  const std::string b = "sha256:" + std::string(64, 'b');
+  ASSERT_TRUE(meta_->CommitBlob("~docker.io/x", a, 10, Origin::kCached, "").ok());
+  ASSERT_TRUE(meta_->CommitBlob("~docker.io/x", b, 20, Origin::kCached, "").ok());
+  ASSERT_TRUE(meta_->RecordAccess({{b, 2000}, {a, 1000}}).ok());
+  ASSERT_TRUE(meta_->RecordAccess({{a, 3000}}).ok());
+  Reopen();
+  std::vector<std::pair<std::string, int64_t>> seen;
+  auto read = [&] {
+    seen.clear();
+    return meta_->ForEachAccess([&](const std::string& d, int64_t ms) { seen.emplace_back(d, ms); });
+  };
+  ASSERT_TRUE(read().ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, int64_t>>{{a, 3000}, {b, 2000}}));
+  ASSERT_TRUE(meta_->ForgetBlobs({a}).ok());
+  ASSERT_TRUE(read().ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, int64_t>>{{b, 2000}}));
+  EXPECT_FALSE(meta_->GetBlob(a).ok());
+}
+
 }  // namespace
 }  // namespace wharf::storage
