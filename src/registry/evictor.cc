@@ -67,7 +67,8 @@ void Evictor::ExpireIdle() {
   }
   const int64_t cutoff = now - max_idle_ms_;
   EvictUntil([&](uint64_t, uint64_t, int64_t next) { return next >= cutoff; },
-             "not pulled for " + std::to_string(max_idle_ms_ / 1000) + " s (proxy.cache_max_idle)");
+             "not pulled for " + std::to_string(max_idle_ms_ / 1000) + " s (proxy.cache_max_idle)",
+             metrics_->expired, metrics_->expired_bytes);
 }
 
 uint64_t Evictor::cached_bytes() {
@@ -79,7 +80,7 @@ void Evictor::MaybeEvict() {
   if (!cap_ || cached_bytes() <= cap_) return;
   const uint64_t target = cap_ / 10 * 9;
   EvictUntil([&](uint64_t cached, uint64_t freed, int64_t) { return cached - freed <= target; },
-             "cap " + std::to_string(cap_));
+             "cap " + std::to_string(cap_), metrics_->evictions, metrics_->evicted_bytes);
 }
 
 bool Evictor::CouldMakeRoom(uint64_t bytes) { return s_->blobs->Shortfall(bytes) <= cached_bytes(); }
@@ -90,12 +91,14 @@ bool Evictor::MakeRoom(uint64_t bytes) {
   // Emptying the cache in vain would only cost the next pulls.
   if (cached_bytes() < need) return false;
   EvictUntil([&](uint64_t, uint64_t freed, int64_t) { return freed >= need; },
-             "the disk had no room for " + std::to_string(bytes) + " bytes");
+             "the disk had no room for " + std::to_string(bytes) + " bytes", metrics_->evictions,
+             metrics_->evicted_bytes);
   return s_->blobs->HasRoomFor(bytes);
 }
 
 void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t freed, int64_t next)>& enough,
-                         const std::string& why) {
+                         const std::string& why, std::atomic<uint64_t>& count,
+                         std::atomic<uint64_t>& bytes) {
   std::unique_lock<std::shared_mutex> gc(s_->gc_lock);
   struct Candidate {
     std::string digest;
@@ -161,8 +164,8 @@ void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t free
     return;
   }
   for (const std::string& d : doomed) (void)s_->blobs->Remove(*Digest::Parse(d));
-  proxy::ProxyMetrics::Add(metrics_->evictions, doomed.size());
-  proxy::ProxyMetrics::Add(metrics_->evicted_bytes, freed);
+  proxy::ProxyMetrics::Add(count, doomed.size());
+  proxy::ProxyMetrics::Add(bytes, freed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     total_ = total - freed;

@@ -28,6 +28,7 @@
 // Persist() are blocking (metadata scans and writes, file deletions).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -72,9 +73,10 @@ class Evictor {
  private:
   // Removes cached content, least recently pulled first, until
   // `enough(cached, freed, next)` holds, `next` being when the next
-  // candidate was last pulled (ms since the epoch). `why` ends the log line.
+  // candidate was last pulled (ms since the epoch). `why` ends the log
+  // line; what goes is added to the counters `count` and `bytes`.
   void EvictUntil(const std::function<bool(uint64_t cached, uint64_t freed, int64_t next)>& enough,
-                  const std::string& why);
+                  const std::string& why, std::atomic<uint64_t>& count, std::atomic<uint64_t>& bytes);
 
   Services* s_;
   const uint64_t cap_;

@@ -494,6 +494,8 @@ def test_cache_expires_what_was_not_pulled_for_max_idle(make_wharf, upstream, tm
     assert not on_disk(w, a[-1]) and not on_disk(w, ma)
     assert all(on_disk(w, d) for d in b)
     assert on_disk(w, images.sha256(hosted))  # pushed content never expires
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert "\nwharf_proxy_expired_total 3\n" in m and "\nwharf_proxy_evictions_total 0\n" in m
     # b comes from the cache; a is simply fetched again.
     n = up.requests("GET", "/blobs/")
     assert pull(w, tmp_path, "library/b:v1", "pb3") == set(b)
