@@ -206,14 +206,24 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
                      m.route == kRouteReferrers || m.route == kRouteUpload ||
                      m.route == kRouteUploadStart)) {
     const bool read = req.method == "GET" || req.method == "HEAD";
+    // DELETE of cached content: how an operator drops an image or a blob
+    // from the cache before it expires (storage.delete_enabled decides, as
+    // for pushed content; a read-only mirror allows it, since it pushes
+    // nothing). The hosted handlers do it, on the cache's repository.
+    const bool purge = req.method == "DELETE" && (m.route == kRouteManifest || m.route == kRouteBlob);
     std::string repo(req.params[0]);
-    if (!read && svc_.proxy->read_only()) {
+    proxy::Upstream* up = nullptr;
+    // A repository pushed here always wins over the upstream.
+    if (((read && m.route != kRouteUpload) || purge) && !svc_.meta->RepoExists(repo))
+      up = svc_.proxy->Route(req, &repo);
+    if (up && read) return ProxiedBegin(svc_, ex, up, repo);
+    if (up && purge) {
+      auto store = std::make_shared<std::string>(ProxyService::StoreRepo(*up, repo));
+      req.params[0] = *store;
+      ex.scratch = std::move(store);  // outlives the request's Finish
+    } else if (!read && svc_.proxy->read_only()) {
       Fail(res, Err::kReadOnly, "this registry is a read-only mirror");
       return BodyMode::kRespond;
-    }
-    // A repository pushed here always wins over the upstream.
-    if (read && m.route != kRouteUpload && !svc_.meta->RepoExists(repo)) {
-      if (proxy::Upstream* up = svc_.proxy->Route(req, &repo)) return ProxiedBegin(svc_, ex, up, repo);
     }
   }
   if (m.route != kRouteMetrics && m.route != kRouteHealthz)

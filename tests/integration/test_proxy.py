@@ -504,6 +504,47 @@ def test_cache_expires_what_was_not_pulled_for_max_idle(make_wharf, upstream, tm
     assert up.requests("GET", "/blobs/" + a[-1]) == 2
 
 
+def test_delete_drops_cached_content_for_gc(make_wharf, upstream, tmp_path):
+    """An operator drops one cached image (say a vulnerable one) with the
+    registry API's DELETE, as for pushed content; gc then frees its blobs and
+    the next pull fetches it again. A read-only mirror allows it, and
+    storage.delete_enabled governs it."""
+    from test_gc import gc
+    up = upstream()
+    md, blobs = seed(up, tmp_path, sizes=(30000,))
+    keep_md, keep = seed(up, tmp_path, name="library/keep", sizes=(30000,), seed_n=5)
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_READ_ONLY="true",
+                                 WHARF_STORAGE_GC_GRACE_MINUTES="0")).start()
+    pull(w, tmp_path, "library/app:v1", "p1")
+    pull(w, tmp_path, "keep:v1", "k1")  # docker's short form: the same cache as library/keep
+    r = call("DELETE", f"{w.url}/v2/library/app/manifests/{md}")
+    assert r.status == 405 and r.code() == "UNSUPPORTED" and "delete_enabled" in r.json()["errors"][0]["message"]
+    w.stop()
+    w.env["REGISTRY_STORAGE_DELETE_ENABLED"] = "true"
+    w.start()
+    # Pushes stay refused; uncached content is unknown, not fetched to be deleted.
+    r = call("POST", f"{w.url}/v2/library/app/blobs/uploads/")
+    assert r.status == 405 and "read-only mirror" in r.json()["errors"][0]["message"]
+    r = call("DELETE", f"{w.url}/v2/library/other/manifests/{md}")
+    assert r.status == 404 and r.code() == "MANIFEST_UNKNOWN"
+    assert call("DELETE", f"{w.url}/v2/library/app/manifests/{md}").status == 202
+    assert call("DELETE", f"{w.url}/v2/keep/blobs/{keep[0]}").status == 202  # unlinked only
+    assert call("DELETE", f"{w.url}/v2/library/app/manifests/{md}").status == 404
+    rep = gc(w)
+    assert rep["blobs_deleted"] == 3  # app's manifest, config and layer
+    assert not on_disk(w, blobs[-1]) and not on_disk(w, md)
+    assert all(on_disk(w, d) for d in keep) and on_disk(w, keep_md)  # still referenced
+    n = up.requests("GET", "/blobs/" + blobs[-1])
+    assert pull(w, tmp_path, "library/app:v1", "p2") == set(blobs)
+    assert up.requests("GET", "/blobs/" + blobs[-1]) == n + 1
+    # The unlinked blob is still on disk for keep's manifest: linked again
+    # once the upstream confirms the repository has it, not downloaded.
+    heads = up.requests("HEAD", "/blobs/" + keep[0])
+    assert pull(w, tmp_path, "library/keep:v1", "k2") == set(keep)
+    assert up.requests("HEAD", "/blobs/" + keep[0]) == heads + 1
+    assert up.requests("GET", "/blobs/" + keep[0]) == 1
+
+
 def test_mirror_with_anonymous_pull_and_authenticated_push(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)
