@@ -113,11 +113,16 @@ void Evictor::EvictUntil(const std::function<bool(uint64_t cached, uint64_t free
     cands.push_back(Candidate{d, r.size, r.created_ms});
   });
   size_t at = 0;  // a merge of the two scans: no map of every digest
+  // Records of blobs no longer cached: pushed since, or removed by a gc or a
+  // quarantine while their last pull waited to be written.
+  std::vector<std::string> strays;
   if (st.ok())
     st = s_->meta->ForEachAccess([&](const std::string& d, int64_t ms) {
       while (at < cands.size() && cands[at].digest < d) ++at;
       if (at < cands.size() && cands[at].digest == d) cands[at].used_ms = std::max(cands[at].used_ms, ms);
+      else strays.push_back(d);
     });
+  if (st.ok()) st = s_->meta->ForgetAccess(strays);
   if (!st.ok()) {
     WLOG_ERROR("eviction: %s", st.ToString().c_str());
     return;

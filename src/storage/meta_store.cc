@@ -350,6 +350,13 @@ Status MetaStore::ForEachAccess(const std::function<void(const std::string&, int
   });
 }
 
+Status MetaStore::ForgetAccess(const std::vector<std::string>& digests) {
+  if (digests.empty()) return Status();
+  rocksdb::WriteBatch b;
+  for (const auto& d : digests) b.Delete(Key('a', d));
+  return Write(&b, /*sync=*/false);
+}
+
 Status MetaStore::ForEachManifest(
     const std::function<void(const std::string&, const std::string&, const ManifestRecord&)>& fn)
     const {

@@ -125,6 +125,7 @@ class MetaStore {
   // which only makes their blobs look older.
   Status RecordAccess(const std::vector<std::pair<std::string, int64_t>>& accesses);
   Status ForEachAccess(const std::function<void(const std::string& digest, int64_t ms)>& fn) const;
+  Status ForgetAccess(const std::vector<std::string>& digests);
 
   // --- garbage collection
   Status ForEachManifest(

@@ -308,6 +308,10 @@ TEST_F(StorageTest, AccessTimesSurviveReopenAndLeaveWithTheirBlob) {
   ASSERT_TRUE(read().ok());
   EXPECT_EQ(seen, (std::vector<std::pair<std::string, int64_t>>{{b, 2000}}));
   EXPECT_FALSE(meta_->GetBlob(a).ok());
+  ASSERT_TRUE(meta_->ForgetAccess({b}).ok());
+  ASSERT_TRUE(read().ok());
+  EXPECT_TRUE(seen.empty());
+  EXPECT_TRUE(meta_->GetBlob(b).ok());  // the record only
 }
 
 }  // namespace
