@@ -28,7 +28,17 @@ Upstream::Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms)
     if (!u.ok()) continue;  // validated with the configuration
     while (u->path.size() > 1 && u->path.back() == '/') u->path.pop_back();
     if (u->path == "/") u->path.clear();
-    mirrors_.push_back(Mirror{*u});
+    // "https://harbor.corp/v2/dockerhub-proxy", as containerd's hosts.toml
+    // names a mirror that keeps the images under a prefix (a Harbor
+    // proxy-cache project, a namespace): what follows /v2 goes in front of
+    // every repository name; what comes before it is the API's base path.
+    std::string prefix;
+    if (size_t v2 = (u->path + "/").find("/v2/"); v2 != std::string::npos) {
+      prefix = u->path.substr(std::min(v2 + 4, u->path.size()));
+      if (!prefix.empty()) prefix += '/';
+      u->path.resize(v2);
+    }
+    mirrors_.push_back(Mirror{*u, std::move(prefix)});
   }
 }
 
@@ -102,11 +112,13 @@ Status Upstream::GetToken(const Mirror& m, const std::string& header, const std:
   return Status();
 }
 
-Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string& repo,
-                         const std::string& path, const FetchOptions& opt, uint64_t* offset,
+Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string& our_repo,
+                         const std::string& our_path, const FetchOptions& opt, uint64_t* offset,
                          ClientResponse* resp, const BodyFn& on_body) {
+  // The mirror's names: its prefix in front of ours ("/v2/<repo>/..." in).
+  const std::string repo = m.repo_prefix + our_repo;
   Url url = m.base;
-  url.path = m.base.path + path;
+  url.path = m.base.path + "/v2/" + m.repo_prefix + our_path.substr(4);
   std::string authz;
   {
     // Reuse what the last challenge taught us, so a pull does not pay a 401

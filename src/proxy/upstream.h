@@ -98,7 +98,8 @@ class Upstream {
 
  private:
   struct Mirror {
-    Url base;
+    Url base;                 // up to the API's /v2, exclusive
+    std::string repo_prefix;  // "" or "<prefix>/", before every repository name
     int failures = 0;
     int64_t unhealthy_until_ms = 0;
     bool basic = false;  // answered a Basic challenge before

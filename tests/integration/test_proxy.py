@@ -409,6 +409,36 @@ def test_upstream_token_auth(make_wharf, tmp_path):
     assert log.count(" 401 ") <= 1, log
 
 
+def test_mirror_that_keeps_images_under_a_prefix(make_wharf, upstream, tmp_path):
+    """A mirror named as containerd's hosts.toml names a Harbor proxy-cache
+    project, "https://harbor.corp/v2/dockerhub-proxy": docker.io's
+    library/app is asked for as dockerhub-proxy/library/app, tokens included.
+    The upstream is Wharf in token mode with a login that may only touch the
+    prefix, so a token for the wrong name would fail the pull."""
+    pw = str(tmp_path / "passwd")
+    tls_setup.htpasswd(pw, "mirror", "s3cret")
+    rules = json.dumps([{"user": "mirror", "prefix": "dockerhub-proxy/", "access": "write"}])
+    upw = make_wharf(env={"REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": pw,
+                          "WHARF_AUTH_TOKEN_ENABLED": "true", "WHARF_AUTH_DEFAULT_ACCESS": "none",
+                          "WHARF_AUTH_RULES": rules}).start()
+    src = str(tmp_path / "src")
+    md, blobs = images.single(src, layer_sizes=(20000,))
+    skopeo("copy", *TLS, "--dest-creds", "mirror:s3cret", f"oci:{src}:v1",
+           f"docker://127.0.0.1:{upw.port}/dockerhub-proxy/library/app:v1")
+    registries = {"docker.io": {"mirrors": [upw.url + "/v2/dockerhub-proxy/"],
+                                "username": "mirror", "password": "s3cret"}}
+    w = make_wharf(env={"WHARF_PROXY_ENABLED": "true",
+                        "WHARF_PROXY_REGISTRIES": json.dumps(registries)}).start()
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    assert pull(w, tmp_path, "app:v1", "short") == set(blobs)  # docker's short form too
+    tags = call("GET", f"{w.url}/v2/library/app/tags/list").json()
+    assert tags == {"name": "library/app", "tags": ["v1"]}
+    upw.stop()
+    log = upw.stdout()
+    assert f"GET /v2/dockerhub-proxy/library/app/blobs/{blobs[-1]} 200" in log, log
+    assert "GET /v2/library/" not in log and "HEAD /v2/library/" not in log
+
+
 def test_tags_list_passthrough(make_wharf, upstream, tmp_path):
     up = upstream()
     seed(up, tmp_path, tag="v1")
