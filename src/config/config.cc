@@ -12,6 +12,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "config/notify_config.h"
 #include "config/registry_env.h"
 #include "proxy/egress.h"
 #include "util/ascii.h"
@@ -59,16 +60,11 @@ Leaf SizeLeaf(const char* path, uint64_t* target) {
 
 // A duration in seconds: an integer, or a string as Go writes durations
 // ("168h", "1h30m", "90s"; "7d" too).
-Leaf DurationLeaf(const char* path, uint64_t* target) {
-  return Leaf{path, Kind::kJson, 0, 0, [target](const json& v) {
-                if (v.is_number_unsigned()) {
-                  *target = v.get<uint64_t>();
-                  return Status();
-                }
-                if (!v.is_string()) return Invalid("expected a duration such as 168h");
-                auto n = ParseDuration(v.get<std::string>());
-                if (!n.ok()) return n.status();
-                *target = *n;
+Leaf DurationLeaf(const char* path, uint64_t* seconds) {
+  return Leaf{path, Kind::kJson, 0, 0, [seconds](const json& v) {
+                auto ms = DurationMs(v);
+                if (!ms.ok()) return ms.status();
+                *seconds = *ms / 1000;
                 return Status();
               }};
 }
@@ -85,6 +81,19 @@ Leaf BoolLeaf(const char* path, bool* target) {
                 return Status();
               }};
 }
+
+}  // namespace
+
+Result<uint64_t> DurationMs(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > UINT64_MAX / 1000) return Invalid("too long a duration");
+    return v.get<uint64_t>() * 1000;
+  }
+  if (!v.is_string()) return Invalid("expected a duration such as 168h or 500ms");
+  return ParseDurationMs(v.get<std::string>());
+}
+
+namespace {
 
 // Headers that Wharf writes itself (framing, ids, content metadata, auth
 // challenges): configuring them would duplicate or contradict its own.
@@ -303,6 +312,8 @@ std::vector<Leaf> Leaves(Config* c) {
       StringLeaf("proxy.http_proxy", &c->proxy.http_proxy),
       StringLeaf("proxy.https_proxy", &c->proxy.https_proxy),
       StringLeaf("proxy.no_proxy", &c->proxy.no_proxy),
+      Leaf{"notifications.endpoints", Kind::kJson, 0, 0,
+           [c](const json& v) { return ParseNotifyEndpoints(v, &c->notify_endpoints); }},
   };
 }
 
@@ -324,6 +335,7 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     // The reference registry expires cached content this long after it was
     // fetched; Wharf after it was last pulled, which never drops what is in use.
     {"REGISTRY_PROXY_TTL", "proxy.cache_max_idle"},
+    {"REGISTRY_NOTIFICATIONS_ENDPOINTS", "notifications.endpoints"},
     // The forward proxy, as curl and Go programs read it (upper case wins).
     {"http_proxy", "proxy.http_proxy"},
     {"https_proxy", "proxy.https_proxy"},
@@ -437,26 +449,33 @@ Result<uint64_t> ParseSize(std::string_view s) {
   return Invalid("'" + std::string(s) + "' has an unknown unit (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)");
 }
 
-Result<uint64_t> ParseDuration(std::string_view s) {
+Result<uint64_t> ParseDurationMs(std::string_view s) {
   const std::string text(s);
-  auto bad = [&] { return Invalid("'" + text + "' is not a duration (use e.g. 168h, 7d, 1h30m, 90s)"); };
+  auto bad = [&] { return Invalid("'" + text + "' is not a duration (use e.g. 168h, 7d, 1h30m, 90s, 500ms)"); };
   if (s.empty()) return bad();
   uint64_t n = 0;
   if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-      ec == std::errc() && p == s.data() + s.size())
-    return n;  // plain seconds
+      ec == std::errc() && p == s.data() + s.size()) {
+    if (n > UINT64_MAX / 1000) return Invalid("'" + text + "' is too long");
+    return n * 1000;  // plain seconds
+  }
   uint64_t total = 0;
   while (!s.empty()) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     if (ec != std::errc() || p == s.data() || p == s.data() + s.size()) return bad();
     s.remove_prefix(static_cast<size_t>(p - s.data()));
     uint64_t unit = 0;
-    switch (s.front()) {
-      case 'd': unit = 86400; break;
-      case 'h': unit = 3600; break;
-      case 'm': unit = 60; break;
-      case 's': unit = 1; break;
-      default: return bad();
+    if (s.starts_with("ms")) {
+      unit = 1;
+      s.remove_prefix(1);
+    } else {
+      switch (s.front()) {
+        case 'd': unit = 86'400'000; break;
+        case 'h': unit = 3'600'000; break;
+        case 'm': unit = 60'000; break;
+        case 's': unit = 1000; break;
+        default: return bad();
+      }
     }
     s.remove_prefix(1);
     if (n > (UINT64_MAX - total) / unit) return Invalid("'" + text + "' is too long");
@@ -656,6 +675,16 @@ Result<Config> Load(const std::string& path, const std::map<std::string, std::st
 
 std::string Describe(const Config& c) {
   const auto& l = c.http.limits;
+  json endpoints = json::array();
+  for (const NotifyEndpointConfig& e : c.notify_endpoints) {
+    json headers = json::object();
+    for (const auto& [k, v] : e.headers) headers[k].push_back(v.empty() ? v : std::string("********"));
+    endpoints.push_back({{"name", e.name}, {"url", e.url}, {"headers", headers},
+                         {"timeout", std::to_string(e.timeout_ms) + "ms"}, {"threshold", e.threshold},
+                         {"backoff", std::to_string(e.backoff_ms) + "ms"},
+                         {"ignoredmediatypes", e.ignored_media_types},
+                         {"ignore", {{"actions", e.ignored_actions}}}});
+  }
   auto mask = [](const std::string& s) { return s.empty() ? s : std::string("********"); };
   // "http://user:secret@proxy:3128" -> "http://********@proxy:3128"
   auto mask_userinfo = [](const std::string& url) {
@@ -738,6 +767,7 @@ std::string Describe(const Config& c) {
         {"http_proxy", mask_userinfo(c.proxy.http_proxy)},
         {"https_proxy", mask_userinfo(c.proxy.https_proxy)},
         {"no_proxy", c.proxy.no_proxy}}},
+      {"notifications", {{"endpoints", endpoints}}},
   };
   return j.dump(2);
 }

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "util/status.h"
 
 namespace wharf {
@@ -124,12 +126,26 @@ struct ProxyConfig {
   std::string http_proxy, https_proxy, no_proxy;
 };
 
+// A webhook that receives registry events, as the reference registry's
+// notifications.endpoints (see notify/notifier.h).
+struct NotifyEndpointConfig {
+  std::string name;
+  std::string url;  // http:// or https://
+  std::vector<std::pair<std::string, std::string>> headers;
+  uint64_t timeout_ms = 1000;
+  uint32_t threshold = 10;  // failures in a row before waiting `backoff` between tries
+  uint64_t backoff_ms = 1000;
+  std::vector<std::string> ignored_media_types;
+  std::vector<std::string> ignored_actions;  // push, pull, mount, delete
+};
+
 struct Config {
   std::string log_level = "info";
   HttpConfig http;
   StorageConfig storage;
   AuthConfig auth;
   ProxyConfig proxy;
+  std::vector<NotifyEndpointConfig> notify_endpoints;  // notifications.endpoints
   // REGISTRY_* variables that were set but change nothing here, one line
   // each with what to use instead (see registry_env.h); logged at start.
   std::vector<std::string> ignored_env;
@@ -164,9 +180,12 @@ std::string Describe(const Config& cfg);
 // Parses a byte count with an optional unit: "1048576", "512MiB", "200GB".
 Result<uint64_t> ParseSize(std::string_view s);
 
-// Parses a duration into seconds: "604800", "168h", "7d", "1h30m", "90s"
-// (Go's units h, m, s, and d for days). kInvalid for anything else.
-Result<uint64_t> ParseDuration(std::string_view s);
+// Parses a duration into milliseconds: "604800" (seconds), "168h", "7d",
+// "1h30m", "90s", "500ms" (Go's units h, m, s, ms, and d for days).
+// kInvalid for anything else.
+Result<uint64_t> ParseDurationMs(std::string_view s);
+// The same from a configuration value: a string as above, or a number of seconds.
+Result<uint64_t> DurationMs(const nlohmann::json& v);
 
 // Parses "true/false/yes/no/1/0/on/off" (any case).
 bool ParseBool(std::string_view s, bool* out);

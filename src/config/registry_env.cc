@@ -17,7 +17,7 @@ constexpr std::string_view kOtherDrivers[] = {"REGISTRY_STORAGE_S3", "REGISTRY_S
 
 // Prefix -> what to do instead.
 constexpr std::pair<std::string_view, std::string_view> kInstead[] = {
-    {"REGISTRY_NOTIFICATIONS_", "webhook notifications are not supported"},
+    {"REGISTRY_NOTIFICATIONS_", "of the notifications, Wharf takes the endpoints (notifications.endpoints)"},
     {"REGISTRY_HTTP_DEBUG_", "/metrics is served on the main port (http.addr)"},
     {"REGISTRY_HTTP_HOST", "Location headers are relative, and clients resolve them against the URL they used"},
     {"REGISTRY_HTTP_TLS_LETSENCRYPT_", "give the certificate and key files (http.tls.certificate, http.tls.key)"},

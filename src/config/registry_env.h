@@ -6,7 +6,7 @@
 //     signs upload state that Wharf keeps server-side; Location headers are
 //     always relative; blob descriptor caches; REGISTRY_STORAGE=filesystem);
 //   - ignored: a feature Wharf does not have, or has under another key
-//     (REGISTRY_PROXY_TTL, REGISTRY_NOTIFICATIONS_*, ...), logged at start
+//     (REGISTRY_HTTP_HOST, REGISTRY_NOTIFICATIONS_EVENTS_*, ...), logged at start
 //     with what to use instead;
 //   - refused: another storage driver (S3, Azure, GCS, ...): running with
 //     the local disk instead of the bucket the user named would lose data

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "util/clock.h"
+
 namespace wharf::http {
 namespace {
 
@@ -28,13 +30,8 @@ void AppendEscaped(char* buf, size_t cap, size_t* n, std::string_view s) {
 void AccessLog::Write(const AccessRecord& r) const {
   if (fmt_ == AccessLogFormat::kOff) return;
   char buf[4096];
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
   char when[32];
-  size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(when + w, sizeof when - w, ".%03ldZ", ts.tv_nsec / 1000000);
+  FormatUtcNow(when, sizeof when, 3);
   size_t n = 0;
   if (fmt_ == AccessLogFormat::kJson) {
     n += snprintf(buf, sizeof buf, "{\"time\":\"%s\",\"client\":\"", when);

@@ -76,6 +76,9 @@ struct Exchange {
   // Handler state that must survive a kPause (e.g. an upstream fetch in
   // progress); released when the next request starts.
   std::shared_ptr<void> scratch;
+  // Who made the request, once the handler knows (a login name; empty for
+  // anonymous); cleared when the next request starts.
+  std::string user;
 
   // Called in Finish() instead of answering: the response comes later. The
   // handler must then fill `res` and call Resume() exactly once, on this
@@ -91,6 +94,9 @@ class Handler {
   virtual ~Handler() = default;
   virtual BodyMode Begin(Exchange& ex) = 0;
   virtual void Finish(Exchange& ex) = 0;
+  // After the response went out (its last byte written), before the next
+  // request starts; ex.req and ex.res are still those of this request.
+  virtual void Done(const Exchange& ex) { (void)ex; }
 };
 
 }  // namespace wharf::http

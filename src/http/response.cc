@@ -101,6 +101,19 @@ std::string CannedError(int status, std::string_view code, std::string_view mess
   return out;
 }
 
+std::string_view Response::Header(std::string_view name) const {
+  std::string_view all = headers;
+  while (!all.empty()) {
+    size_t end = all.find("\r\n");
+    std::string_view line = all.substr(0, end);
+    if (line.size() > name.size() + 1 && line.starts_with(name) && line[name.size()] == ':')
+      return line.substr(name.size() + (line.size() > name.size() + 1 && line[name.size() + 1] == ' ' ? 2 : 1));
+    if (end == std::string_view::npos) break;
+    all.remove_prefix(end + 2);
+  }
+  return {};
+}
+
 uint64_t Response::BodySize() const {
   if (content_length) return *content_length;
   if (file.fd >= 0) return file.length;

@@ -63,6 +63,8 @@ struct Response {
 
   // The size of the body that a GET would carry.
   uint64_t BodySize() const;
+  // The value of a header added with AddHeader (exact name), or empty.
+  std::string_view Header(std::string_view name) const;
   // The bytes body (shared or own).
   std::string_view Bytes() const { return shared_body ? std::string_view(*shared_body) : body; }
 };

@@ -138,7 +138,10 @@ std::string RequestHead(const ClientRequest& req, const EgressProxy* forward) {
   if (forward && !forward->authorization.empty())
     head += "Proxy-Authorization: " + forward->authorization + "\r\n";
   for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT")
+    head += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
   head += "\r\n";
+  head += req.body;
   return head;
 }
 

@@ -41,6 +41,9 @@ struct ClientRequest {
   std::string method = "GET";
   Url url;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Sent with a Content-Length after the head, in the same write; for small
+  // bodies (a webhook's events), never a blob.
+  std::string body;
   // Called on the calling thread once the request is on the wire, before
   // the answer is read (optional).
   std::function<void()> on_sent;

@@ -57,7 +57,10 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
   const std::string repo =
       (need == Need::kPull || need == Need::kPush) ? std::string(req.params[0]) : std::string();
   Decision d = s.auth->Check(req.Find("Authorization"), req.ClientIp(), need, repo);
-  if (d.kind == Decision::kAllow) return Gate::kPass;
+  if (d.kind == Decision::kAllow) {
+    if (s.notifier) ex.user = d.user;  // the events' actor
+    return Gate::kPass;
+  }
   if (d.kind == Decision::kVerify) {
     VerifyLater(s, ex);
     return Gate::kPaused;

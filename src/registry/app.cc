@@ -1,10 +1,12 @@
 #include "registry/app.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include "registry/access.h"
 #include "registry/blocking.h"
 #include "registry/errors.h"
+#include "registry/events.h"
 #include "registry/fsck.h"
 #include "registry/gc.h"
 #include "registry/handlers.h"
@@ -68,6 +70,12 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
     s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
     st = s.auth->Reload();
     if (!st.ok()) return st;
+  }
+  if (!cfg.notify_endpoints.empty()) {
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    s.notifier = std::make_unique<notify::Notifier>(cfg.notify_endpoints,
+                                                    std::string(host) + ":" + std::to_string(cfg.http.port));
   }
   r->maintenance_ = std::thread([p = r.get()] { p->Maintain(); });
   return r;
@@ -238,7 +246,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     case kRouteMetrics:
       res.Set(200, "text/plain; version=0.0.4; charset=utf-8",
               metrics_->Render() + svc_.stats->Render() +
-                  (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()));
+                  (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()) +
+                  (svc_.notifier ? svc_.notifier->RenderMetrics() : std::string()));
       break;
     case kRouteCatalog:
       ListCatalog(svc_, ex);
@@ -263,6 +272,11 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       break;  // handled above
   }
   return BodyMode::kRespond;
+}
+
+void Registry::Done(const Exchange& ex) {
+  if (!svc_.notifier) return;
+  if (auto e = EventOf(svc_, ex)) svc_.notifier->Emit(*e);
 }
 
 void Registry::Finish(Exchange& ex) {

@@ -32,6 +32,9 @@ class Registry final : public http::Handler {
 
   BodyMode Begin(http::Exchange& ex) override;
   void Finish(http::Exchange& ex) override;
+  // Tells the webhooks (notifications.endpoints) about a push, pull, mount
+  // or delete that succeeded.
+  void Done(const http::Exchange& ex) override;
 
   Services& services() { return svc_; }
   // SIGHUP: re-reads what can change at run time (the htpasswd file).

@@ -7,6 +7,7 @@
 
 #include "auth/authenticator.h"
 #include "config/config.h"
+#include "notify/notifier.h"
 #include "registry/manifest_cache.h"
 #include "registry/proxy_service.h"
 #include "registry/storage_stats.h"
@@ -26,6 +27,7 @@ struct Services {
   std::unique_ptr<ManifestCache> manifests;
   std::unique_ptr<StorageStats> stats;
   std::unique_ptr<auth::Authenticator> auth;  // null when auth.mode is none
+  std::unique_ptr<notify::Notifier> notifier;  // null without notifications.endpoints
   // Last: its fetch threads use the stores above and stop first.
   std::unique_ptr<ProxyService> proxy;        // null when proxy.enabled is false
   // Held shared by writers that add references (manifest PUT, mount) and

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "util/clock.h"
+
 namespace wharf::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
@@ -46,13 +48,8 @@ bool Enabled(Level l) { return static_cast<int>(l) >= g_level.load(std::memory_o
 
 void Write(Level l, const char* fmt, ...) {
   char buf[2048];
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  int n = static_cast<int>(strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t));
-  n += snprintf(buf + n, sizeof buf - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-                kNames[static_cast<int>(l)]);
+  int n = static_cast<int>(FormatUtcNow(buf, sizeof buf, 3));
+  n += snprintf(buf + n, sizeof buf - n, " %s ", kNames[static_cast<int>(l)]);
   if (t_request_id[0]) n += snprintf(buf + n, sizeof buf - n, "req=%s ", t_request_id);
   va_list ap;
   va_start(ap, fmt);

@@ -88,15 +88,16 @@ TEST(ConfigTest, RegistryEnvOverrides) {
 }
 
 TEST(ConfigTest, DurationsAsGoWritesThem) {
-  EXPECT_EQ(*ParseDuration("604800"), 604800u);
-  EXPECT_EQ(*ParseDuration("168h"), 604800u);
-  EXPECT_EQ(*ParseDuration("168h0m0s"), 604800u);  // Go's String() of 7 days
-  EXPECT_EQ(*ParseDuration("7d"), 604800u);
-  EXPECT_EQ(*ParseDuration("1h30m"), 5400u);
-  EXPECT_EQ(*ParseDuration("90s"), 90u);
-  EXPECT_EQ(*ParseDuration("0"), 0u);
-  for (const char* bad : {"", "h", "7 d", "1.5h", "300ms", "-1h", "7w", "1h30", "99999999999999999999d"})
-    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  EXPECT_EQ(*ParseDurationMs("604800"), 604800000u);  // seconds
+  EXPECT_EQ(*ParseDurationMs("168h"), 604800000u);
+  EXPECT_EQ(*ParseDurationMs("168h0m0s"), 604800000u);  // Go's String() of 7 days
+  EXPECT_EQ(*ParseDurationMs("7d"), 604800000u);
+  EXPECT_EQ(*ParseDurationMs("1h30m"), 5400000u);
+  EXPECT_EQ(*ParseDurationMs("90s"), 90000u);
+  EXPECT_EQ(*ParseDurationMs("1s500ms"), 1500u);
+  EXPECT_EQ(*ParseDurationMs("0"), 0u);
+  for (const char* bad : {"", "h", "7 d", "1.5h", "300us", "-1h", "7w", "1h30", "5mss", "99999999999999999999d"})
+    EXPECT_FALSE(ParseDurationMs(bad).ok()) << bad;
   // The file takes seconds as a number too; a bad string names the key.
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"proxy": {"cache_max_idle": 3600}})", "f", &c).ok());
@@ -110,6 +111,54 @@ TEST(ConfigTest, DurationsAsGoWritesThem) {
   EXPECT_EQ(Config().proxy.cache_max_idle_seconds, 7u * 86400);
 }
 
+TEST(ConfigTest, NotificationEndpointsAsTheReferenceRegistryHasThem) {
+  Config c;
+  Status st = ApplyJson(R"({"notifications": {"endpoints": [
+      {"name": "ci", "url": "https://ci.example/hook", "headers": {"Authorization": ["Bearer s3cret"],
+       "X-One": "1"}, "timeout": "500ms", "threshold": 3, "backoff": "2s",
+       "ignoredmediatypes": ["application/octet-stream"], "ignore": {"actions": ["pull"]}},
+      {"name": "off", "url": "http://x/", "disabled": true}]}})",
+                        "f", &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(c.notify_endpoints.size(), 1u);  // the disabled one is dropped
+  const NotifyEndpointConfig& e = c.notify_endpoints[0];
+  EXPECT_EQ(e.url, "https://ci.example/hook");
+  EXPECT_EQ(e.headers, (std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer s3cret"},
+                                                                          {"X-One", "1"}}));
+  EXPECT_EQ(e.timeout_ms, 500u);
+  EXPECT_EQ(e.threshold, 3u);
+  EXPECT_EQ(e.backoff_ms, 2000u);
+  EXPECT_EQ(e.ignored_media_types, std::vector<std::string>{"application/octet-stream"});
+  EXPECT_EQ(e.ignored_actions, std::vector<std::string>{"pull"});
+  EXPECT_EQ(Describe(c).find("s3cret"), std::string::npos);  // header values are masked
+  ASSERT_TRUE(ApplyEnv({{"WHARF_NOTIFICATIONS_ENDPOINTS", R"([{"name": "a", "url": "http://127.0.0.1:1/"}])"}}, &c).ok());
+  EXPECT_EQ(c.notify_endpoints.size(), 1u);
+  st = ApplyEnv({{"REGISTRY_NOTIFICATIONS_ENDPOINTS", R"([{"name": "b", "url": "http://x/"}])"}}, &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(c.notify_endpoints[0].name, "b");
+  for (const char* yaml : {"- name: b", R"([{name: b, url: "http://x/"}])"}) {  // YAML that is not JSON
+    st = ApplyEnv({{"REGISTRY_NOTIFICATIONS_ENDPOINTS", yaml}}, &c);
+    ASSERT_FALSE(st.ok()) << yaml;
+    EXPECT_NE(st.message().find("REGISTRY_NOTIFICATIONS_ENDPOINTS"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("expected a list of {name, url, ...}"), std::string::npos) << st.message();
+  }
+  for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+           {R"([{"url": "http://x/"}])", "an endpoint needs a name"},
+           {R"([{"name": "a"}])", "a: needs a url"},
+           {R"([{"name": "a", "url": "ftp://x/"}])", "a.url: "},
+           {R"([{"name": "a", "url": "http://x/", "timeout": "soon"}])", "a.timeout: 'soon' is not a duration"},
+           {R"([{"name": "a", "url": "http://x/", "ignore": {"actions": ["push", "tag"]}}])",
+            "'tag' is not one of push, pull, mount, delete"},
+           {R"([{"name": "a", "url": "http://x/", "retries": 3}])", "a.retries: unknown key"},
+           {R"([{"name": "a", "url": "http://x/"}, {"name": "a", "url": "http://y/"}])", "two endpoints"}}) {
+    Config d;
+    st = ApplyJson(R"({"notifications": {"endpoints": )" + bad + "}}", "f", &d);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("notifications.endpoints"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find(says), std::string::npos) << st.message();
+  }
+}
+
 // A registry:2 compose file's other variables: none is dropped silently.
 TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
   Config c;
@@ -117,7 +166,7 @@ TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
                         {"REGISTRY_STORAGE", "filesystem"},
                         {"REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", "inmemory"},
                         {"REGISTRY_HTTP_HOST", "https://registry.example"},
-                        {"REGISTRY_NOTIFICATIONS_ENDPOINTS", "[]"},
+                        {"REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES", "true"},
                         {"REGISTRY_SOMETHING_NEW", "1"},
                         {"REGISTRY_HTTP_HEADERS_X-Frame-Options", "[DENY]"},
                         {"REGISTRY_STORAGE_DELETE_ENABLED", "true"}},
@@ -126,7 +175,8 @@ TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
   ASSERT_EQ(c.ignored_env.size(), 3u);
   EXPECT_EQ(c.ignored_env[0], "REGISTRY_HTTP_HOST is ignored: Location headers are relative, and clients "
                               "resolve them against the URL they used");
-  EXPECT_EQ(c.ignored_env[1], "REGISTRY_NOTIFICATIONS_ENDPOINTS is ignored: webhook notifications are not supported");
+  EXPECT_EQ(c.ignored_env[1], "REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES is ignored: of the notifications, "
+                              "Wharf takes the endpoints (notifications.endpoints)");
   EXPECT_EQ(c.ignored_env[2], "REGISTRY_SOMETHING_NEW is ignored: Wharf has no such setting");
   EXPECT_TRUE(c.storage.delete_enabled);
   // Another storage driver would put the data where the user does not look.
