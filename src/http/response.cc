@@ -106,8 +106,11 @@ std::string_view Response::Header(std::string_view name) const {
   while (!all.empty()) {
     size_t end = all.find("\r\n");
     std::string_view line = all.substr(0, end);
-    if (line.size() > name.size() + 1 && line.starts_with(name) && line[name.size()] == ':')
-      return line.substr(name.size() + (line.size() > name.size() + 1 && line[name.size() + 1] == ' ' ? 2 : 1));
+    if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ':') {
+      std::string_view value = line.substr(name.size() + 1);
+      if (value.starts_with(' ')) value.remove_prefix(1);
+      return value;
+    }
     if (end == std::string_view::npos) break;
     all.remove_prefix(end + 2);
   }

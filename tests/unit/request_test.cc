@@ -16,6 +16,21 @@ TEST(RequestTest, RepeatedHeadersAreJoined) {
   EXPECT_EQ(*r.Find("host"), "h");
 }
 
+// What the webhooks' events read back from a response (registry/events.cc).
+TEST(RequestTest, ResponseHeaderFindsWhatWasAdded) {
+  Response r;
+  r.AddHeader("Content-Type", "application/json");
+  r.AddHeader("Docker-Content-Digest", "sha256:ab");
+  r.AddHeader("Docker-Content", "x");
+  r.AddHeader("Empty", "");
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), "sha256:ab");
+  EXPECT_EQ(r.Header("Docker-Content"), "x");  // a prefix of another name is its own header
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(r.Header("Empty"), "");
+  EXPECT_EQ(r.Header("Location"), "");
+  EXPECT_EQ(r.Header("Docker"), "");
+}
+
 TEST(RequestTest, QueryParamsAreDecoded) {
   Request r;
   r.target = "/x?digest=sha256%3Aabc&n=10&flag&last=a%2Fb";
