@@ -107,9 +107,7 @@ constexpr const char* kOwnHeaders[] = {
 Status AddHeaderValues(const std::string& name, const json& v,
                        std::vector<std::pair<std::string, std::string>>* out) {
   if (name.empty()) return Invalid("empty header name");
-  for (char ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && !std::strchr("!#$%&'*+-.^_`|~", ch))
-      return Invalid("'" + name + "' is not a header name");
+  if (!IsHttpToken(name)) return Invalid("'" + name + "' is not a header name");
   for (const char* own : kOwnHeaders)
     if (AsciiLower(name) == own) return Invalid(name + ": set by Wharf itself");
   const json values = v.is_array() ? v : json::array({v});
@@ -118,8 +116,7 @@ Status AddHeaderValues(const std::string& name, const json& v,
     if (!one.is_string() && !one.is_boolean() && !one.is_number())
       return Invalid(name + ": values must be strings");
     std::string text = one.is_string() ? one.get<std::string>() : one.dump();
-    if (text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
-      return Invalid(name + ": a value must not contain CR, LF or NUL");
+    if (!IsSafeHeaderValue(text)) return Invalid(name + ": a value must not contain CR, LF or NUL");
     out->emplace_back(name, std::move(text));
   }
   return Status();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/url.h"
+#include "util/ascii.h"
 
 namespace wharf {
 namespace {
@@ -37,11 +38,12 @@ Status Endpoint(const json& e, NotifyEndpointConfig* ep, bool* disabled) {
     } else if (k == "headers") {
       if (!v.is_object()) return Invalid(where + ": expected {\"Name\": [\"value\"]}");
       for (auto h = v.begin(); h != v.end(); ++h) {
+        if (!IsHttpToken(h.key())) return Invalid(where + ": '" + h.key() + "' is not a header name");
         std::vector<std::string> values;
         if (h.value().is_string()) values.push_back(h.value().get<std::string>());
         else WHARF_RETURN_IF_ERROR(Strings(h.value(), where + "." + h.key(), &values));
         for (std::string& one : values) {
-          if (one.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
+          if (!IsSafeHeaderValue(one))
             return Invalid(where + "." + h.key() + ": a value must not contain CR, LF or NUL");
           ep->headers.emplace_back(h.key(), std::move(one));
         }

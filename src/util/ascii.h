@@ -23,4 +23,21 @@ inline std::string_view TrimAsciiSpace(std::string_view s) {
   return s;
 }
 
+// Whether `s` is an HTTP token (RFC 9110), as a header name must be.
+inline bool IsHttpToken(std::string_view s) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          kSymbols.find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+// Whether `s` can be a header value as given: no CR, LF or NUL, which would
+// end the header or the head early.
+inline bool IsSafeHeaderValue(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
 }  // namespace wharf

@@ -150,6 +150,10 @@ TEST(ConfigTest, NotificationEndpointsAsTheReferenceRegistryHasThem) {
            {R"([{"name": "a", "url": "http://x/", "ignore": {"actions": ["push", "tag"]}}])",
             "'tag' is not one of push, pull, mount, delete"},
            {R"([{"name": "a", "url": "http://x/", "retries": 3}])", "a.retries: unknown key"},
+           {R"([{"name": "a", "url": "http://x/", "headers": {"X-A\r\nHost": "evil"}}])",
+            "a.headers: 'X-A\r\nHost' is not a header name"},
+           {R"([{"name": "a", "url": "http://x/", "headers": {"X-A": ["ok", "b\r\nHost: evil"]}}])",
+            "a.headers.X-A: a value must not contain CR, LF or NUL"},
            {R"([{"name": "a", "url": "http://x/"}, {"name": "a", "url": "http://y/"}])", "two endpoints"}}) {
     Config d;
     st = ApplyJson(R"({"notifications": {"endpoints": )" + bad + "}}", "f", &d);
