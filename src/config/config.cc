@@ -82,19 +82,6 @@ Leaf BoolLeaf(const char* path, bool* target) {
               }};
 }
 
-}  // namespace
-
-Result<uint64_t> DurationMs(const nlohmann::json& v) {
-  if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() > UINT64_MAX / 1000) return Invalid("too long a duration");
-    return v.get<uint64_t>() * 1000;
-  }
-  if (!v.is_string()) return Invalid("expected a duration such as 168h or 500ms");
-  return ParseDurationMs(v.get<std::string>());
-}
-
-namespace {
-
 // Headers that Wharf writes itself (framing, ids, content metadata, auth
 // challenges): configuring them would duplicate or contradict its own.
 constexpr const char* kOwnHeaders[] = {
@@ -479,6 +466,15 @@ Result<uint64_t> ParseDurationMs(std::string_view s) {
     total += n * unit;
   }
   return total;
+}
+
+Result<uint64_t> DurationMs(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > UINT64_MAX / 1000) return Invalid("too long a duration");
+    return v.get<uint64_t>() * 1000;
+  }
+  if (!v.is_string()) return Invalid("expected a duration such as 168h or 500ms");
+  return ParseDurationMs(v.get<std::string>());
 }
 
 bool ParseBool(std::string_view s, bool* out) {
