@@ -60,10 +60,12 @@ Leaf SizeLeaf(const char* path, uint64_t* target) {
 
 // A duration in seconds: an integer, or a string as Go writes durations
 // ("168h", "1h30m", "90s"; "7d" too).
-Leaf DurationLeaf(const char* path, uint64_t* seconds) {
-  return Leaf{path, Kind::kJson, 0, 0, [seconds](const json& v) {
+Leaf DurationLeaf(const char* path, uint64_t* seconds, uint64_t min_seconds = 0) {
+  return Leaf{path, Kind::kJson, 0, 0, [seconds, min_seconds](const json& v) {
                 auto ms = DurationMs(v);
                 if (!ms.ok()) return ms.status();
+                if (*ms < min_seconds * 1000)
+                  return Invalid("must be at least " + std::to_string(min_seconds) + "s");
                 *seconds = *ms / 1000;
                 return Status();
               }};
@@ -242,6 +244,9 @@ std::vector<Leaf> Leaves(Config* c) {
       StringLeaf("auth.token.realm", &c->auth.token_realm),
       StringLeaf("auth.token.service", &c->auth.token_service),
       UintLeaf("auth.token.ttl_seconds", &c->auth.token_ttl_seconds, 30, 86400),
+      BoolLeaf("health.storage.enabled", &c->health.storage_enabled),
+      DurationLeaf("health.storage.interval", &c->health.storage_interval_seconds, 1),
+      UintLeaf("health.storage.threshold", &c->health.storage_threshold, 1, 1000),
       BoolLeaf("proxy.enabled", &c->proxy.enabled),
       StringLeaf("proxy.remoteurl", &c->proxy.remote_url),
       StringLeaf("proxy.username", &c->proxy.username),
@@ -313,6 +318,9 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_AUTH_HTPASSWD_REALM", "auth.htpasswd.realm"},
     {"REGISTRY_STORAGE_DELETE_ENABLED", "storage.delete_enabled"},
     {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "storage.root"},
+    {"REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", "health.storage.enabled"},
+    {"REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", "health.storage.interval"},
+    {"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", "health.storage.threshold"},
     {"REGISTRY_PROXY_REMOTEURL", "proxy.remoteurl"},
     {"REGISTRY_PROXY_USERNAME", "proxy.username"},
     {"REGISTRY_PROXY_PASSWORD", "proxy.password"},
@@ -727,6 +735,11 @@ std::string Describe(const Config& c) {
         {"gc_grace_minutes", c.storage.gc_grace_minutes},
         {"gc_interval_seconds", c.storage.gc_interval_seconds},
         {"gc_delete_untagged", c.storage.gc_delete_untagged}}},
+      {"health",
+       {{"storage",
+         {{"enabled", c.health.storage_enabled},
+          {"interval", std::to_string(c.health.storage_interval_seconds) + "s"},
+          {"threshold", c.health.storage_threshold}}}}},
       {"auth",
        {{"mode", c.auth.mode == AuthMode::kHtpasswd ? "htpasswd" : "none"},
         {"htpasswd", {{"path", c.auth.htpasswd_path}, {"realm", c.auth.realm}}},

@@ -70,6 +70,14 @@ struct StorageConfig {
   bool gc_delete_untagged = false;
 };
 
+// The storage probe behind /healthz (see registry/storage_health.h), as the
+// reference registry's health.storagedriver.
+struct HealthConfig {
+  bool storage_enabled = true;
+  uint64_t storage_interval_seconds = 10;
+  uint32_t storage_threshold = 3;  // failed probes in a row before 503
+};
+
 struct AuthRuleConfig {
   std::string user;    // a user name or "*"
   std::string prefix;  // repository prefix; "" = all
@@ -143,6 +151,7 @@ struct Config {
   std::string log_level = "info";
   HttpConfig http;
   StorageConfig storage;
+  HealthConfig health;
   AuthConfig auth;
   ProxyConfig proxy;
   std::vector<NotifyEndpointConfig> notify_endpoints;  // notifications.endpoints

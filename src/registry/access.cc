@@ -52,7 +52,7 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
     case kRouteBlob: need = IsRead(req) ? Need::kPull : Need::kPush; break;
     case kRouteUploadStart:
     case kRouteUpload: need = Need::kPush; break;
-    default: return Gate::kPass;  // /healthz, /metrics, the admin socket, the token endpoint
+    default: return Gate::kPass;  // /healthz, /livez, /metrics, the admin socket, the token endpoint
   }
   const std::string repo =
       (need == Need::kPull || need == Need::kPush) ? std::string(req.params[0]) : std::string();

@@ -65,6 +65,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   s.stats = std::make_unique<StorageStats>(root);
   st = s.stats->Refresh(*s.meta, *s.uploads);
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
+  if (cfg.health.storage_enabled)
+    s.health = std::make_unique<StorageHealth>(
+        s.blobs->tmp_dir(), s.meta.get(),
+        StorageHealth::Options{static_cast<int64_t>(cfg.health.storage_interval_seconds) * 1000,
+                               cfg.health.storage_threshold});
   if (cfg.proxy.enabled) s.proxy = std::make_unique<ProxyService>(&s, cfg.proxy);
   if (cfg.auth.mode == AuthMode::kHtpasswd) {
     s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
@@ -196,8 +201,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     return BodyMode::kBuffer;
   }
   const bool repo_route = m.route != kRouteBase && m.route != kRouteHealthz &&
-                          m.route != kRouteMetrics && m.route != kRouteCatalog &&
-                          m.route != kRouteToken;
+                          m.route != kRouteLivez && m.route != kRouteMetrics &&
+                          m.route != kRouteCatalog && m.route != kRouteToken;
   if (repo_route && !ValidName(req.params[0])) {
     Fail(res, Err::kNameInvalid, "invalid repository name");
     return BodyMode::kRespond;
@@ -234,18 +239,25 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       return BodyMode::kRespond;
     }
   }
-  if (m.route != kRouteMetrics && m.route != kRouteHealthz)
+  if (m.route != kRouteMetrics && m.route != kRouteHealthz && m.route != kRouteLivez)
     res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
   switch (m.route) {
     case kRouteBase:
       res.Set(200, "application/json", "{}");
       break;
-    case kRouteHealthz:
+    case kRouteHealthz:  // the process answers and its storage takes writes
+      if (auto v = svc_.health ? svc_.health->Verdict() : StorageHealth::Result(); !v.healthy) {
+        Fail(res, Err::kUnhealthy, "storage unhealthy: " + v.reason);
+        break;
+      }
+      [[fallthrough]];
+    case kRouteLivez:  // the process answers (for liveness probes: a restart mends no disk)
       res.Set(200, "text/plain; charset=utf-8", "ok\n");
       break;
     case kRouteMetrics:
       res.Set(200, "text/plain; version=0.0.4; charset=utf-8",
               metrics_->Render() + svc_.stats->Render() +
+                  (svc_.health ? svc_.health->RenderMetrics() : std::string()) +
                   (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()) +
                   (svc_.notifier ? svc_.notifier->RenderMetrics() : std::string()));
       break;

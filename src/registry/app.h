@@ -1,5 +1,5 @@
 // Registry: the http::Handler that answers the OCI distribution API and the
-// operational endpoints (/healthz, /metrics).
+// operational endpoints (/healthz, /livez, /metrics).
 //
 // Open() prepares storage (directories, RocksDB, resumable uploads) and
 // starts a maintenance thread that expires abandoned uploads.

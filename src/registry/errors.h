@@ -35,6 +35,7 @@ enum class Err {
   kUpstreamUnavailable, // 502
   kReadOnly,            // 405 (pushes to a read-only mirror)
   kOverloaded,          // 503 (out of descriptors: try again shortly)
+  kUnhealthy,           // 503 (/healthz: the storage takes no writes)
 };
 
 int StatusOf(Err e);

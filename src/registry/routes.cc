@@ -8,6 +8,7 @@ const std::vector<RouteSpec>& RouteTable() {
   static const std::vector<RouteSpec> t = {
       {kRouteBase, "/v2/", kGet | kHead, "base"},
       {kRouteHealthz, "/healthz", kGet | kHead, "healthz"},
+      {kRouteLivez, "/livez", kGet | kHead, "livez"},
       {kRouteMetrics, "/metrics", kGet | kHead, "metrics"},
       {kRouteCatalog, "/v2/_catalog", kGet, "catalog"},
       {kRouteTags, "/v2/<name...>/tags/list", kGet, "tags"},

@@ -13,6 +13,7 @@ enum RouteId : int {
   kRouteOther = 0,  // unmatched requests and requests that failed to parse
   kRouteBase,
   kRouteHealthz,
+  kRouteLivez,
   kRouteMetrics,
   kRouteCatalog,
   kRouteTags,

@@ -10,6 +10,7 @@
 #include "notify/notifier.h"
 #include "registry/manifest_cache.h"
 #include "registry/proxy_service.h"
+#include "registry/storage_health.h"
 #include "registry/storage_stats.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
@@ -26,6 +27,7 @@ struct Services {
   std::unique_ptr<storage::UploadManager> uploads;
   std::unique_ptr<ManifestCache> manifests;
   std::unique_ptr<StorageStats> stats;
+  std::unique_ptr<StorageHealth> health;  // null when health.storage.enabled is false
   std::unique_ptr<auth::Authenticator> auth;  // null when auth.mode is none
   std::unique_ptr<notify::Notifier> notifier;  // null without notifications.endpoints
   // Last: its fetch threads use the stores above and stop first.

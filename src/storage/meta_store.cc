@@ -357,6 +357,17 @@ Status MetaStore::ForgetAccess(const std::vector<std::string>& digests) {
   return Write(&b, /*sync=*/false);
 }
 
+Status MetaStore::Probe(int64_t now_ms) {
+  const std::string key("h\0", 2), value = std::to_string(now_ms);
+  rocksdb::WriteBatch b;
+  b.Put(key, value);
+  WHARF_RETURN_IF_ERROR(Write(&b, /*sync=*/true));
+  std::string back;
+  WHARF_RETURN_IF_ERROR(Get(key, &back));
+  if (back != value) return Status(Code::kInternal, "metadata probe read back '" + back + "'");
+  return Status();
+}
+
 Status MetaStore::ForEachManifest(
     const std::function<void(const std::string&, const std::string&, const ManifestRecord&)>& fn)
     const {

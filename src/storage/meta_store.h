@@ -11,6 +11,7 @@
 //   r\0<repo>\0<subject>\0<digest> -> referrer descriptor (JSON)
 //   u\0<uuid>                      -> UploadRecord
 //   a\0<digest>                    -> last pull of cached content, ms (decimal)
+//   h\0                            -> the health probe's last write, ms (decimal)
 // Every mutation that must be durable when a client gets its 201/202 is one
 // WriteBatch written with sync=true, so it lands whole or not at all.
 //
@@ -126,6 +127,13 @@ class MetaStore {
   Status RecordAccess(const std::vector<std::pair<std::string, int64_t>>& accesses);
   Status ForEachAccess(const std::function<void(const std::string& digest, int64_t ms)>& fn) const;
   Status ForgetAccess(const std::vector<std::string>& digests);
+
+  // --- health
+  // Writes the probe key (synced, so a failing write-ahead log shows) and
+  // reads it back. An error means metadata writes fail: RocksDB refuses
+  // them after a background error (an I/O error, a full disk) until it
+  // recovers, and a filesystem gone read-only refuses the log.
+  Status Probe(int64_t now_ms);
 
   // --- garbage collection
   Status ForEachManifest(

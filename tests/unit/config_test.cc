@@ -111,6 +111,28 @@ TEST(ConfigTest, DurationsAsGoWritesThem) {
   EXPECT_EQ(Config().proxy.cache_max_idle_seconds, 7u * 86400);
 }
 
+// The storage health check takes the reference registry's variables, with
+// its defaults (10s, 3); an interval under a second is refused by name.
+TEST(ConfigTest, StorageHealthCheckAsTheReferenceRegistryNamesIt) {
+  Config c;
+  EXPECT_TRUE(c.health.storage_enabled);
+  EXPECT_EQ(c.health.storage_interval_seconds, 10u);
+  EXPECT_EQ(c.health.storage_threshold, 3u);
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", "true"},
+                        {"REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", "30s"},
+                        {"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", "5"}},
+                       &c)
+                  .ok());
+  EXPECT_EQ(c.health.storage_interval_seconds, 30u);
+  EXPECT_EQ(c.health.storage_threshold, 5u);
+  ASSERT_TRUE(ApplyJson(R"({"health": {"storage": {"enabled": false}}})", "f", &c).ok());
+  EXPECT_FALSE(c.health.storage_enabled);
+  Status st = ApplyJson(R"({"health": {"storage": {"interval": "500ms"}}})", "f", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("health.storage.interval: must be at least 1s"), std::string::npos) << st.message();
+  EXPECT_FALSE(ApplyEnv({{"WHARF_HEALTH_STORAGE_THRESHOLD", "0"}}, &c).ok());
+}
+
 TEST(ConfigTest, NotificationEndpointsAsTheReferenceRegistryHasThem) {
   Config c;
   Status st = ApplyJson(R"({"notifications": {"endpoints": [

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "registry/storage_health.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/sequential_write.h"
@@ -312,6 +313,34 @@ TEST_F(StorageTest, AccessTimesSurviveReopenAndLeaveWithTheirBlob) {
   ASSERT_TRUE(read().ok());
   EXPECT_TRUE(seen.empty());
   EXPECT_TRUE(meta_->GetBlob(b).ok());  // the record only
+}
+
+// The verdict turns after `threshold` failed probes in a row (here tmp/ is
+// gone, so the probe file cannot be made) and back after one good probe.
+TEST_F(StorageTest, HealthVerdictFollowsTheProbesAndItsThreshold) {
+  ASSERT_TRUE(meta_->Probe(1).ok());
+  const std::string tmp = root_ + "/tmp";
+  registry::StorageHealth health(tmp, meta_.get(), {/*interval_ms=*/20, /*threshold=*/3});
+  auto settle = [&](bool healthy) {
+    for (int i = 0; i < 1000 && health.Verdict().healthy != healthy; ++i) usleep(5000);
+    return health.Verdict();
+  };
+  auto failures = [&] {
+    std::string m = health.RenderMetrics();
+    const std::string key = "\nwharf_storage_health_probe_failures_total ";
+    return std::stoull(m.substr(m.find(key) + key.size()));
+  };
+  EXPECT_TRUE(settle(true).healthy);
+  EXPECT_EQ(failures(), 0u);
+  std::filesystem::rename(tmp, root_ + "/elsewhere");
+  auto v = settle(false);
+  ASSERT_FALSE(v.healthy);
+  EXPECT_NE(v.reason.find(".health-probe: No such file or directory"), std::string::npos) << v.reason;
+  EXPECT_GE(failures(), 3u);
+  EXPECT_NE(health.RenderMetrics().find("wharf_storage_healthy 0\n"), std::string::npos);
+  std::filesystem::rename(root_ + "/elsewhere", tmp);
+  EXPECT_TRUE(settle(true).healthy);
+  EXPECT_NE(health.RenderMetrics().find("wharf_storage_healthy 1\n"), std::string::npos);
 }
 
 }  // namespace
