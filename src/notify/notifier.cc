@@ -18,6 +18,9 @@ namespace wharf::notify {
 namespace {
 
 constexpr size_t kBatch = 100;
+// How long a clean stop waits for endpoints to take what is queued (say the
+// events of a push made just before a restart, which a CI system waits for).
+constexpr int64_t kDrainMs = 5000;
 
 std::string NewUuid() {
   uint8_t b[16];
@@ -55,6 +58,7 @@ struct Notifier::Endpoint {
   std::deque<std::pair<uint64_t, std::string>> queue;  // (sequence number, event as JSON)
   uint64_t next_seq = 0;
   bool stop = false;
+  bool exited = false;  // Deliver() returned
   uint64_t sent = 0, failures = 0, dropped = 0;
   std::thread thread;
 
@@ -71,15 +75,18 @@ Notifier::Notifier(const std::vector<NotifyEndpointConfig>& endpoints, std::stri
 }
 
 Notifier::~Notifier() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainMs);
   for (auto& ep : endpoints_) {
-    {
-      std::lock_guard<std::mutex> lock(ep->mu);
-      ep->stop = true;
-    }
-    ep->client.Abort();  // a POST to a silent endpoint ends now
+    std::lock_guard<std::mutex> lock(ep->mu);
+    ep->stop = true;
     ep->cv.notify_all();
   }
   for (auto& ep : endpoints_) {
+    {
+      std::unique_lock<std::mutex> lock(ep->mu);
+      ep->cv.wait_until(lock, deadline, [&] { return ep->exited; });
+    }
+    ep->client.Abort();  // a POST still running at the deadline ends now
     ep->thread.join();
     if (!ep->queue.empty())
       WLOG_WARN("notifications: %zu events for %s were not delivered before the stop", ep->queue.size(),
@@ -132,7 +139,13 @@ void Notifier::Deliver(Endpoint* ep) {
   std::unique_lock<std::mutex> lock(ep->mu);
   while (true) {
     ep->cv.wait(lock, [&] { return ep->stop || !ep->queue.empty(); });
-    if (ep->stop) return;
+    // At a stop, what is queued still goes out (until the destructor's
+    // deadline cuts the POST), but a failing endpoint gets no more tries.
+    if (ep->stop && (ep->queue.empty() || failed_in_a_row)) {
+      ep->exited = true;
+      ep->cv.notify_all();
+      return;
+    }
     const size_t n = std::min(kBatch, ep->queue.size());
     std::string body = "{\"events\":[";
     for (size_t i = 0; i < n; ++i) body += (i ? "," : "") + ep->queue[i].second;

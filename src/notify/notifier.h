@@ -15,8 +15,10 @@
 // retried, at once up to `threshold` failures in a row, then every
 // `backoff`, until it succeeds. Pending events are sent together (up to 100
 // per POST). A queue holds at most kMaxPending events; beyond that the
-// oldest are dropped and counted. Events still queued at shutdown are lost
-// (and logged): the registry's data never waits for a webhook.
+// oldest are dropped and counted. At a clean stop (the destructor) each
+// endpoint has up to 5 s to take what is queued, with no retries; what is
+// left then is lost, and logged. The registry's data never waits for a
+// webhook: the stop comes after every request was answered and stored.
 //
 // Thread-safety: Emit() and RenderMetrics() may be called from any thread.
 #pragma once

@@ -14,6 +14,7 @@ import pytest
 import images
 import tls_setup
 from conftest import call
+from test_api import push_blob
 from test_skopeo import TLS, check_dir_blobs, skopeo
 from upstream import Registry
 
@@ -22,9 +23,10 @@ EVENTS_TYPE = "application/vnd.docker.distribution.events.v1+json"
 
 class Receiver:
     """A webhook endpoint that records every POST; the first `fail` of them
-    are answered 500, as an endpoint that is down."""
+    are answered 500, as an endpoint that is down; each answer comes after
+    `delay` seconds."""
 
-    def __init__(self, fail=0):
+    def __init__(self, fail=0, delay=0):
         self.posts, self.fail, self.lock = [], fail, threading.Lock()
         outer = self
 
@@ -36,6 +38,7 @@ class Receiver:
                     outer.fail -= 1
                     if not failing:
                         outer.posts.append((dict(self.headers), json.loads(body)))
+                time.sleep(delay)
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -167,3 +170,20 @@ def test_pulls_through_the_mirror_are_events_too(make_wharf, receivers, tmp_path
         assert [e["target"]["digest"] for e in got].count(md) == 2
     finally:
         up.stop()
+
+
+def test_events_queued_at_a_stop_are_still_delivered(make_wharf, receivers):
+    """A push right before a restart still reaches the webhook: the first
+    event's POST takes 0.3 s, the other pushes queue behind it, and the stop
+    comes at once. An endpoint that never answers holds the stop up for 5 s
+    at most, whatever its own timeout."""
+    slow, stuck = receivers(delay=0.3), receivers(delay=60)
+    endpoints = [{"name": "slow", "url": slow.url}, {"name": "stuck", "url": stuck.url, "timeout": "120s"}]
+    w = make_wharf(env={"WHARF_NOTIFICATIONS_ENDPOINTS": json.dumps(endpoints)}).start()
+    digests = [push_blob(w, "team/app", b"blob %d" % i * 100) for i in range(5)]
+    began = time.monotonic()
+    assert w.stop() == 0
+    assert time.monotonic() - began < 8
+    assert [e["target"]["digest"] for e in slow.events()] == digests
+    log = w.stderr()
+    assert "events for stuck were not delivered" in log and "for slow were not" not in log, log
