@@ -236,6 +236,26 @@ std::string ProxyService::RenderMetrics() {
   return out;
 }
 
+namespace {
+
+// Whether `body`, answered for manifest `target` (a digest or a tag), is a
+// manifest that matches the digest asked for and the one the upstream
+// named. Fills *digest (of the body) and *m.
+Status CheckManifest(const std::string& body, const std::string& target,
+                     const proxy::ClientResponse& resp, Digest* digest, ParsedManifest* m) {
+  auto want = Digest::Parse(target);
+  *digest = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
+  auto named = Digest::Parse(resp.Header("docker-content-digest"));
+  if ((want.ok() && !(*digest == *want)) || (named.ok() && named->algo == digest->algo && !(*named == *digest)))
+    return Status(Code::kUnavailable, "upstream manifest does not match its digest");
+  ManifestError err;
+  if (!ParseManifest(body, resp.Header("content-type"), m, &err))
+    return Status(Code::kUnavailable, "upstream sent an invalid manifest: " + err.message);
+  return Status();
+}
+
+}  // namespace
+
 std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const std::string& repo,
                                                     const Reference& ref) {
   proxy::ProxyMetrics::Add(metrics_.misses);
@@ -244,12 +264,8 @@ std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const s
 }
 
 Status ProxyService::StoreManifest(const std::string& store_repo, const std::string& tag,
-                                   const std::string& body, const std::string& content_type,
+                                   const std::string& body, const ParsedManifest& m,
                                    const Digest& digest) {
-  ParsedManifest m;
-  ManifestError err;
-  if (!ParseManifest(body, content_type, &m, &err))
-    return Status(Code::kUnavailable, "upstream sent an invalid manifest: " + err.message);
   WHARF_RETURN_IF_ERROR(s_->blobs->Write(digest, body));
   storage::ManifestWrite w;
   w.repo = store_repo;
@@ -315,38 +331,42 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
   } else {
     opt.fail_over_on_404 = true;
   }
-  std::string body;
-  Status st = up->Fetch("GET", repo, "/v2/" + repo + "/manifests/" + target, opt, &resp,
-                        [&](std::string_view d) {
-                          if (body.size() + d.size() > s_->cfg.http.limits.max_manifest_bytes)
-                            return Status(Code::kTooLarge, "upstream manifest too large");
-                          body.append(d);
-                          return Status();
-                        });
-  if (!st.ok() || resp.status != 200) {
+  std::string body, served_by;
+  Digest got;
+  ParsedManifest parsed;
+  // A mirror can answer 200 with something other than the manifest: a dead
+  // mirror's HTML page, or bytes that do not match their digest. That mirror
+  // is skipped, as one whose blob failed its digest, and the next one asked.
+  for (size_t tries = 1;; ++tries) {
+    body.clear();
+    Status st = up->Fetch("GET", repo, "/v2/" + repo + "/manifests/" + target, opt, &resp,
+                          [&](std::string_view d) {
+                            if (body.size() + d.size() > s_->cfg.http.limits.max_manifest_bytes)
+                              return Status(Code::kTooLarge, "upstream manifest too large");
+                            body.append(d);
+                            return Status();
+                          },
+                          &served_by);
+    if (st.ok() && resp.status == 200) {
+      proxy::ProxyMetrics::Add(metrics_.upstream_bytes, body.size());
+      st = CheckManifest(body, target, resp, &got, &parsed);
+      if (st.ok()) break;
+      WLOG_ERROR("proxy %s: %s:%s from %s: %s; not stored", up->name().c_str(), repo.c_str(),
+                 target.c_str(), served_by.c_str(), st.message().c_str());
+      up->MarkBad(served_by);
+      if (tries < up->mirror_count()) continue;
+      resp.status = 502;
+    }
     if (cached) {
       job.stale = true;
       proxy::ProxyMetrics::Add(metrics_.stale_serves);
       job.Finish(Status(), 200);
     } else {
-      job.Finish(st.ok() ? Status() : st, resp.status);
+      job.Finish(st, resp.status);
     }
     return;
   }
-  proxy::ProxyMetrics::Add(metrics_.upstream_bytes, body.size());
-  auto want = Digest::Parse(target);
-  Digest got = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
-  std::string header_digest = resp.Header("docker-content-digest");
-  if ((want.ok() && !(got == *want)) || (!header_digest.empty() && header_digest != got.str() &&
-                                         Digest::Parse(header_digest).ok() &&
-                                         Digest::Parse(header_digest)->algo == got.algo)) {
-    WLOG_ERROR("proxy %s: manifest %s:%s does not match its digest; not stored", up->name().c_str(),
-               repo.c_str(), target.c_str());
-    job.Finish(Status(Code::kUnavailable, "upstream manifest does not match its digest"), 502);
-    return;
-  }
-  st = StoreManifest(store, ref.is_digest ? std::string() : ref.tag, body,
-                     resp.Header("content-type"), got);
+  Status st = StoreManifest(store, ref.is_digest ? std::string() : ref.tag, body, parsed, got);
   if (st.ok() && !ref.is_digest) {
     std::lock_guard<std::mutex> lock(mu_);
     fresh_[fresh_key] = Freshness{MonotonicMs(), 0};

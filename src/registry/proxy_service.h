@@ -35,6 +35,7 @@
 #include "proxy/proxy_metrics.h"
 #include "proxy/upstream.h"
 #include "registry/evictor.h"
+#include "registry/manifest.h"
 #include "registry/reference.h"
 
 namespace wharf::registry {
@@ -112,8 +113,7 @@ class ProxyService {
   void FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
                      UpstreamJob& job);
   Status StoreManifest(const std::string& store_repo, const std::string& tag,
-                       const std::string& body, const std::string& content_type,
-                       const Digest& digest);
+                       const std::string& body, const ParsedManifest& m, const Digest& digest);
 
   Services* s_;
   ProxyConfig cfg_;

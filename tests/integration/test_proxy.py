@@ -755,6 +755,56 @@ def test_corrupt_mirror_then_good_mirror(make_wharf, upstream, tmp_path):
     assert good.requests("GET", "/blobs/" + layer) == 1
 
 
+@contextlib.contextmanager
+def portal_mirror():
+    """What a mirror that shut down (or a captive portal in front of it)
+    often answers: 200 and an HTML page, to every request, /v2/ included."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self, with_body):
+            page = b"<html><body>This mirror has been discontinued.</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(page)
+
+        def do_GET(self):
+            self.answer(True)
+
+        def do_HEAD(self):
+            self.answer(False)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_mirror_answering_a_web_page_is_skipped(make_wharf, upstream, tmp_path):
+    """A manifest that is not one, or not the one asked for, fails over to the
+    next mirror within the same request, by tag and by digest."""
+    up = upstream()
+    mdigest, blobs = seed(up, tmp_path)
+    with portal_mirror() as portal:
+        w = make_wharf(env=proxy_env(portal, up.url)).start()
+        assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+        assert f"from {portal}: upstream sent an invalid manifest" in w.stderr()
+        assert f"mirror {portal} sent bad content" in w.stderr()
+        w2 = make_wharf(env=proxy_env(portal, up.url)).start()
+        r = call("GET", f"{w2.url}/v2/library/app/manifests/{mdigest}",
+                 headers={"Accept": images.OCI_MANIFEST})
+        assert r.status == 200 and images.sha256(r.body) == mdigest, r
+        assert "does not match its digest" in w2.stderr()
+
+
 def test_ns_routes_to_two_registries(make_wharf, upstream, tmp_path):
     hub = upstream()
     other = upstream()
