@@ -130,7 +130,6 @@ bool BlobFetcher::LinkExisting(Upstream* up, const std::string& repo, const std:
   // The bytes are here already; only confirm that this repository has them
   // upstream, so a private blob never becomes visible through the proxy.
   FetchOptions opt;
-  opt.fail_over_on_404 = true;
   ClientResponse resp;
   Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                         [](std::string_view) { return Status(); });
@@ -187,7 +186,6 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   uint64_t written = 0;
   ClientResponse resp;
   FetchOptions opt;
-  opt.fail_over_on_404 = true;
   opt.on_sent = [&] { (void)create(); };  // a failure shows at the first byte
   auto make_file = [&](uint64_t length) {
     file = std::make_shared<http::GrowingFile>(rfd, length);

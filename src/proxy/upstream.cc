@@ -15,9 +15,10 @@ namespace {
 constexpr int kMaxRedirects = 5;
 constexpr int kFailuresBeforeUnhealthy = 3;
 
-bool Retryable(int status, bool fail_over_on_404) {
-  return status >= 500 || status == 429 || (fail_over_on_404 && status == 404);
-}
+// "Not here", or "not for you": another mirror may have it.
+bool NotHere(int status) { return status == 404 || status == 401 || status == 403; }
+
+bool Retryable(int status) { return status >= 500 || status == 429 || NotHere(status); }
 
 }  // namespace
 
@@ -280,8 +281,8 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
     for (int again = 0; again < 2; ++again) {
       uint64_t before = offset;
       Status st = Attempt(m, method, repo, path, opt, &offset, resp, body);
-      if (st.ok() && !Retryable(resp->status, opt.fail_over_on_404)) {
-        MarkResult(m, resp->status / 100 == 2 || resp->status == 404 || resp->status == 401);
+      if (st.ok() && !Retryable(resp->status)) {
+        MarkResult(m, true);
         if (served_by) *served_by = m.base.Origin();
         return Status();
       }
@@ -296,10 +297,13 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
       } else {
         why = st.message();
       }
-      WLOG_WARN("proxy %s: %s %s via %s: %s", cfg_.name.c_str(), method.c_str(), path.c_str(),
-                m.base.Origin().c_str(), why.c_str());
+      const bool not_here = st.ok() && NotHere(resp->status);
+      const log::Level level = not_here ? log::Level::kInfo : log::Level::kWarn;
+      if (log::Enabled(level))
+        log::Write(level, "proxy %s: %s %s via %s: %s", cfg_.name.c_str(), method.c_str(), path.c_str(),
+                   m.base.Origin().c_str(), why.c_str());
       failures += (failures.empty() ? "" : "; ") + why;
-      MarkResult(m, false);
+      MarkResult(m, not_here);  // a mirror that answers is not sick
       if (offset == before || offset == 0) break;  // nothing new arrived: next mirror
     }
   }
@@ -307,8 +311,8 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
     *resp = ClientResponse();
   } else {
     *resp = std::move(answer);
-    // Every mirror said 404: that is an answer, not an outage.
-    if (resp->status == 404) return Status();
+    // Nobody has it (or lets us have it): an answer, not an outage.
+    if (NotHere(resp->status)) return Status();
   }
   return Status(Code::kUnavailable, failures);
 }

@@ -3,11 +3,13 @@
 // redirects. Blocking: call it from the proxy's fetch threads only.
 //
 // For each request, mirrors are tried in order, skipping ones marked
-// unhealthy (unless all are). A connect/TLS/timeout error, a 5xx, a 429, or
-// (when asked) a 404, before the first body byte, moves on to the next
-// mirror. A body cut mid-way resumes with a Range request on the same or the
-// next mirror, so the caller sees one uninterrupted body. A mirror that
-// fails three times in a row is skipped for `unhealthy_ms`.
+// unhealthy (unless all are). A connect/TLS/timeout error, a 5xx or a 429
+// before the first body byte moves on to the next mirror; so does a 404, 401
+// or 403, since mirrors often hold only some images (a partial or
+// whitelisting mirror) and the next one may have it. A body cut mid-way
+// resumes with a Range request on the same or the next mirror, so the caller
+// sees one uninterrupted body. A mirror that fails three times in a row is
+// skipped for `unhealthy_ms`; a "not here" answer is no failure.
 //
 // Auth: a 401 with a Bearer challenge fetches a token from the realm
 // (anonymously, or with the configured credentials) and retries; tokens are
@@ -41,7 +43,6 @@ struct UpstreamConfig {
 };
 
 struct FetchOptions {
-  bool fail_over_on_404 = false;     // a 404 for content addressed by digest
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Accept
   // Called each time the request is on the wire to a mirror (again after a
   // failover or a resume), while the upstream works on it: local
@@ -61,9 +62,9 @@ class Upstream {
   // repository `repo`. The final response head goes to *resp. For a 2xx GET
   // the body goes to on_body (resumed transparently after cuts); for other
   // statuses it is discarded, its error message kept in resp->error_message.
-  // OK with the answer in *resp when a mirror answered with a final status
-  // (2xx, 401, 403, a 404 unless failing over on 404s), and when every
-  // mirror said 404. kUnavailable when every mirror failed: the message
+  // OK with the answer in *resp when a mirror answered 2xx, and when the last
+  // mirror that answered said 404, 401 or 403 (no mirror has it, or none
+  // lets us have it). kUnavailable when every mirror failed: the message
   // names each mirror's failure (its status and the registry's own message,
   // e.g. Docker Hub's pull rate limit), and *resp holds the last answer a
   // mirror gave (e.g. a 429), or status 0 if none answered.

@@ -178,7 +178,6 @@ std::shared_ptr<UpstreamJob> ProxyService::HeadBlob(proxy::Upstream* up, const s
                                                     const Digest& d) {
   return Coalesce(up, "head|" + up->name() + "|" + repo + "|" + d.str(), [up, repo, d](UpstreamJob& job) {
     proxy::FetchOptions opt;
-    opt.fail_over_on_404 = true;
     proxy::ClientResponse resp;
     Status st = up->Fetch("HEAD", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                           [](std::string_view) { return Status(); });
@@ -328,8 +327,6 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
       return;
     }
     if (Digest::Parse(dg).ok()) target = dg;
-  } else {
-    opt.fail_over_on_404 = true;
   }
   std::string body, served_by;
   Digest got;

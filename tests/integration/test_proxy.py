@@ -291,6 +291,31 @@ def test_failover_to_next_mirror(make_wharf, upstream, tmp_path):
         second.stop()
 
 
+def test_mirrors_without_the_image_hand_over_to_the_next(make_wharf, upstream, tmp_path):
+    """Mirrors often hold only some images: one that does not have it (404)
+    and one that will not give it to us (401, htpasswd without our login)
+    come first, and the pull is served by the third. Answering is not being
+    sick: neither is marked unhealthy. An image that no mirror has is a 404
+    after all three said so."""
+    partial, full = upstream(), upstream()
+    seed(partial, tmp_path, name="library/other")
+    pw = str(tmp_path / "closed-passwd")
+    tls_setup.htpasswd(pw, "someone", "else")
+    closed = upstream(htpasswd=pw)
+    _, blobs = seed(full, tmp_path)
+    w = make_wharf(env=proxy_env(partial.url, closed.url, full.url)).start()
+    # Five misses (a tag, a manifest, three blobs): more than would mark a
+    # failing mirror unhealthy.
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    log = w.stderr()
+    assert f"via {partial.url}: {partial.url} answered 404" in log
+    assert f"via {closed.url}: {closed.url} answered 401" in log
+    assert "marked unhealthy" not in log
+    r = call("GET", f"{w.url}/v2/library/nowhere/manifests/v1")
+    assert r.status == 404 and r.code() == "MANIFEST_UNKNOWN", r
+    assert full.requests("HEAD", "/v2/library/nowhere/manifests/v1") == 1
+
+
 def test_mirror_down_at_start_is_skipped_by_the_first_pull(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)
