@@ -226,6 +226,14 @@ void BlobFetcher::Download(Upstream* up, std::string repo, std::string store_rep
   std::string mirror;
   Status st = up->Fetch("GET", repo, "/v2/" + repo + "/blobs/" + d.str(), opt, &resp,
                         [&](std::string_view data) -> Status {
+                          if (!file && resp.has_length && data.size() == resp.content_length &&
+                              !(DigestOf(data, d.algo) == d)) {
+                            // The whole body in one piece (a small blob, or a
+                            // dead mirror's web page), checked before any
+                            // client's head goes out: wrong bytes go on to the
+                            // next mirror instead of cutting the clients off.
+                            return Status(Code::kInvalid, "does not match its digest");
+                          }
                           WHARF_RETURN_IF_ERROR(create());
                           if (!file && resp.has_length) {
                             // Refuse before the first byte goes out, while the

@@ -264,7 +264,8 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
       if (m.unhealthy_until_ms > now) order.push_back(&m);
   }
   // The caller's own errors stop the transfer and are never the mirror's
-  // fault, whatever their code (a full disk, no descriptor for the file).
+  // fault (a full disk, no descriptor for the file), except kInvalid: the
+  // mirror's bytes are wrong (see FetchOptions).
   bool refused = false;
   const BodyFn body = [&](std::string_view d) {
     Status s = on_body(d);
@@ -287,11 +288,15 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
         return Status();
       }
       std::string why;
+      bool bad = false;
       if (st.ok()) {
         answer = *resp;
         have_answer = true;
         why = m.base.Origin() + " answered " + std::to_string(resp->status) +
               (resp->error_message.empty() ? "" : " (" + resp->error_message + ")");
+      } else if (refused && st.code() == Code::kInvalid && offset == before) {
+        why = m.base.Origin() + " sent bad content: " + st.message();
+        bad = true;
       } else if (refused || st.code() != Code::kUnavailable) {
         return st;
       } else {
@@ -303,7 +308,10 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
         log::Write(level, "proxy %s: %s %s via %s: %s", cfg_.name.c_str(), method.c_str(), path.c_str(),
                    m.base.Origin().c_str(), why.c_str());
       failures += (failures.empty() ? "" : "; ") + why;
-      MarkResult(m, not_here);  // a mirror that answers is not sick
+      if (bad)
+        MarkBad(m.base.Origin());
+      else
+        MarkResult(m, not_here);  // a mirror that answers is not sick
       if (offset == before || offset == 0) break;  // nothing new arrived: next mirror
     }
   }

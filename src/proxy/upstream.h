@@ -62,6 +62,10 @@ class Upstream {
   // repository `repo`. The final response head goes to *resp. For a 2xx GET
   // the body goes to on_body (resumed transparently after cuts); for other
   // statuses it is discarded, its error message kept in resp->error_message.
+  // An error from on_body ends the call with it, unless it is kInvalid
+  // before on_body kept any byte from this mirror: then the mirror's bytes
+  // are wrong (they failed the caller's check), it is marked bad and the
+  // next mirror is asked.
   // OK with the answer in *resp when a mirror answered 2xx, and when the last
   // mirror that answered said 404, 401 or 403 (no mirror has it, or none
   // lets us have it). kUnavailable when every mirror failed: the message

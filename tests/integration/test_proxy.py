@@ -815,7 +815,8 @@ def portal_mirror():
 
 def test_mirror_answering_a_web_page_is_skipped(make_wharf, upstream, tmp_path):
     """A manifest that is not one, or not the one asked for, fails over to the
-    next mirror within the same request, by tag and by digest."""
+    next mirror within the same request, by tag and by digest; so does a
+    blob."""
     up = upstream()
     mdigest, blobs = seed(up, tmp_path)
     with portal_mirror() as portal:
@@ -828,6 +829,12 @@ def test_mirror_answering_a_web_page_is_skipped(make_wharf, upstream, tmp_path):
                  headers={"Accept": images.OCI_MANIFEST})
         assert r.status == 200 and images.sha256(r.body) == mdigest, r
         assert "does not match its digest" in w2.stderr()
+        # A blob too, at the first try: the page arrives whole, so it is
+        # checked before the client's head goes out.
+        w3 = make_wharf(env=proxy_env(portal, up.url)).start()
+        r = call("GET", f"{w3.url}/v2/library/app/blobs/{blobs[0]}")
+        assert r.status == 200 and images.sha256(r.body) == blobs[0], r
+        assert f"{portal} sent bad content: does not match its digest" in w3.stderr()
 
 
 def test_ns_routes_to_two_registries(make_wharf, upstream, tmp_path):
