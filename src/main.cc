@@ -155,6 +155,7 @@ int Serve(const Config& cfg) {
   log::SetLevel(lv);
   signal(SIGPIPE, SIG_IGN);
   for (const std::string& w : cfg.ignored_env) WLOG_WARN("%s", w.c_str());
+  if (cfg.storage.read_only) WLOG_WARN("storage.read_only: pushes and deletes are refused until it is turned off");
 
   int workers = cfg.http.workers ? static_cast<int>(cfg.http.workers)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

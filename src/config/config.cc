@@ -71,6 +71,27 @@ Leaf DurationLeaf(const char* path, uint64_t* seconds, uint64_t min_seconds = 0)
               }};
 }
 
+// A boolean, or the reference registry's {"enabled": <bool>} (also in YAML's
+// flow style, {enabled: true}, as compose files give it).
+Leaf EnabledLeaf(const char* path, bool* target) {
+  return Leaf{path, Kind::kJson, 0, 0, [target](const json& v) {
+                const json& b = v.is_object() && v.size() == 1 && v.contains("enabled") ? v["enabled"] : v;
+                if (b.is_boolean()) {
+                  *target = b.get<bool>();
+                  return Status();
+                }
+                if (v.is_string()) {
+                  const std::string& text = v.get_ref<const std::string&>();
+                  std::string_view s = TrimAsciiSpace(text);
+                  if (s.size() >= 2 && s.front() == '{' && s.back() == '}') s = TrimAsciiSpace(s.substr(1, s.size() - 2));
+                  if (s.starts_with("enabled")) s = TrimAsciiSpace(s.substr(7));
+                  if (s.starts_with(':') && ParseBool(TrimAsciiSpace(s.substr(1)), target)) return Status();
+                  if (ParseBool(s, target)) return Status();
+                }
+                return Invalid("expected true, false or {\"enabled\": true}");
+              }};
+}
+
 Leaf StringLeaf(const char* path, std::string* target) {
   return Leaf{path, Kind::kString, 0, 0, [target](const json& v) {
                 *target = v.get<std::string>();
@@ -194,6 +215,7 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("http.limits.max_connections", &l.max_connections, 1, 1000000),
       StringLeaf("storage.root", &c->storage.root),
       BoolLeaf("storage.delete_enabled", &c->storage.delete_enabled),
+      EnabledLeaf("storage.read_only", &c->storage.read_only),
       UintLeaf("storage.upload_expiry_minutes", &c->storage.upload_expiry_minutes, 1, kU32),
       UintLeaf("storage.gc_grace_minutes", &c->storage.gc_grace_minutes, 0, kU32),
       UintLeaf("storage.gc_interval_seconds", &c->storage.gc_interval_seconds, 0, kU32),
@@ -318,6 +340,8 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_AUTH_HTPASSWD_REALM", "auth.htpasswd.realm"},
     {"REGISTRY_STORAGE_DELETE_ENABLED", "storage.delete_enabled"},
     {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "storage.root"},
+    {"REGISTRY_STORAGE_MAINTENANCE_READONLY", "storage.read_only"},
+    {"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", "storage.read_only"},
     {"REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", "health.storage.enabled"},
     {"REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", "health.storage.interval"},
     {"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", "health.storage.threshold"},
@@ -731,6 +755,7 @@ std::string Describe(const Config& c) {
       {"storage",
        {{"root", c.storage.root},
         {"delete_enabled", c.storage.delete_enabled},
+        {"read_only", c.storage.read_only},
         {"upload_expiry_minutes", c.storage.upload_expiry_minutes},
         {"gc_grace_minutes", c.storage.gc_grace_minutes},
         {"gc_interval_seconds", c.storage.gc_interval_seconds},

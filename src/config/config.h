@@ -61,6 +61,10 @@ struct HttpConfig {
 struct StorageConfig {
   std::string root = "./data";
   bool delete_enabled = false;
+  // Refuse every push and delete (405 UNSUPPORTED) while serving pulls, as
+  // the reference registry's storage.maintenance.readonly: e.g. while the
+  // data directory is copied to another host.
+  bool read_only = false;
   uint32_t upload_expiry_minutes = 24 * 60;
   uint32_t gc_grace_minutes = 60;
   // Garbage collection while serving, every this many seconds (0: only when

@@ -22,7 +22,6 @@ constexpr std::pair<std::string_view, std::string_view> kInstead[] = {
     {"REGISTRY_HTTP_HOST", "Location headers are relative, and clients resolve them against the URL they used"},
     {"REGISTRY_HTTP_TLS_LETSENCRYPT_", "give the certificate and key files (http.tls.certificate, http.tls.key)"},
     {"REGISTRY_LOG_ACCESSLOG_", "set http.access_log (WHARF_HTTP_ACCESS_LOG=off)"},
-    {"REGISTRY_STORAGE_MAINTENANCE_READONLY", "to refuse pushes set proxy.read_only"},
     {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_",
      "abandoned uploads are removed after storage.upload_expiry_minutes"},
     {"REGISTRY_AUTH_TOKEN_", "Wharf issues its own tokens (auth.token.enabled)"},

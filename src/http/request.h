@@ -63,6 +63,8 @@ struct Request {
   // The client's address without the port.
   std::string ClientIp() const;
   bool IsHead() const { return method == "HEAD"; }
+  // GET or HEAD: a request that changes nothing.
+  bool IsRead() const { return method == "GET" || method == "HEAD"; }
 };
 
 // Case-insensitive ASCII comparison.

@@ -10,8 +10,6 @@ namespace {
 using auth::Decision;
 using auth::Need;
 
-bool IsRead(const http::Request& req) { return req.method == "GET" || req.method == "HEAD"; }
-
 // Starts the bcrypt check off the loop; the exchange resumes afterwards.
 void VerifyLater(Services& s, http::Exchange& ex) {
   std::string header = *ex.req.Find("Authorization");
@@ -49,7 +47,7 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
     case kRouteTags:
     case kRouteReferrers: need = Need::kPull; break;
     case kRouteManifest:
-    case kRouteBlob: need = IsRead(req) ? Need::kPull : Need::kPush; break;
+    case kRouteBlob: need = req.IsRead() ? Need::kPull : Need::kPush; break;
     case kRouteUploadStart:
     case kRouteUpload: need = Need::kPush; break;
     default: return Gate::kPass;  // /healthz, /livez, /metrics, the admin socket, the token endpoint

@@ -215,10 +215,16 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       return BodyMode::kRespond;
     case Gate::kPaused: return BodyMode::kPause;
   }
+  // Read-only maintenance: every API write, on pushed and cached content
+  // alike (uploads, manifests, deletes); pulls, proxy fills and gc go on.
+  if (svc_.cfg.storage.read_only && repo_route && !req.IsRead()) {
+    Fail(res, Err::kReadOnly, "this registry is read-only for maintenance (storage.read_only)");
+    return BodyMode::kRespond;
+  }
   if (svc_.proxy && (m.route == kRouteManifest || m.route == kRouteBlob || m.route == kRouteTags ||
                      m.route == kRouteReferrers || m.route == kRouteUpload ||
                      m.route == kRouteUploadStart)) {
-    const bool read = req.method == "GET" || req.method == "HEAD";
+    const bool read = req.IsRead();
     // DELETE of cached content: how an operator drops an image or a blob
     // from the cache before it expires (storage.delete_enabled decides, as
     // for pushed content; a read-only mirror allows it, since it pushes

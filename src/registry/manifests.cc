@@ -195,7 +195,7 @@ void Delete(Services& s, http::Exchange& ex, const std::string& repo, const Refe
 BodyMode ManifestBegin(Services& s, http::Exchange& ex) {
   Reference ref;
   if (!ParseReference(ex.req.params[1], &ref, ex.res)) return BodyMode::kRespond;
-  if (ex.req.method == "GET" || ex.req.method == "HEAD") {
+  if (ex.req.IsRead()) {
     ServeManifest(s, ex, std::string(ex.req.params[0]), ref);
     return BodyMode::kRespond;
   }

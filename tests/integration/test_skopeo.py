@@ -102,3 +102,38 @@ def test_delete_refused_when_disabled(wharf, tmp_path):
     r = skopeo("delete", "--tls-verify=false", ref(wharf, "keep/me:v1"), check=False)
     assert r.returncode != 0
     skopeo("inspect", "--tls-verify=false", ref(wharf, "keep/me:v1"))
+
+
+def test_read_only_maintenance_mode(make_wharf, tmp_path):
+    """REGISTRY_STORAGE_MAINTENANCE_READONLY as the reference registry's
+    users set it: pulls work, every push and delete is refused with 405
+    UNSUPPORTED before anything is stored, and the store is unchanged."""
+    w = make_wharf(env={"REGISTRY_STORAGE_DELETE_ENABLED": "true"}).start()
+    src = str(tmp_path / "src")
+    mdigest, blobs = images.single(src)
+    skopeo("copy", *TLS, f"oci:{src}:v1", ref(w, "team/app:v1"))
+    w.stop()
+    w.env["REGISTRY_STORAGE_MAINTENANCE_READONLY"] = '{"enabled": true}'
+    w.start()
+    assert "storage.read_only: pushes and deletes are refused" in w.stderr()
+    out = str(tmp_path / "out")
+    skopeo("copy", *TLS, ref(w, "team/app:v1"), f"dir:{out}")
+    assert check_dir_blobs(out) == set(blobs)
+    other = str(tmp_path / "other")
+    images.single(other, seed=7)
+    r = skopeo("copy", *TLS, f"oci:{other}:v1", ref(w, "team/new:v1"), check=False)
+    assert r.returncode != 0 and "read-only" in r.stderr, r.stderr
+    for method, path in [("POST", "/v2/team/new/blobs/uploads/"),
+                         ("PUT", "/v2/team/app/manifests/v2"),
+                         ("DELETE", f"/v2/team/app/manifests/{mdigest}"),
+                         ("DELETE", f"/v2/team/app/blobs/{blobs[0]}")]:
+        r = curl("-s", "-X", method, "-w", "\n%{http_code}", w.url + path).stdout.decode()
+        body, status = r.rsplit("\n", 1)
+        assert status == "405" and json.loads(body)["errors"][0]["code"] == "UNSUPPORTED", (method, path, r)
+    assert curl("-s", w.url + "/v2/team/new/tags/list").stdout.count(b"NAME_UNKNOWN") == 1
+    assert json.loads(curl("-s", w.url + "/v2/team/app/tags/list").stdout)["tags"] == ["v1"]
+    # Off again: pushes work.
+    w.stop()
+    del w.env["REGISTRY_STORAGE_MAINTENANCE_READONLY"]
+    w.start()
+    skopeo("copy", *TLS, f"oci:{other}:v1", ref(w, "team/new:v1"))

@@ -111,6 +111,27 @@ TEST(ConfigTest, DurationsAsGoWritesThem) {
   EXPECT_EQ(Config().proxy.cache_max_idle_seconds, 7u * 86400);
 }
 
+// The reference registry's read-only maintenance switch, in the forms its
+// users write: a map (JSON or YAML flow style) or the _ENABLED leaf.
+TEST(ConfigTest, ReadOnlyMaintenanceAsTheReferenceRegistryTakesIt) {
+  for (const char* on : {R"({"enabled": true})", "{enabled: true}", " { enabled:yes } ", "true"}) {
+    Config c;
+    ASSERT_TRUE(ApplyEnv({{"REGISTRY_STORAGE_MAINTENANCE_READONLY", on}}, &c).ok()) << on;
+    EXPECT_TRUE(c.storage.read_only) << on;
+    EXPECT_TRUE(c.ignored_env.empty()) << on;
+  }
+  Config c;
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", "true"}}, &c).ok());
+  EXPECT_TRUE(c.storage.read_only);
+  ASSERT_TRUE(ApplyJson(R"({"storage": {"read_only": {"enabled": false}}})", "f", &c).ok());
+  EXPECT_FALSE(c.storage.read_only);
+  for (const char* bad : {"{enabled: maybe}", R"({"enabled": "true", "x": 1})", "{disabled: true}"}) {
+    Status st = ApplyEnv({{"REGISTRY_STORAGE_MAINTENANCE_READONLY", bad}}, &c);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("REGISTRY_STORAGE_MAINTENANCE_READONLY"), std::string::npos) << st.message();
+  }
+}
+
 // The storage health check takes the reference registry's variables, with
 // its defaults (10s, 3); an interval under a second is refused by name.
 TEST(ConfigTest, StorageHealthCheckAsTheReferenceRegistryNamesIt) {
