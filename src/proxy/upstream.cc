@@ -265,7 +265,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
   }
   // The caller's own errors stop the transfer and are never the mirror's
   // fault (a full disk, no descriptor for the file), except kInvalid: the
-  // mirror's bytes are wrong (see FetchOptions).
+  // mirror's bytes are wrong (see Fetch in upstream.h).
   bool refused = false;
   const BodyFn body = [&](std::string_view d) {
     Status s = on_body(d);
