@@ -286,8 +286,22 @@ std::vector<Leaf> Leaves(Config* c) {
                  if (f.key() == "mirrors") {
                    if (!f.value().is_array()) return Invalid(it.key() + ".mirrors: expected an array");
                    for (const json& m : f.value()) {
-                     if (!m.is_string()) return Invalid(it.key() + ".mirrors: expected strings");
-                     u.mirrors.push_back(m.get<std::string>());
+                     MirrorConfig mc;
+                     if (m.is_string()) {
+                       mc.url = m.get<std::string>();
+                     } else if (m.is_object()) {
+                       for (auto k = m.begin(); k != m.end(); ++k) {
+                         if (!k.value().is_string())
+                           return Invalid(it.key() + ".mirrors." + k.key() + ": expected a string");
+                         if (k.key() == "url") mc.url = k.value().get<std::string>();
+                         else if (k.key() == "username") mc.username = k.value().get<std::string>();
+                         else if (k.key() == "password") mc.password = k.value().get<std::string>();
+                         else return Invalid(it.key() + ".mirrors." + k.key() + ": unknown key");
+                       }
+                     } else {
+                       return Invalid(it.key() + ".mirrors: expected URLs or {\"url\", \"username\", \"password\"}");
+                     }
+                     u.mirrors.push_back(std::move(mc));
                    }
                  } else if (f.key() == "username" || f.key() == "password" || f.key() == "ca_file") {
                    if (!f.value().is_string()) return Invalid(it.key() + "." + f.key() + ": expected a string");
@@ -662,11 +676,11 @@ Status Validate(Config* cfg) {
   if (!p.remote_url.empty() && !url_ok(p.remote_url))
     return Invalid("proxy.remoteurl: '" + p.remote_url + "' must start with http:// or https://");
   if (p.registries.empty())
-    p.registries["docker.io"] = UpstreamRegistryConfig{{"https://registry-1.docker.io"}, "", "", ""};
+    p.registries["docker.io"] = UpstreamRegistryConfig{{MirrorConfig{"https://registry-1.docker.io", "", ""}}, "", "", ""};
   if (!p.remote_url.empty()) {
     // The reference registry's single upstream replaces the default registry's mirrors.
     UpstreamRegistryConfig& d = p.registries[p.default_registry];
-    d.mirrors = {p.remote_url};
+    d.mirrors = {MirrorConfig{p.remote_url, "", ""}};
     if (!p.username.empty()) {
       d.username = p.username;
       d.password = p.password;
@@ -675,8 +689,8 @@ Status Validate(Config* cfg) {
   for (const auto& [name, r] : p.registries) {
     if (r.mirrors.empty()) return Invalid("proxy.registries." + name + ".mirrors: must not be empty");
     for (const auto& m : r.mirrors)
-      if (!url_ok(m))
-        return Invalid("proxy.registries." + name + ".mirrors: '" + m + "' must start with http:// or https://");
+      if (!url_ok(m.url))
+        return Invalid("proxy.registries." + name + ".mirrors: '" + m.url + "' must start with http:// or https://");
     if (!r.ca_file.empty()) WHARF_RETURN_IF_ERROR(Readable(r.ca_file, ("proxy.registries." + name + ".ca_file").c_str()));
   }
   if (!p.registries.count(p.default_registry))
@@ -722,11 +736,16 @@ std::string Describe(const Config& c) {
                     : c.http.access_log == AccessLogFormat::kJson ? "json"
                                                                   : "off";
   json regs = json::object();
-  for (const auto& [name, r] : c.proxy.registries)
-    regs[name] = {{"mirrors", r.mirrors},
+  for (const auto& [name, r] : c.proxy.registries) {
+    json mirrors = json::array();
+    for (const auto& m : r.mirrors)
+      mirrors.push_back(m.username.empty() ? json(m.url)
+                                           : json{{"url", m.url}, {"username", m.username}, {"password", mask(m.password)}});
+    regs[name] = {{"mirrors", mirrors},
                   {"username", r.username},
                   {"password", mask(r.password)},
                   {"ca_file", r.ca_file}};
+  }
   json headers = json::object();
   for (const auto& [name, value] : c.http.headers) headers[name].push_back(value);
   json rules = json::array();

@@ -101,10 +101,20 @@ struct AuthConfig {
   uint32_t token_ttl_seconds = 300;
 };
 
-struct UpstreamRegistryConfig {
-  std::vector<std::string> mirrors;  // base URLs, tried in order
+// One mirror of an upstream registry: its base URL and, optionally, a login
+// of its own.
+struct MirrorConfig {
+  std::string url;
   std::string username, password;
-  std::string ca_file;               // extra CA bundle for these mirrors
+};
+
+struct UpstreamRegistryConfig {
+  std::vector<MirrorConfig> mirrors;  // tried in order
+  // The registry's own login. It goes to the mirrors on the registry's own
+  // hosts (Docker Hub's for docker.io), or to the only mirror, never to a
+  // third-party mirror in a list (see ProxyService).
+  std::string username, password;
+  std::string ca_file;                // extra CA bundle for these mirrors
 };
 
 struct ProxyConfig {

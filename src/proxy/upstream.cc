@@ -24,8 +24,8 @@ bool Retryable(int status) { return status >= 500 || status == 429 || NotHere(st
 
 Upstream::Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms)
     : cfg_(std::move(cfg)), timeouts_(timeouts), unhealthy_ms_(unhealthy_ms), client_(cfg_.ca_file, cfg_.egress) {
-  for (const std::string& m : cfg_.mirrors) {
-    auto u = Url::Parse(m);
+  for (const MirrorSpec& m : cfg_.mirrors) {
+    auto u = Url::Parse(m.url);
     if (!u.ok()) continue;  // validated with the configuration
     while (u->path.size() > 1 && u->path.back() == '/') u->path.pop_back();
     if (u->path == "/") u->path.clear();
@@ -39,7 +39,9 @@ Upstream::Upstream(UpstreamConfig cfg, Timeouts timeouts, int unhealthy_ms)
       if (!prefix.empty()) prefix += '/';
       u->path.resize(v2);
     }
-    mirrors_.push_back(Mirror{*u, std::move(prefix)});
+    mirrors_.push_back(Mirror{*u, std::move(prefix),
+                              m.username.empty() ? std::string()
+                                                 : "Basic " + Base64Encode(m.username + ":" + m.password, false)});
   }
 }
 
@@ -80,9 +82,7 @@ Status Upstream::GetToken(const Mirror& m, const std::string& header, const std:
   realm->path += q;
   ClientRequest req;
   req.url = *realm;
-  if (!cfg_.username.empty())
-    req.headers.emplace_back("Authorization",
-                             "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false));
+  if (!m.basic_auth.empty()) req.headers.emplace_back("Authorization", m.basic_auth);
   ClientResponse resp;
   std::string body;
   Status st = client_.Do(req, timeouts_, &resp, [&](std::string_view d) {
@@ -128,8 +128,8 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
     auto it = tokens_.find(m.base.Origin() + " repository:" + repo + ":pull");
     if (it != tokens_.end() && it->second.expires_ms > MonotonicMs())
       authz = "Bearer " + it->second.value;
-    else if (m.basic && !cfg_.username.empty())
-      authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
+    else if (m.basic)
+      authz = m.basic_auth;
   }
   bool tried_auth = false;
   for (int hop = 0; hop <= kMaxRedirects;) {
@@ -172,8 +172,8 @@ Status Upstream::Attempt(Mirror& m, const std::string& method, const std::string
         authz = "Bearer " + token;
         continue;
       }
-      if (!cfg_.username.empty()) {
-        authz = "Basic " + Base64Encode(cfg_.username + ":" + cfg_.password, false);
+      if (!m.basic_auth.empty()) {
+        authz = m.basic_auth;
         std::lock_guard<std::mutex> lock(mu_);
         m.basic = true;
         continue;

@@ -12,7 +12,7 @@
 // skipped for `unhealthy_ms`; a "not here" answer is no failure.
 //
 // Auth: a 401 with a Bearer challenge fetches a token from the realm
-// (anonymously, or with the configured credentials) and retries; tokens are
+// (anonymously, or with the mirror's own login) and retries; tokens are
 // cached per mirror and scope until shortly before they expire. A Basic
 // challenge retries with the configured credentials. Clients' own
 // Authorization headers are never forwarded. Redirects (e.g. a 307 to a
@@ -34,10 +34,16 @@
 
 namespace wharf::proxy {
 
+// A mirror's base URL and the login that goes to it (and to the token
+// service it names) and nowhere else; empty: anonymous.
+struct MirrorSpec {
+  std::string url;
+  std::string username, password;
+};
+
 struct UpstreamConfig {
   std::string name;                  // "docker.io"
-  std::vector<std::string> mirrors;  // base URLs, in order
-  std::string username, password;    // optional
+  std::vector<MirrorSpec> mirrors;   // in order
   std::string ca_file;               // extra CA for these mirrors
   std::shared_ptr<const Egress> egress;  // forward proxy; null: direct
 };
@@ -105,6 +111,7 @@ class Upstream {
   struct Mirror {
     Url base;                 // up to the API's /v2, exclusive
     std::string repo_prefix;  // "" or "<prefix>/", before every repository name
+    std::string basic_auth;   // "Basic <credentials>" of its login, or empty
     int failures = 0;
     int64_t unhealthy_until_ms = 0;
     bool basic = false;  // answered a Basic challenge before

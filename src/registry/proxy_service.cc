@@ -65,6 +65,44 @@ int UpstreamJob::upstream_status() {
   return upstream_status_;
 }
 
+namespace {
+
+// Whether a mirror at `url` is registry `name` itself: its own host, or one
+// of Docker Hub's for docker.io.
+bool IsRegistryHost(const std::string& name, const std::string& url) {
+  auto u = proxy::Url::Parse(url);
+  if (!u.ok()) return false;
+  if (u->host == name || u->HostPort() == name) return true;
+  return name == "docker.io" && (u->host == "registry-1.docker.io" || u->host == "index.docker.io" ||
+                                 u->host == "registry.hub.docker.com");
+}
+
+// The mirrors of registry `name`, each with the login it may be sent: its
+// own, or else the registry's, which goes to the registry's own hosts or to
+// the only mirror. A registry's login (a Docker Hub token, say) is never
+// handed to a third-party mirror in front of it, nor to the token service
+// that mirror names.
+std::vector<proxy::MirrorSpec> MirrorSpecs(const std::string& name, const UpstreamRegistryConfig& r) {
+  std::vector<proxy::MirrorSpec> out;
+  for (const MirrorConfig& m : r.mirrors) {
+    proxy::MirrorSpec spec{m.url, m.username, m.password};
+    if (spec.username.empty() && !r.username.empty()) {
+      if (r.mirrors.size() == 1 || IsRegistryHost(name, m.url)) {
+        spec.username = r.username;
+        spec.password = r.password;
+      } else {
+        WLOG_INFO("proxy %s: the registry's login is not sent to mirror %s; give that mirror its own "
+                  "(proxy.registries.%s.mirrors: {\"url\", \"username\", \"password\"}) if it needs one",
+                  name.c_str(), m.url.c_str(), name.c_str());
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::unique_ptr<proxy::Upstream> ProxyService::MakeUpstream(proxy::UpstreamConfig uc) const {
   proxy::Timeouts t;
   t.connect_ms = static_cast<int>(cfg_.connect_timeout_seconds * 1000);
@@ -82,7 +120,7 @@ ProxyService::ProxyService(Services* s, const ProxyConfig& cfg) : s_(s), cfg_(cf
   else
     WLOG_ERROR("proxy: forward proxy settings ignored: %s", egress.status().message().c_str());
   for (const auto& [name, r] : cfg.registries)
-    upstreams_[name] = MakeUpstream({name, r.mirrors, r.username, r.password, r.ca_file, egress_});
+    upstreams_[name] = MakeUpstream({name, MirrorSpecs(name, r), r.ca_file, egress_});
   evictor_ = std::make_unique<Evictor>(s, cfg.cache_max_bytes, cfg.cache_max_idle_seconds,
                                        s->stats->cached_bytes(), &metrics_);
   blob_pool_ = std::make_unique<proxy::FetchPool>(static_cast<int>(cfg.fetch_threads));
@@ -138,7 +176,7 @@ proxy::Upstream* ProxyService::Pick(const http::Request& req, std::string* repo)
     if (it != upstreams_.end()) return it->second.get();
     if (!cfg_.allow_unknown_registries || !ValidHost(ns)) return nullptr;
     auto& up = upstreams_[ns];
-    up = MakeUpstream({ns, {"https://" + ns}, "", "", "", egress_});
+    up = MakeUpstream({ns, {proxy::MirrorSpec{"https://" + ns, "", ""}}, "", egress_});
     return up.get();
   }
 }

@@ -1,5 +1,6 @@
 """Pull-through cache against real upstreams on loopback: Debian's
 docker-registry (anonymous and htpasswd) and Wharf itself in token mode."""
+import base64
 import contextlib
 import hashlib
 import json
@@ -417,6 +418,71 @@ def test_upstream_basic_auth(make_wharf, upstream, tmp_path):
     assert pull(w, tmp_path, "library/app:v1") == set(blobs)
     bad = proxy_with_creds(make_wharf, up.url, "nope")
     assert call("GET", f"{bad.url}/v2/library/app/manifests/v1").status == 404
+
+
+@contextlib.contextmanager
+def token_spy():
+    """A third-party mirror that asks for a login: 401 with a Bearer
+    challenge whose token service is its own, and it records every
+    Authorization header it is sent."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            if self.path.startswith("/token"):
+                body = b'{"token": "spy-token"}'
+                self.send_response(200)
+            else:
+                body = b'{"errors": [{"code": "UNAUTHORIZED", "message": "log in"}]}'
+                self.send_response(401)
+                port = self.server.server_address[1]
+                self.send_header("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/token",service="spy"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+
+
+def test_registry_login_never_goes_to_a_third_party_mirror(make_wharf, upstream, tmp_path):
+    """The registry's login (a Docker Hub token, say) goes only to the
+    registry's own host, not to a mirror in front of it that asks for one,
+    nor to the token service that mirror names; a mirror with a login of its
+    own gets that one."""
+    pw = str(tmp_path / "up-passwd")
+    tls_setup.htpasswd(pw, "mirror", "s3cret")
+    home = upstream(htpasswd=pw)
+    blobs = push_with_creds(home.port, tmp_path)
+    name = f"127.0.0.1:{home.port}"
+    with token_spy() as (spy, seen):
+        for own in (None, {"username": "spy-user", "password": "spy-pass"}):
+            mirror = spy if own is None else dict(own, url=spy)
+            regs = {name: {"mirrors": [mirror, home.url], "username": "mirror", "password": "s3cret"}}
+            w = make_wharf(env={"WHARF_PROXY_ENABLED": "true", "WHARF_PROXY_DEFAULT_REGISTRY": name,
+                                "WHARF_PROXY_REGISTRIES": json.dumps(regs)}).start()
+            assert pull(w, tmp_path, "library/app:v1", f"out-{own is None}") == set(blobs)
+            sent = {a for _, a in seen if a}
+            assert "Basic " + base64.b64encode(b"mirror:s3cret").decode() not in sent, seen
+            assert any(p.startswith("/token") for p, _ in seen), seen
+            if own is None:
+                assert not any(a.startswith("Basic") for a in sent), seen
+                assert "the registry's login is not sent to mirror " + spy in w.stderr()
+            else:
+                assert "Basic " + base64.b64encode(b"spy-user:spy-pass").decode() in sent, seen
+            w.stop()
+            seen.clear()
 
 
 def test_upstream_token_auth(make_wharf, tmp_path):

@@ -111,6 +111,34 @@ TEST(ConfigTest, DurationsAsGoWritesThem) {
   EXPECT_EQ(Config().proxy.cache_max_idle_seconds, 7u * 86400);
 }
 
+// A mirror is a URL, or an object with a login of its own; its password is
+// masked in the printed configuration like the registry's.
+TEST(ConfigTest, MirrorsWithALoginOfTheirOwn) {
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"proxy": {"registries": {"docker.io": {"mirrors": [
+      {"url": "https://harbor.corp/v2/hub", "username": "robot", "password": "t0ken"},
+      "https://registry-1.docker.io"], "username": "me", "password": "hub-secret"}}}})",
+                        "f", &c)
+                  .ok());
+  ASSERT_TRUE(Validate(&c).ok());
+  const auto& m = c.proxy.registries["docker.io"].mirrors;
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].url, "https://harbor.corp/v2/hub");
+  EXPECT_EQ(m[0].username, "robot");
+  EXPECT_EQ(m[0].password, "t0ken");
+  EXPECT_EQ(m[1].url, "https://registry-1.docker.io");
+  EXPECT_TRUE(m[1].username.empty());
+  const std::string d = Describe(c);
+  EXPECT_EQ(d.find("t0ken"), std::string::npos);
+  EXPECT_EQ(d.find("hub-secret"), std::string::npos);
+  EXPECT_NE(d.find("\"robot\""), std::string::npos);
+  for (const char* bad : {R"([{"url": "https://a", "token": "x"}])", R"([{"url": 5}])", "[7]"}) {
+    Status st = ApplyJson(std::string(R"({"proxy": {"registries": {"docker.io": {"mirrors": )") + bad + "}}}}",
+                          "f", &c);
+    EXPECT_FALSE(st.ok()) << bad;
+  }
+}
+
 // The reference registry's read-only maintenance switch, in the forms its
 // users write: a map (JSON or YAML flow style) or the _ENABLED leaf.
 TEST(ConfigTest, ReadOnlyMaintenanceAsTheReferenceRegistryTakesIt) {
