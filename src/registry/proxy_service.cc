@@ -23,6 +23,56 @@ bool ValidHost(const std::string& h) {
   return h.find('.') != std::string::npos || h.find(':') != std::string::npos || h == "localhost";
 }
 
+// Whether a mirror at `url` is registry `name` itself: its own host, or one
+// of Docker Hub's for docker.io.
+bool IsRegistryHost(const std::string& name, const std::string& url) {
+  auto u = proxy::Url::Parse(url);
+  if (!u.ok()) return false;
+  if (u->host == name || u->HostPort() == name) return true;
+  return name == "docker.io" && (u->host == "registry-1.docker.io" || u->host == "index.docker.io" ||
+                                 u->host == "registry.hub.docker.com");
+}
+
+// The mirrors of registry `name`, each with the login it may be sent: its
+// own, or else the registry's, which goes to the registry's own hosts or to
+// the only mirror. A registry's login (a Docker Hub token, say) is never
+// handed to a third-party mirror in front of it, nor to the token service
+// that mirror names.
+std::vector<proxy::MirrorSpec> MirrorSpecs(const std::string& name, const UpstreamRegistryConfig& r) {
+  std::vector<proxy::MirrorSpec> out;
+  for (const MirrorConfig& m : r.mirrors) {
+    proxy::MirrorSpec spec{m.url, m.username, m.password};
+    if (spec.username.empty() && !r.username.empty()) {
+      if (r.mirrors.size() == 1 || IsRegistryHost(name, m.url)) {
+        spec.username = r.username;
+        spec.password = r.password;
+      } else {
+        WLOG_INFO("proxy %s: the registry's login is not sent to mirror %s; give that mirror its own "
+                  "(proxy.registries.%s.mirrors: {\"url\", \"username\", \"password\"}) if it needs one",
+                  name.c_str(), m.url.c_str(), name.c_str());
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// Whether `body`, answered for manifest `target` (a digest or a tag), is a
+// manifest that matches the digest asked for and the one the upstream
+// named. Fills *digest (of the body) and *m.
+Status CheckManifest(const std::string& body, const std::string& target,
+                     const proxy::ClientResponse& resp, Digest* digest, ParsedManifest* m) {
+  auto want = Digest::Parse(target);
+  *digest = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
+  auto named = Digest::Parse(resp.Header("docker-content-digest"));
+  if ((want.ok() && !(*digest == *want)) || (named.ok() && named->algo == digest->algo && !(*named == *digest)))
+    return Status(Code::kUnavailable, "upstream manifest does not match its digest");
+  ManifestError err;
+  if (!ParseManifest(body, resp.Header("content-type"), m, &err))
+    return Status(Code::kUnavailable, "upstream sent an invalid manifest: " + err.message);
+  return Status();
+}
+
 }  // namespace
 
 void UpstreamJob::WhenDone(std::function<void()> fn) {
@@ -64,44 +114,6 @@ int UpstreamJob::upstream_status() {
   std::lock_guard<std::mutex> lock(mu_);
   return upstream_status_;
 }
-
-namespace {
-
-// Whether a mirror at `url` is registry `name` itself: its own host, or one
-// of Docker Hub's for docker.io.
-bool IsRegistryHost(const std::string& name, const std::string& url) {
-  auto u = proxy::Url::Parse(url);
-  if (!u.ok()) return false;
-  if (u->host == name || u->HostPort() == name) return true;
-  return name == "docker.io" && (u->host == "registry-1.docker.io" || u->host == "index.docker.io" ||
-                                 u->host == "registry.hub.docker.com");
-}
-
-// The mirrors of registry `name`, each with the login it may be sent: its
-// own, or else the registry's, which goes to the registry's own hosts or to
-// the only mirror. A registry's login (a Docker Hub token, say) is never
-// handed to a third-party mirror in front of it, nor to the token service
-// that mirror names.
-std::vector<proxy::MirrorSpec> MirrorSpecs(const std::string& name, const UpstreamRegistryConfig& r) {
-  std::vector<proxy::MirrorSpec> out;
-  for (const MirrorConfig& m : r.mirrors) {
-    proxy::MirrorSpec spec{m.url, m.username, m.password};
-    if (spec.username.empty() && !r.username.empty()) {
-      if (r.mirrors.size() == 1 || IsRegistryHost(name, m.url)) {
-        spec.username = r.username;
-        spec.password = r.password;
-      } else {
-        WLOG_INFO("proxy %s: the registry's login is not sent to mirror %s; give that mirror its own "
-                  "(proxy.registries.%s.mirrors: {\"url\", \"username\", \"password\"}) if it needs one",
-                  name.c_str(), m.url.c_str(), name.c_str());
-      }
-    }
-    out.push_back(std::move(spec));
-  }
-  return out;
-}
-
-}  // namespace
 
 std::unique_ptr<proxy::Upstream> ProxyService::MakeUpstream(proxy::UpstreamConfig uc) const {
   proxy::Timeouts t;
@@ -272,26 +284,6 @@ std::string ProxyService::RenderMetrics() {
         &proxy::Upstream::MirrorState::ratelimit_remaining);
   return out;
 }
-
-namespace {
-
-// Whether `body`, answered for manifest `target` (a digest or a tag), is a
-// manifest that matches the digest asked for and the one the upstream
-// named. Fills *digest (of the body) and *m.
-Status CheckManifest(const std::string& body, const std::string& target,
-                     const proxy::ClientResponse& resp, Digest* digest, ParsedManifest* m) {
-  auto want = Digest::Parse(target);
-  *digest = DigestOf(body, want.ok() ? want->algo : DigestAlgo::kSha256);
-  auto named = Digest::Parse(resp.Header("docker-content-digest"));
-  if ((want.ok() && !(*digest == *want)) || (named.ok() && named->algo == digest->algo && !(*named == *digest)))
-    return Status(Code::kUnavailable, "upstream manifest does not match its digest");
-  ManifestError err;
-  if (!ParseManifest(body, resp.Header("content-type"), m, &err))
-    return Status(Code::kUnavailable, "upstream sent an invalid manifest: " + err.message);
-  return Status();
-}
-
-}  // namespace
 
 std::shared_ptr<UpstreamJob> ProxyService::Manifest(proxy::Upstream* up, const std::string& repo,
                                                     const Reference& ref) {
