@@ -714,17 +714,17 @@ Result<Config> Load(const std::string& path, const std::map<std::string, std::st
 
 std::string Describe(const Config& c) {
   const auto& l = c.http.limits;
+  auto mask = [](const std::string& s) { return s.empty() ? s : std::string("********"); };
   json endpoints = json::array();
   for (const NotifyEndpointConfig& e : c.notify_endpoints) {
     json headers = json::object();
-    for (const auto& [k, v] : e.headers) headers[k].push_back(v.empty() ? v : std::string("********"));
+    for (const auto& [k, v] : e.headers) headers[k].push_back(mask(v));
     endpoints.push_back({{"name", e.name}, {"url", e.url}, {"headers", headers},
                          {"timeout", std::to_string(e.timeout_ms) + "ms"}, {"threshold", e.threshold},
                          {"backoff", std::to_string(e.backoff_ms) + "ms"},
                          {"ignoredmediatypes", e.ignored_media_types},
                          {"ignore", {{"actions", e.ignored_actions}}}});
   }
-  auto mask = [](const std::string& s) { return s.empty() ? s : std::string("********"); };
   // "http://user:secret@proxy:3128" -> "http://********@proxy:3128"
   auto mask_userinfo = [](const std::string& url) {
     size_t start = url.find("://");

@@ -132,9 +132,8 @@ void Notifier::Emit(const Event& e) {
 }
 
 void Notifier::Deliver(Endpoint* ep) {
-  const proxy::Timeouts t{static_cast<int>(std::min<uint64_t>(ep->cfg.timeout_ms, INT32_MAX)),
-                          static_cast<int>(std::min<uint64_t>(ep->cfg.timeout_ms, INT32_MAX)),
-                          static_cast<int>(std::min<uint64_t>(ep->cfg.timeout_ms, INT32_MAX))};
+  const int timeout_ms = static_cast<int>(std::min<uint64_t>(ep->cfg.timeout_ms, INT32_MAX));
+  const proxy::Timeouts t{timeout_ms, timeout_ms, timeout_ms};
   uint32_t failed_in_a_row = 0;
   std::unique_lock<std::mutex> lock(ep->mu);
   while (true) {

@@ -12,7 +12,10 @@
 namespace wharf::registry {
 
 StorageHealth::StorageHealth(std::string tmp_dir, storage::MetaStore* meta, Options opt)
-    : probe_path_(std::move(tmp_dir) + "/.health-probe"), meta_(meta), opt_(opt) {
+    : probe_path_(std::move(tmp_dir) + "/.health-probe"),
+      meta_(meta),
+      opt_(opt),
+      stuck_ms_(opt.interval_ms * static_cast<int64_t>(opt.threshold)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -49,7 +52,7 @@ void StorageHealth::Run() {
     lock.lock();
     const int64_t took_ms = MonotonicMs() - probe_started_ms_;
     probe_started_ms_ = 0;
-    if (took_ms >= opt_.interval_ms * static_cast<int64_t>(opt_.threshold))
+    if (took_ms >= stuck_ms_)
       WLOG_WARN("a storage probe took %lld ms", static_cast<long long>(took_ms));
     if (st.ok()) {
       if (failures_in_a_row_ >= opt_.threshold) WLOG_INFO("storage is healthy again");
@@ -67,10 +70,9 @@ void StorageHealth::Run() {
 
 StorageHealth::Result StorageHealth::Verdict() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (probe_started_ms_ &&
-      MonotonicMs() - probe_started_ms_ >= opt_.interval_ms * static_cast<int64_t>(opt_.threshold))
-    return {false, "a storage probe has not returned for " +
-                       std::to_string((MonotonicMs() - probe_started_ms_) / 1000) + " s"};
+  const int64_t running_ms = probe_started_ms_ ? MonotonicMs() - probe_started_ms_ : 0;
+  if (probe_started_ms_ && running_ms >= stuck_ms_)
+    return {false, "a storage probe has not returned for " + std::to_string(running_ms / 1000) + " s"};
   if (failures_in_a_row_ >= opt_.threshold) return {false, last_error_};
   return {};
 }

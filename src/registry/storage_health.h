@@ -59,6 +59,7 @@ class StorageHealth {
   const std::string probe_path_;
   storage::MetaStore* const meta_;
   const Options opt_;
+  const int64_t stuck_ms_;  // a probe this slow counts as failed (threshold intervals)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

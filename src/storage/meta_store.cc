@@ -358,7 +358,7 @@ Status MetaStore::ForgetAccess(const std::vector<std::string>& digests) {
 }
 
 Status MetaStore::Probe(int64_t now_ms) {
-  const std::string key("h\0", 2), value = std::to_string(now_ms);
+  const std::string key = Key('h', ""), value = std::to_string(now_ms);
   rocksdb::WriteBatch b;
   b.Put(key, value);
   WHARF_RETURN_IF_ERROR(Write(&b, /*sync=*/true));
