@@ -42,6 +42,22 @@ bool StartsWithNoCase(const std::string& s, const char* prefix) {
   return true;
 }
 
+// Scope parameters as given: repeated (the GET form), or several in one
+// value separated by spaces (OAuth's form, which containerd's POST uses).
+std::vector<std::string> SplitScopes(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& v : values) {
+    size_t start = 0;
+    while (start < v.size()) {
+      size_t end = v.find(' ', start);
+      if (end == std::string::npos) end = v.size();
+      if (end > start) out.push_back(v.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Authenticator::Authenticator(const AuthConfig& cfg)
@@ -255,7 +271,8 @@ Decision Authenticator::IssueToken(const std::string* authorization, const std::
   c.subject = d.user;
   const int64_t now = WallMs() / 1000;
   c.expires = now + cfg_.token_ttl_seconds;
-  for (const std::string& s : scopes) {
+  std::string granted;  // the OAuth answer's "scope": what was granted, space-separated
+  for (const std::string& s : SplitScopes(scopes)) {
     Grant want;
     if (!ParseScope(s, &want)) continue;
     Grant got{want.type, want.name, {}};
@@ -269,7 +286,14 @@ Decision Authenticator::IssueToken(const std::string* authorization, const std::
     } else if (want.type == "registry" && want.name == "catalog" && !d.user.empty()) {
       got.actions.insert("*");
     }
-    if (!got.actions.empty()) c.access.push_back(std::move(got));
+    if (got.actions.empty()) continue;
+    granted += (granted.empty() ? "" : " ") + got.type + ':' + got.name;
+    char sep = ':';
+    for (const std::string& act : got.actions) {
+      granted += sep + act;
+      sep = ',';
+    }
+    c.access.push_back(std::move(got));
   }
   std::string token = signer_.Sign(c);
   char issued[32];
@@ -280,6 +304,7 @@ Decision Authenticator::IssueToken(const std::string* authorization, const std::
   *body = nlohmann::json{{"token", token},
                          {"access_token", token},
                          {"expires_in", cfg_.token_ttl_seconds},
+                         {"scope", granted},
                          {"issued_at", issued}}
               .dump();
   return d;

@@ -66,8 +66,10 @@ class Authenticator {
                         bool secure) const;
 
   // Token service: checks the Basic credentials (or anonymous) and signs a
-  // token for the granted part of each requested scope. Returns the JSON
-  // body, or a Decision that is not kAllow.
+  // token for the granted part of each requested scope (`scopes`: the
+  // parameter's values, each one scope or several separated by spaces).
+  // Returns the JSON body (token, access_token, expires_in, issued_at, and
+  // the granted scope), or a Decision that is not kAllow.
   Decision IssueToken(const std::string* authorization, const std::string& ip,
                       const std::vector<std::string>& scopes, std::string* body);
 

@@ -53,17 +53,7 @@ std::string Request::Joined(std::string_view name) const {
 }
 
 std::vector<std::string> Request::QueryParams(std::string_view key) const {
-  std::vector<std::string> out;
-  std::string_view q = query;
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view kv = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    size_t eq = kv.find('=');
-    if (UrlDecode(kv.substr(0, eq), /*plus_is_space=*/true) != key) continue;
-    out.push_back(eq == std::string_view::npos ? std::string() : UrlDecode(kv.substr(eq + 1), /*plus_is_space=*/true));
-  }
-  return out;
+  return FormValues(query, key);
 }
 
 std::string Request::QueryParam(std::string_view key, bool* found) const {

@@ -16,7 +16,15 @@ enum class Gate {
 // Decides for `route` (a RouteId). No-op when auth is off.
 Gate CheckAccess(Services& s, http::Exchange& ex, int route);
 
-// GET /auth/token (token mode only).
+// The token service, /auth/token (token mode only; 404 otherwise):
+//   GET with Basic credentials (or none, for anonymous pulls) and repeated
+//     `scope` parameters, as in the Docker token spec;
+//   POST of an OAuth2 form (grant_type=password, username, password, and
+//     `scope`, several separated by spaces), as containerd sends when it has
+//     credentials. No refresh tokens are issued: another grant_type is
+//     answered 400, after which containerd falls back to GET.
+// TokenBegin takes every request; a POST's form arrives in TokenFinish.
 http::Handler::BodyMode TokenBegin(Services& s, http::Exchange& ex);
+void TokenFinish(Services& s, http::Exchange& ex);
 
 }  // namespace wharf::registry

@@ -311,6 +311,8 @@ void Registry::Finish(Exchange& ex) {
       return CollectGarbage(ex);
     case kRouteAdminFsck:
       return CheckStore(ex);
+    case kRouteToken:
+      return TokenFinish(svc_, ex);
   }
   Fail(ex.res, Err::kInternal, "unexpected request body");
 }

@@ -19,7 +19,7 @@ constexpr Entry kTable[] = {
     {"BLOB_UPLOAD_INVALID", 409},   {"STORAGE_FULL", 507},        {"INTERNAL", 500},
     {"UNAUTHORIZED", 401},          {"DENIED", 403},              {"TOOMANYREQUESTS", 429},
     {"UNAVAILABLE", 502},           {"UNSUPPORTED", 405},         {"UNAVAILABLE", 503},
-    {"UNAVAILABLE", 503},
+    {"UNAVAILABLE", 503},           {"BAD_REQUEST", 400},
 };
 
 }  // namespace

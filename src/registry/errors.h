@@ -36,6 +36,7 @@ enum class Err {
   kReadOnly,            // 405 (pushes to a read-only mirror)
   kOverloaded,          // 503 (out of descriptors: try again shortly)
   kUnhealthy,           // 503 (/healthz: the storage takes no writes)
+  kBadRequest,          // 400 (a token request without a usable grant)
 };
 
 int StatusOf(Err e);

@@ -47,6 +47,19 @@ std::string UrlDecode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
+std::vector<std::string> FormValues(std::string_view form, std::string_view key) {
+  std::vector<std::string> out;
+  while (!form.empty()) {
+    size_t amp = form.find('&');
+    std::string_view kv = form.substr(0, amp);
+    form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
+    size_t eq = kv.find('=');
+    if (UrlDecode(kv.substr(0, eq), /*plus_is_space=*/true) != key) continue;
+    out.push_back(eq == std::string_view::npos ? std::string() : UrlDecode(kv.substr(eq + 1), /*plus_is_space=*/true));
+  }
+  return out;
+}
+
 std::string Base64Encode(std::string_view in, bool url) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   size_t n = static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<uint8_t*>(out.data()),

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wharf {
 
@@ -12,6 +13,10 @@ std::string UrlEncode(std::string_view s);
 // Decodes %XX escapes; invalid escapes stay literal. `plus_is_space`: '+'
 // means ' ', as in a query component (form encoding); elsewhere it is a '+'.
 std::string UrlDecode(std::string_view s, bool plus_is_space);
+// Every decoded value of `key` in an application/x-www-form-urlencoded
+// string (a URL's query, or a form body), in order; a key without '='
+// has the value "".
+std::vector<std::string> FormValues(std::string_view form, std::string_view key);
 
 std::string Base64Encode(std::string_view in, bool url);
 // False on characters outside the alphabet or a bad length.

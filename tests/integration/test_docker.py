@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -16,6 +17,7 @@ import tempfile
 import time
 
 import tls_setup
+from test_skopeo import skopeo
 from test_tls_auth import PASSWORD, USER, classic
 
 DOCKER = "/usr/bin/docker"
@@ -171,6 +173,20 @@ def test_docker_registry_mirror_pulls_through_wharf(make_wharf, tmp_path):
         up.stop()
 
 
+def ctr(d, *args):
+    """ctr (containerd 1.6) on the containerd that dockerd started, with
+    Docker Hub's names pointing at loopback."""
+    sock = os.path.join(d.tmp, "exec", "containerd", "containerd.sock")
+    hosts = os.path.join(d.tmp, "hosts")
+    cmd = " ".join([f"mount --bind {hosts} /etc/hosts && exec ctr --address {sock} -n wharftest", *args])
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", cmd],
+                          capture_output=True, timeout=120)
+
+
+def ctr_pull(d, ref, hosts_dir, *args):
+    return ctr(d, "images pull", *args, f"--hosts-dir {hosts_dir} {ref}")
+
+
 def test_containerd_hosts_toml_mirror(make_wharf, tmp_path):
     """ctr (containerd 1.6) with a hosts.toml mirror: every request carries
     ?ns=docker.io and goes to Wharf."""
@@ -188,12 +204,7 @@ def test_containerd_hosts_toml_mirror(make_wharf, tmp_path):
         (hosts_dir / "docker.io" / "hosts.toml").write_text(
             'server = "https://registry-1.docker.io"\n\n'
             f'[host."{w.url}"]\n  capabilities = ["pull", "resolve"]\n')
-        sock = os.path.join(d.tmp, "exec", "containerd", "containerd.sock")
-        hosts = os.path.join(d.tmp, "hosts")
-        cmd = (f"mount --bind {hosts} /etc/hosts && exec ctr --address {sock} -n wharftest "
-               f"images pull --hosts-dir {hosts_dir} docker.io/library/busybox:1.36")
-        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", cmd],
-                           capture_output=True, timeout=120)
+        r = ctr_pull(d, "docker.io/library/busybox:1.36", hosts_dir)
         assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
         log = w.stdout()
         assert "/v2/library/busybox/manifests/1.36?ns=docker.io" in log
@@ -201,3 +212,44 @@ def test_containerd_hosts_toml_mirror(make_wharf, tmp_path):
     finally:
         d.stop()
         up.stop()
+
+
+def test_containerd_pulls_with_credentials_like_the_kubelet(make_wharf, tmp_path):
+    """What the kubelet does with an imagePullSecrets docker-registry secret:
+    containerd pulls from Wharf over TLS with a self-signed CA and a login,
+    with htpasswd (Basic) and in token mode, where containerd first POSTs an
+    OAuth2 password form to the token service."""
+    archive = tmp_path / "busybox.tar"
+    archive.write_bytes(busybox_archive())
+    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    try:
+        for mode, extra in (("basic", {}), ("token", {"WHARF_AUTH_TOKEN_ENABLED": "true"})):
+            base = tmp_path / mode
+            base.mkdir()
+            w = classic(make_wharf, base, extra=extra)
+            host = f"127.0.0.1:{w.port}"
+            ref = f"{host}/team/busybox:1"
+            skopeo("copy", "--dest-cert-dir", w.certdir, "--dest-creds", f"{USER}:{PASSWORD}",
+                   f"docker-archive:{archive}", f"docker://{ref}")
+            pushed = len(w.stdout())  # containerd's requests come after skopeo's
+            hosts_dir = base / "certs.d"
+            (hosts_dir / host).mkdir(parents=True)
+            (hosts_dir / host / "hosts.toml").write_text(
+                f'server = "https://{host}"\n\n[host."https://{host}"]\n'
+                f'  ca = "{w.crt}"\n  capabilities = ["pull", "resolve"]\n')
+            r = ctr_pull(d, ref, hosts_dir)
+            assert r.returncode != 0, mode
+            r = ctr_pull(d, ref, hosts_dir, "--user", f"{USER}:wrong")
+            assert r.returncode != 0, mode
+            r = ctr_pull(d, ref, hosts_dir, "--user", f"{USER}:{PASSWORD}")
+            assert r.returncode == 0, mode + ": " + r.stderr.decode() + r.stdout.decode()
+            log = w.stdout()[pushed:]
+            assert re.search(r" GET /v2/team/busybox/blobs/sha256:[0-9a-f]{64}\S* 200 ", log), log
+            if mode == "token":
+                # The OAuth2 form was taken: no 405, and no GET after it
+                # but the one that follows the wrong password's 401.
+                assert re.search(r" POST /auth/token\S* 200 ", log), log
+                assert not re.search(r"/auth/token\S* 405 | GET /auth/token\S* 200 ", log), log
+            assert ctr(d, "images rm", ref).returncode == 0
+    finally:
+        d.stop()

@@ -250,6 +250,57 @@ def test_token_mode_with_skopeo(make_wharf, tmp_path):
                   f"{w.https}/v2/team/app/blobs/uploads/") == "401"
 
 
+def test_token_service_takes_the_oauth2_password_form(make_wharf, tmp_path):
+    """POST /auth/token with an OAuth2 form, as containerd sends it when it
+    has credentials (the kubelet's imagePullSecrets): several scopes in one
+    space-separated value; no refresh tokens; bad forms get a 400."""
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+
+    def post(*form):
+        args = ["-s", "-w", "\n%{http_code}", "-X", "POST", f"{w.https}/auth/token"]
+        for f in form:
+            args += ["--data-urlencode", f]
+        out = tcurl(w, *args).stdout.decode()
+        body, _, code = out.rpartition("\n")
+        return code, json.loads(body) if body else None
+
+    form = ("grant_type=password", f"username={USER}", f"password={PASSWORD}", "service=wharf",
+            "client_id=containerd-client", "access_type=offline",
+            "scope=repository:team/app:pull,push repository:other/app:pull")
+    code, tok = post(*form)
+    assert code == "200", tok
+    assert tok["access_token"] and tok["expires_in"] == 300 and tok["issued_at"]
+    assert tok["scope"] == "repository:team/app:pull,push repository:other/app:pull"
+    assert "refresh_token" not in tok
+    push_and_pull(w, tmp_path)
+    auth = "Authorization: Bearer " + tok["access_token"]
+    assert status(w, "-H", auth, w.https + "/v2/team/app/manifests/v1") == "200"
+    assert status(w, "-X", "POST", "-H", auth, w.https + "/v2/team/app/blobs/uploads/") == "202"
+    # Only what was asked for: pull on other/app, nothing on a third name.
+    assert status(w, "-X", "POST", "-H", auth, w.https + "/v2/other/app/blobs/uploads/") == "401"
+    assert status(w, "-H", auth, w.https + "/v2/third/app/tags/list") == "401"
+    # The GET form takes space-separated scopes too.
+    both = json.loads(tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}", "--get", "--data-urlencode",
+                            "scope=repository:a/b:pull repository:c/d:pull", w.https + "/auth/token").stdout)
+    assert both["scope"] == "repository:a/b:pull repository:c/d:pull"
+
+    code, err = post("grant_type=password", f"username={USER}", "password=wrong", "service=wharf")
+    assert code == "401" and err["errors"][0]["code"] == "UNAUTHORIZED"
+    code, err = post("grant_type=refresh_token", "refresh_token=abc", "service=wharf")
+    assert code == "400" and err["errors"][0]["code"] == "BAD_REQUEST"
+    assert "grant_type=password" in err["errors"][0]["message"]
+    code, err = post("grant_type=password", f"password={PASSWORD}", "service=wharf")
+    assert code == "400" and "username" in err["errors"][0]["message"]
+    code, err = post("grant_type=password", f"username={USER}:x", f"password={PASSWORD}")
+    assert code == "400"
+    assert status(w, "-X", "POST", "--data", "grant_type=password&scope=" + "x" * 20000,
+                  f"{w.https}/auth/token") == "413"
+    # Without token mode there is no token service, whatever the method.
+    (tmp_path / "plain").mkdir()
+    plain = classic(make_wharf, tmp_path / "plain")
+    assert status(plain, "-X", "POST", "--data", "grant_type=password", f"{plain.https}/auth/token") == "404"
+
+
 # Every route of the API, with a method that reads or writes.
 def all_routes(d):
     return [

@@ -52,6 +52,20 @@ TEST(RequestTest, UrlDecodeKeepsBrokenEscapes) {
   EXPECT_EQ(UrlDecode("a%2Bb+c", false), "a+b+c");  // userinfo: '+' is itself
 }
 
+TEST(RequestTest, FormValuesReadAFormBody) {
+  const std::string form =
+      "grant_type=password&username=a%40b&password=p%26w+x&scope=repository%3Aa%3Apull+repository%3Ab%3Apull"
+      "&scope=registry:catalog:*&empty&=nokey";
+  EXPECT_EQ(FormValues(form, "username"), std::vector<std::string>{"a@b"});
+  EXPECT_EQ(FormValues(form, "password"), std::vector<std::string>{"p&w x"});
+  EXPECT_EQ(FormValues(form, "scope"),
+            (std::vector<std::string>{"repository:a:pull repository:b:pull", "registry:catalog:*"}));
+  EXPECT_EQ(FormValues(form, "empty"), std::vector<std::string>{""});
+  EXPECT_EQ(FormValues(form, ""), std::vector<std::string>{"nokey"});
+  EXPECT_TRUE(FormValues(form, "client_id").empty());
+  EXPECT_TRUE(FormValues("", "a").empty());
+}
+
 TEST(ResponseTest, ErrorBodyIsOciJson) {
   Response res;
   res.Error(404, "BLOB_UNKNOWN", "blob \"x\" unknown", R"({"digest":"sha256:1"})");
