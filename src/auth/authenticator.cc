@@ -2,6 +2,7 @@
 
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -42,6 +43,19 @@ bool StartsWithNoCase(const std::string& s, const char* prefix) {
   return true;
 }
 
+Decision TooMany() {
+  Decision d;
+  d.kind = Decision::kTooMany;
+  d.message = "too many failed login attempts; try again in a minute";
+  return d;
+}
+
+std::string RandomKey() {
+  std::string k(32, '\0');
+  RAND_bytes(reinterpret_cast<uint8_t*>(k.data()), k.size());
+  return k;
+}
+
 // Scope parameters as given: repeated (the GET form), or several in one
 // value separated by spaces (OAuth's form, which containerd's POST uses).
 std::vector<std::string> SplitScopes(const std::vector<std::string>& values) {
@@ -60,12 +74,11 @@ std::vector<std::string> SplitScopes(const std::vector<std::string>& values) {
 
 }  // namespace
 
-Authenticator::Authenticator(const AuthConfig& cfg)
+Authenticator::Authenticator(const AuthConfig& cfg, std::string token_key)
     : cfg_(cfg),
       policy_(cfg.anonymous_pull, ToAccess(cfg.default_access), ToRules(cfg)),
-      cache_key_(32, '\0') {
-  RAND_bytes(reinterpret_cast<uint8_t*>(cache_key_.data()), cache_key_.size());
-}
+      signer_(token_key.empty() ? RandomKey() : std::move(token_key)),
+      cache_key_(RandomKey()) {}
 
 Status Authenticator::Reload() {
   std::vector<std::string> rejected;
@@ -154,11 +167,7 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
   Decision d;
   if (!authorization || authorization->empty()) return d;  // anonymous
   MaybeReload();
-  if (Blocked(ip)) {
-    d.kind = Decision::kTooMany;
-    d.message = "too many failed login attempts; try again in a minute";
-    return d;
-  }
+  if (Blocked(ip)) return TooMany();
   const std::string& h = *authorization;
   if (StartsWithNoCase(h, "bearer ")) {
     auto c = signer_.Verify(h.substr(7), WallMs() / 1000);
@@ -166,6 +175,12 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
       CountFailure(ip);
       d.kind = Decision::kChallenge;
       d.message = c.status().message();
+      return d;
+    }
+    if (c->refresh) {  // it only buys access tokens at /auth/token
+      CountFailure(ip);
+      d.kind = Decision::kChallenge;
+      d.message = "a refresh token is not an access token";
       return d;
     }
     *claims = std::move(*c);
@@ -251,28 +266,65 @@ std::string Authenticator::Challenge(Need need, const std::string& repo, const s
   return v;
 }
 
-Decision Authenticator::IssueToken(const std::string* authorization, const std::string& ip,
-                                   const std::vector<std::string>& scopes, std::string* body) {
-  Claims none;
-  Decision d = Identify(authorization, ip, &none);
-  if (d.kind == Decision::kChallenge && authorization) CountFailure(ip);
-  if (d.kind != Decision::kAllow) return d;
-  if (authorization && StartsWithNoCase(*authorization, "bearer ")) {
-    d.kind = Decision::kChallenge;  // tokens are issued for passwords, not for tokens
-    d.message = "use Basic credentials to obtain a token";
+std::string Authenticator::Binding(const std::string& user) {
+  std::shared_ptr<const Htpasswd> users;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    users = users_;
+  }
+  const std::string* hash = users ? users->Hash(user) : nullptr;
+  if (!hash) return "";
+  const std::string entry = user + '\0' + *hash;
+  uint8_t md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(entry.data()), entry.size(), md);
+  return Base64Encode(std::string_view(reinterpret_cast<char*>(md), 16), true);
+}
+
+Decision Authenticator::Redeem(const std::string& refresh_token, const std::string& ip) {
+  Decision d;
+  MaybeReload();
+  if (Blocked(ip)) return TooMany();
+  auto c = signer_.Verify(refresh_token, WallMs() / 1000);
+  std::string why = !c.ok() ? c.status().message() : !c->refresh ? "not a refresh token" : "";
+  if (why.empty() && (c->subject.empty() || c->binding != Binding(c->subject)))
+    why = "the login this refresh token was issued for has changed; log in again";
+  if (!why.empty()) {
+    CountFailure(ip);
+    d.kind = Decision::kChallenge;
+    d.message = why;
     return d;
   }
-  if (d.user.empty() && !policy_.anonymous_pull()) {
-    d.kind = Decision::kChallenge;
-    d.message = "authentication required";
-    return d;
+  d.user = c->subject;
+  return d;
+}
+
+Decision Authenticator::IssueToken(const TokenRequest& r, const std::string& ip, std::string* body) {
+  Decision d;
+  if (r.refresh_token) {
+    d = Redeem(*r.refresh_token, ip);
+    if (d.kind != Decision::kAllow) return d;
+  } else {
+    Claims none;
+    d = Identify(r.authorization, ip, &none);
+    if (d.kind == Decision::kChallenge && r.authorization) CountFailure(ip);
+    if (d.kind != Decision::kAllow) return d;
+    if (r.authorization && StartsWithNoCase(*r.authorization, "bearer ")) {
+      d.kind = Decision::kChallenge;  // tokens are issued for passwords, not for tokens
+      d.message = "use Basic credentials to obtain a token";
+      return d;
+    }
+    if (d.user.empty() && !policy_.anonymous_pull()) {
+      d.kind = Decision::kChallenge;
+      d.message = "authentication required";
+      return d;
+    }
   }
   Claims c;
   c.subject = d.user;
   const int64_t now = WallMs() / 1000;
   c.expires = now + cfg_.token_ttl_seconds;
   std::string granted;  // the OAuth answer's "scope": what was granted, space-separated
-  for (const std::string& s : SplitScopes(scopes)) {
+  for (const std::string& s : SplitScopes(r.scopes)) {
     Grant want;
     if (!ParseScope(s, &want)) continue;
     Grant got{want.type, want.name, {}};
@@ -301,12 +353,22 @@ Decision Authenticator::IssueToken(const std::string* authorization, const std::
   tm tmv;
   gmtime_r(&t, &tmv);
   strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-  *body = nlohmann::json{{"token", token},
-                         {"access_token", token},
-                         {"expires_in", cfg_.token_ttl_seconds},
-                         {"scope", granted},
-                         {"issued_at", issued}}
-              .dump();
+  nlohmann::json answer = {{"token", token},
+                           {"access_token", token},
+                           {"expires_in", cfg_.token_ttl_seconds},
+                           {"scope", granted},
+                           {"issued_at", issued}};
+  // Only for a password login: a refresh grant keeps its token, so a login
+  // lasts refresh_ttl_seconds from the password, however often it is used.
+  if (r.offline && !r.refresh_token && !d.user.empty() && cfg_.token_refresh_ttl_seconds > 0) {
+    Claims refresh;
+    refresh.subject = d.user;
+    refresh.expires = now + cfg_.token_refresh_ttl_seconds;
+    refresh.refresh = true;
+    refresh.binding = Binding(d.user);
+    answer["refresh_token"] = signer_.Sign(refresh);
+  }
+  *body = answer.dump();
   return d;
 }
 

@@ -45,9 +45,19 @@ struct Decision {
   std::string message;   // for errors
 };
 
+// A request to the token service.
+struct TokenRequest {
+  const std::string* authorization = nullptr;  // a Basic header; nullptr: anonymous
+  const std::string* refresh_token = nullptr;  // instead of a password (OAuth2 refresh grant)
+  std::vector<std::string> scopes;  // the scope values, each one or several separated by spaces
+  bool offline = false;  // also issue a refresh token (docker login's offline_token=true)
+};
+
 class Authenticator {
  public:
-  explicit Authenticator(const AuthConfig& cfg);
+  // `token_key`: the HMAC key of tokens (registry/token_key.h); empty when
+  // token mode is off (a random one then makes any token invalid).
+  Authenticator(const AuthConfig& cfg, std::string token_key);
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
 
@@ -65,13 +75,14 @@ class Authenticator {
   std::string Challenge(Need need, const std::string& repo, const std::string& host,
                         bool secure) const;
 
-  // Token service: checks the Basic credentials (or anonymous) and signs a
-  // token for the granted part of each requested scope (`scopes`: the
-  // parameter's values, each one scope or several separated by spaces).
-  // Returns the JSON body (token, access_token, expires_in, issued_at, and
-  // the granted scope), or a Decision that is not kAllow.
-  Decision IssueToken(const std::string* authorization, const std::string& ip,
-                      const std::vector<std::string>& scopes, std::string* body);
+  // Token service: checks the credentials (a Basic header, a refresh token,
+  // or anonymous) and signs a token for the granted part of each requested
+  // scope. Returns the JSON body (token, access_token, expires_in,
+  // issued_at, the granted scope, and a refresh_token when `offline` asked
+  // for one and a user logged in with a password), or a Decision that is
+  // not kAllow. A refresh token is refused once its user's password entry
+  // changed or went away.
+  Decision IssueToken(const TokenRequest& r, const std::string& ip, std::string* body);
 
   bool token_mode() const { return cfg_.token_enabled; }
 
@@ -84,6 +95,12 @@ class Authenticator {
   // Resolves the identity; kAllow with user set, or another kind.
   Decision Identify(const std::string* authorization, const std::string& ip, Claims* claims);
   bool Permits(const std::string& user, const Claims* claims, Need need, const std::string& repo) const;
+  // Ties a refresh token to the user's current password entry; "" for a
+  // user who does not exist (no refresh token matches that).
+  std::string Binding(const std::string& user);
+  // The identity a refresh token stands for (kAllow with user), or a
+  // challenge.
+  Decision Redeem(const std::string& refresh_token, const std::string& ip);
   std::string CacheKey(const std::string& authorization) const;
   void CountFailure(const std::string& ip);
   bool Blocked(const std::string& ip);

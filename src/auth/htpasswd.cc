@@ -39,6 +39,11 @@ Result<std::shared_ptr<const Htpasswd>> Htpasswd::Load(const std::string& path,
   return std::shared_ptr<const Htpasswd>(std::move(h));
 }
 
+const std::string* Htpasswd::Hash(const std::string& user) const {
+  auto it = users_.find(user);
+  return it == users_.end() ? nullptr : &it->second;
+}
+
 bool Htpasswd::Verify(const std::string& user, const std::string& password) const {
   auto it = users_.find(user);
   if (it == users_.end()) return false;

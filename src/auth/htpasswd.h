@@ -26,6 +26,8 @@ class Htpasswd {
                                                       std::vector<std::string>* rejected);
   // True if `user` exists and `password` matches its hash.
   bool Verify(const std::string& user, const std::string& password) const;
+  // The user's bcrypt hash, or nullptr for an unknown user.
+  const std::string* Hash(const std::string& user) const;
   size_t size() const { return users_.size(); }
 
  private:

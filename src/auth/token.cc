@@ -5,7 +5,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/mem.h>
-#include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
 
@@ -51,15 +50,17 @@ bool ParseScope(const std::string& scope, Grant* out) {
   return !out->type.empty() && !out->name.empty() && !out->actions.empty();
 }
 
-TokenSigner::TokenSigner() : key_(32, '\0') {
-  RAND_bytes(reinterpret_cast<uint8_t*>(key_.data()), key_.size());
-}
+TokenSigner::TokenSigner(std::string key) : key_(std::move(key)) {}
 
 std::string TokenSigner::Sign(const Claims& c) const {
   json access = json::array();
   for (const Grant& g : c.access)
     access.push_back({{"type", g.type}, {"name", g.name}, {"actions", g.actions}});
   json payload = {{"sub", c.subject}, {"exp", c.expires}, {"access", access}};
+  if (c.refresh) {
+    payload["typ"] = "refresh";
+    payload["bind"] = c.binding;
+  }
   std::string p = Base64Encode(payload.dump(), true);
   return p + "." + Base64Encode(Hmac(key_, p), true);
 }
@@ -81,6 +82,8 @@ Result<Claims> TokenSigner::Verify(const std::string& token, int64_t now) const 
   c.subject = j.value("sub", "");
   c.expires = j["exp"].get<int64_t>();
   if (c.expires <= now) return Invalid("token expired");
+  c.refresh = j.value("typ", "") == "refresh";
+  c.binding = j.value("bind", "");
   if (j.contains("access") && j["access"].is_array()) {
     for (const json& a : j["access"]) {
       if (!a.is_object()) continue;

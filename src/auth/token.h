@@ -6,8 +6,10 @@
 //   {"sub":"alice","exp":1700000000,"access":[{"type":"repository",
 //     "name":"team/app","actions":["pull","push"]}]}
 // Verifying costs one HMAC and a JSON parse, so a large pull never pays
-// for bcrypt again. The key is random per process: tokens end with a
-// restart, and clients simply fetch a new one.
+// for bcrypt again. A refresh token has the same form, with "typ":"refresh"
+// and "bind" (see Claims); the two kinds are never taken for each other.
+// The key comes from the token key file (registry/token_key.h), so tokens
+// outlive a restart.
 //
 // Thread-safety: a TokenSigner is immutable after construction.
 #pragma once
@@ -31,13 +33,18 @@ struct Claims {
   std::string subject;
   int64_t expires = 0;  // unix seconds
   std::vector<Grant> access;
+  // A refresh token: grants nothing by itself, only new access tokens, and
+  // only while `binding` still matches the user's password entry (so a
+  // changed password or a removed user ends it).
+  bool refresh = false;
+  std::string binding;
   // True if the claims allow `action` on repository `repo`.
   bool Allows(const std::string& type, const std::string& name, const std::string& action) const;
 };
 
 class TokenSigner {
  public:
-  TokenSigner();  // random key
+  explicit TokenSigner(std::string key);  // the HMAC key: at least 32 bytes
   std::string Sign(const Claims& c) const;
   // Checks the signature and the expiry against `now`.
   Result<Claims> Verify(const std::string& token, int64_t now) const;

@@ -99,6 +99,12 @@ struct AuthConfig {
   std::string token_realm;              // default: <scheme>://<Host>/auth/token
   std::string token_service = "wharf";
   uint32_t token_ttl_seconds = 300;
+  // Refresh tokens (what `docker login` stores instead of the password);
+  // 0: none are issued.
+  uint32_t token_refresh_ttl_seconds = 90 * 86400;
+  // The tokens' signing key; default <storage root>/token.key, made at the
+  // first start. Instances that share it accept each other's tokens.
+  std::string token_key_file;
 };
 
 // One mirror of an upstream registry: its base URL and, optionally, a login

@@ -72,13 +72,11 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
 
 namespace {
 
-// Answers a token request made with `authorization` (a Basic header, or
-// nullptr: anonymous). False, with nothing answered, while the password
-// check has yet to run.
-bool AnswerToken(Services& s, http::Exchange& ex, const std::string* authorization,
-                 const std::vector<std::string>& scopes) {
+// Answers token request `r`. False, with nothing answered, while the
+// password check has yet to run.
+bool AnswerToken(Services& s, http::Exchange& ex, const auth::TokenRequest& r) {
   std::string body;
-  Decision d = s.auth->IssueToken(authorization, ex.req.ClientIp(), scopes, &body);
+  Decision d = s.auth->IssueToken(r, ex.req.ClientIp(), &body);
   switch (d.kind) {
     case Decision::kVerify:
       return false;
@@ -111,9 +109,12 @@ http::Handler::BodyMode TokenBegin(Services& s, http::Exchange& ex) {
     ex.body_limit = kMaxTokenForm;
     return BodyMode::kBuffer;
   }
-  const std::string* header = ex.req.Find("Authorization");
-  if (AnswerToken(s, ex, header, ex.req.QueryParams("scope"))) return BodyMode::kRespond;
-  VerifyLater(s, ex, *header);
+  auth::TokenRequest r;
+  r.authorization = ex.req.Find("Authorization");
+  r.scopes = ex.req.QueryParams("scope");
+  r.offline = ex.req.QueryParam("offline_token") == "true";
+  if (AnswerToken(s, ex, r)) return BodyMode::kRespond;
+  VerifyLater(s, ex, *r.authorization);
   return BodyMode::kPause;
 }
 
@@ -123,24 +124,35 @@ void TokenFinish(Services& s, http::Exchange& ex) {
     std::vector<std::string> v = FormValues(form, key);
     return v.empty() ? std::string() : std::move(v.front());
   };
-  const std::string grant = field("grant_type");
-  const std::string user = field("username");
-  if (grant != "password") {
-    // Refresh tokens would have to outlive the process's signing key, and
-    // a client that holds one would lose its login at every restart; so
-    // none is issued, and a client with credentials uses them each time.
-    Fail(ex.res, Err::kBadRequest,
-         "unsupported grant_type \"" + grant + "\": this token service takes grant_type=password");
+  // Owned here, kept alive across the password check by the lambda below.
+  struct Pending {
+    std::string header, refresh;
+    auth::TokenRequest r;
+  };
+  auto g = std::make_shared<Pending>();
+  g->r.scopes = FormValues(form, "scope");
+  g->r.offline = field("access_type") == "offline";
+  const std::string type = field("grant_type");
+  if (type == "refresh_token") {
+    g->refresh = field("refresh_token");
+    g->r.refresh_token = &g->refresh;
+    AnswerToken(s, ex, g->r);  // no password to check
     return;
   }
+  if (type != "password") {
+    Fail(ex.res, Err::kBadRequest,
+         "unsupported grant_type \"" + type + "\": this token service takes password and refresh_token");
+    return;
+  }
+  const std::string user = field("username");
   if (user.empty() || user.find(':') != std::string::npos) {
     Fail(ex.res, Err::kBadRequest, "grant_type=password needs a username (without ':') and a password");
     return;
   }
-  auto header = std::make_shared<std::string>("Basic " + Base64Encode(user + ':' + field("password"), false));
-  auto scopes = std::make_shared<std::vector<std::string>>(FormValues(form, "scope"));
-  if (AnswerToken(s, ex, header.get(), *scopes)) return;
-  VerifyLater(s, ex, *header, [&s, &ex, header, scopes] { AnswerToken(s, ex, header.get(), *scopes); });
+  g->header = "Basic " + Base64Encode(user + ':' + field("password"), false);
+  g->r.authorization = &g->header;
+  if (AnswerToken(s, ex, g->r)) return;
+  VerifyLater(s, ex, g->header, [&s, &ex, g] { AnswerToken(s, ex, g->r); });
 }
 
 }  // namespace wharf::registry

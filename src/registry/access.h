@@ -18,11 +18,13 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route);
 
 // The token service, /auth/token (token mode only; 404 otherwise):
 //   GET with Basic credentials (or none, for anonymous pulls) and repeated
-//     `scope` parameters, as in the Docker token spec;
-//   POST of an OAuth2 form (grant_type=password, username, password, and
-//     `scope`, several separated by spaces), as containerd sends when it has
-//     credentials. No refresh tokens are issued: another grant_type is
-//     answered 400, after which containerd falls back to GET.
+//     `scope` parameters, as in the Docker token spec; `offline_token=true`
+//     (docker login) also gets a refresh token;
+//   POST of an OAuth2 form: grant_type=password (username, password;
+//     containerd sends it when it has credentials) or refresh_token (docker
+//     with a stored login), `scope` (several separated by spaces), and
+//     access_type=offline for a refresh token. Another grant_type is
+//     answered 400.
 // TokenBegin takes every request; a POST's form arrives in TokenFinish.
 http::Handler::BodyMode TokenBegin(Services& s, http::Exchange& ex);
 void TokenFinish(Services& s, http::Exchange& ex);

@@ -13,6 +13,7 @@
 #include "registry/names.h"
 #include "registry/proxied.h"
 #include "registry/routes.h"
+#include "registry/token_key.h"
 #include "util/log.h"
 
 namespace wharf::registry {
@@ -72,7 +73,14 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
                                cfg.health.storage_threshold});
   if (cfg.proxy.enabled) s.proxy = std::make_unique<ProxyService>(&s, cfg.proxy);
   if (cfg.auth.mode == AuthMode::kHtpasswd) {
-    s.auth = std::make_unique<auth::Authenticator>(cfg.auth);
+    std::string token_key;
+    if (cfg.auth.token_enabled) {
+      const std::string path = cfg.auth.token_key_file.empty() ? root + "/token.key" : cfg.auth.token_key_file;
+      auto key = LoadOrCreateTokenKey(path);
+      if (!key.ok()) return Status(key.status().code(), "auth.token.key_file: " + key.status().message());
+      token_key = std::move(*key);
+    }
+    s.auth = std::make_unique<auth::Authenticator>(cfg.auth, std::move(token_key));
     st = s.auth->Reload();
     if (!st.ok()) return st;
   }

@@ -5,6 +5,7 @@ dockerd runs in a private mount namespace whose /etc/hosts maps the Docker
 Hub names (and registry-server) to 127.0.0.1 and whose /etc/docker is a temp
 directory, so nothing leaves loopback and the machine's own Docker setup is
 never touched (see ../shared/clients.md)."""
+import base64
 import hashlib
 import io
 import json
@@ -137,6 +138,36 @@ def test_docker_login_push_pull_run(make_wharf, tmp_path):
         d.docker("rmi", image)
         r = d.docker("pull", image, check=False)
         assert r.returncode != 0
+    finally:
+        d.stop()
+
+
+def test_docker_login_in_token_mode_keeps_a_refresh_token_not_the_password(make_wharf, tmp_path):
+    """In token mode `docker login` gets a refresh token and stores it in
+    config.json in place of the password; pushes and pulls trade it for
+    access tokens, also after Wharf restarts (its signing key is on disk)."""
+    from test_tls_auth import start_tls
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    try:
+        host = f"registry-server:{w.port}"
+        d.trust(host, w.crt)
+        image = f"{host}/team/busybox:1"
+        d.docker("load", input=busybox_archive())
+        d.docker("tag", "wharf-test:1", image)
+        d.docker("login", "-u", USER, "--password-stdin", host, input=PASSWORD.encode())
+        stored = json.load(open(os.path.join(d.env["DOCKER_CONFIG"], "config.json")))["auths"][host]
+        assert stored.get("identitytoken") and PASSWORD.encode() not in json.dumps(stored).encode()
+        assert base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() not in json.dumps(stored)
+        d.docker("push", image)
+        w.stop()
+        start_tls(w)
+        d.docker("rmi", image, "wharf-test:1")
+        d.docker("pull", image)
+        run = d.docker("run", "--rm", "--network", "none", image)
+        assert run.stdout.strip() == b"hello from wharf"
+        log = w.stdout()
+        assert "POST /auth/token 200" in log and "GET /v2/team/busybox/manifests/" in log
     finally:
         d.stop()
 

@@ -253,7 +253,7 @@ def test_token_mode_with_skopeo(make_wharf, tmp_path):
 def test_token_service_takes_the_oauth2_password_form(make_wharf, tmp_path):
     """POST /auth/token with an OAuth2 form, as containerd sends it when it
     has credentials (the kubelet's imagePullSecrets): several scopes in one
-    space-separated value; no refresh tokens; bad forms get a 400."""
+    space-separated value; bad forms get a 400."""
     w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
 
     def post(*form):
@@ -271,7 +271,7 @@ def test_token_service_takes_the_oauth2_password_form(make_wharf, tmp_path):
     assert code == "200", tok
     assert tok["access_token"] and tok["expires_in"] == 300 and tok["issued_at"]
     assert tok["scope"] == "repository:team/app:pull,push repository:other/app:pull"
-    assert "refresh_token" not in tok
+    assert tok["refresh_token"]  # access_type=offline
     push_and_pull(w, tmp_path)
     auth = "Authorization: Bearer " + tok["access_token"]
     assert status(w, "-H", auth, w.https + "/v2/team/app/manifests/v1") == "200"
@@ -286,9 +286,9 @@ def test_token_service_takes_the_oauth2_password_form(make_wharf, tmp_path):
 
     code, err = post("grant_type=password", f"username={USER}", "password=wrong", "service=wharf")
     assert code == "401" and err["errors"][0]["code"] == "UNAUTHORIZED"
-    code, err = post("grant_type=refresh_token", "refresh_token=abc", "service=wharf")
+    code, err = post("grant_type=authorization_code", "code=abc", "service=wharf")
     assert code == "400" and err["errors"][0]["code"] == "BAD_REQUEST"
-    assert "grant_type=password" in err["errors"][0]["message"]
+    assert "password and refresh_token" in err["errors"][0]["message"]
     code, err = post("grant_type=password", f"password={PASSWORD}", "service=wharf")
     assert code == "400" and "username" in err["errors"][0]["message"]
     code, err = post("grant_type=password", f"username={USER}:x", f"password={PASSWORD}")
@@ -299,6 +299,86 @@ def test_token_service_takes_the_oauth2_password_form(make_wharf, tmp_path):
     (tmp_path / "plain").mkdir()
     plain = classic(make_wharf, tmp_path / "plain")
     assert status(plain, "-X", "POST", "--data", "grant_type=password", f"{plain.https}/auth/token") == "404"
+
+
+def test_refresh_tokens_and_a_signing_key_that_outlives_restarts(make_wharf, tmp_path):
+    """docker login asks for a refresh token (offline_token=true) and then
+    stores it instead of the password; docker uses it with
+    grant_type=refresh_token. Tokens are signed with the key in
+    <root>/token.key, so they survive a restart and work on every instance
+    that shares the key; a changed password ends the refresh token."""
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+    push_and_pull(w, tmp_path)
+    scope = "scope=repository:team/app:pull,push"
+    login = f"{w.https}/auth/token?offline_token=true&client_id=docker&service=wharf&{scope}"
+    got = json.loads(tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}", login).stdout)
+    refresh = got["refresh_token"]
+    assert "refresh_token" not in json.loads(
+        tcurl(w, "-s", "-u", f"{USER}:{PASSWORD}", f"{w.https}/auth/token?{scope}").stdout)
+    anonymous = tcurl(w, "-s", f"{w.https}/auth/token?offline_token=true&{scope}").stdout
+    assert b"refresh_token" not in anonymous
+
+    def redeem(server, token, code="200"):
+        out = tcurl(server, "-s", "-w", "\n%{http_code}", "-X", "POST", "--data-urlencode", "grant_type=refresh_token",
+                    "--data-urlencode", f"refresh_token={token}", "--data-urlencode", "client_id=docker",
+                    "--data-urlencode", "service=wharf", "--data-urlencode",
+                    "scope=repository:team/app:pull", f"{server.https}/auth/token").stdout.decode()
+        body, _, got_code = out.rpartition("\n")
+        assert got_code == code, body
+        return json.loads(body)
+
+    access = redeem(w, refresh)
+    assert access["scope"] == "repository:team/app:pull" and "refresh_token" not in access
+    bearer = "Authorization: Bearer " + access["access_token"]
+    assert status(w, "-H", bearer, w.https + "/v2/team/app/tags/list") == "200"
+    # Neither kind of token passes for the other.
+    assert status(w, "-H", "Authorization: Bearer " + refresh, w.https + "/v2/team/app/tags/list") == "401"
+    assert "not a refresh token" in redeem(w, access["access_token"], "401")["errors"][0]["message"]
+    assert redeem(w, refresh[:-2] + "xx", "401")["errors"][0]["code"] == "UNAUTHORIZED"
+    # The password form gives one with access_type=offline.
+    form = tcurl(w, "-s", "-X", "POST", "--data-urlencode", "grant_type=password", "--data-urlencode",
+                 f"username={USER}", "--data-urlencode", f"password={PASSWORD}", "--data-urlencode",
+                 "access_type=offline", f"{w.https}/auth/token").stdout
+    assert json.loads(form)["refresh_token"]
+
+    key = os.path.join(w.root, "token.key")
+    assert os.stat(key).st_mode & 0o777 == 0o600 and len(open(key).read().strip()) == 64
+    w.stop()
+    start_tls(w)
+    assert status(w, "-H", bearer, w.https + "/v2/team/app/tags/list") == "200"
+    redeem(w, refresh)
+
+    # A second instance with its own storage but the same key takes the
+    # first one's tokens, as replicas behind one Service must.
+    (tmp_path / "b").mkdir()
+    b = classic(make_wharf, tmp_path / "b", extra={"WHARF_AUTH_TOKEN_ENABLED": "true",
+                                                   "WHARF_AUTH_TOKEN_KEY_FILE": key})
+    assert status(b, "-H", bearer, b.https + "/v2/") == "200"
+    # ... which an instance with another key does not.
+    (tmp_path / "c").mkdir()
+    c = classic(make_wharf, tmp_path / "c", extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+    assert status(c, "-H", bearer, c.https + "/v2/") == "401"
+
+    # A new password ends the login that the refresh token stands for.
+    time.sleep(1.1)
+    tls_setup.htpasswd(w.passwd, USER, "a new password", create=False)
+    time.sleep(1.1)
+    assert "log in again" in redeem(w, refresh, "401")["errors"][0]["message"]
+
+    # A key file too short to be a key stops the start with the reason.
+    (tmp_path / "d").mkdir()
+    short = tmp_path / "short.key"
+    short.write_text("0123456789\n")
+    d = classic(make_wharf, tmp_path / "d", start=False,
+                extra={"WHARF_AUTH_TOKEN_ENABLED": "true", "WHARF_AUTH_TOKEN_KEY_FILE": str(short)})
+    rc = subprocess.run(d.args, env=d.env, capture_output=True, text=True, timeout=30)
+    assert rc.returncode != 0 and "auth.token.key_file" in rc.stderr and "at least 32" in rc.stderr, rc.stderr
+    # refresh_ttl_seconds 0: no refresh tokens at all.
+    (tmp_path / "e").mkdir()
+    e = classic(make_wharf, tmp_path / "e", extra={"WHARF_AUTH_TOKEN_ENABLED": "true",
+                                                   "WHARF_AUTH_TOKEN_REFRESH_TTL_SECONDS": "0"})
+    assert b"refresh_token" not in tcurl(e, "-s", "-u", f"{USER}:{PASSWORD}",
+                                         f"{e.https}/auth/token?offline_token=true&{scope}").stdout
 
 
 # Every route of the API, with a method that reads or writes.

@@ -8,6 +8,7 @@
 #include "auth/htpasswd.h"
 #include "auth/policy.h"
 #include "auth/token.h"
+#include "registry/token_key.h"
 #include "util/encoding.h"
 
 namespace wharf::auth {
@@ -50,7 +51,7 @@ TEST(HtpasswdTest, MissingFile) {
 }
 
 TEST(TokenTest, SignVerifyRoundTrip) {
-  TokenSigner s;
+  TokenSigner s(std::string(32, 'k'));
   Claims c;
   c.subject = "alice";
   c.expires = 2000;
@@ -65,9 +66,50 @@ TEST(TokenTest, SignVerifyRoundTrip) {
   std::string tampered = t;
   tampered[3] = tampered[3] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(s.Verify(tampered, 1000).ok());
-  TokenSigner other;
+  TokenSigner other(std::string(32, 'o'));
   EXPECT_FALSE(other.Verify(t, 1000).ok());  // another key
   EXPECT_FALSE(s.Verify("nodot", 1000).ok());
+}
+
+TEST(TokenTest, RefreshTokensCarryTheirKindAndBinding) {
+  TokenSigner s(std::string(32, 'k'));
+  Claims c;
+  c.subject = "alice";
+  c.expires = 2000;
+  c.refresh = true;
+  c.binding = "abc";
+  auto v = s.Verify(s.Sign(c), 1000);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->refresh);
+  EXPECT_EQ(v->binding, "abc");
+  EXPECT_TRUE(v->access.empty());
+  c.refresh = false;
+  auto a = s.Verify(s.Sign(c), 1000);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->refresh);
+}
+
+TEST(TokenKeyTest, MadeOnceThenReadBack) {
+  char dir[] = "/tmp/wharf-key-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/token.key";
+  auto made = registry::LoadOrCreateTokenKey(path);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ(made->size(), 64u);
+  auto again = registry::LoadOrCreateTokenKey(path);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *made);
+  std::ofstream(path) << "short\n";
+  auto bad = registry::LoadOrCreateTokenKey(path);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("at least 32"), std::string::npos);
+  std::ofstream(path) << std::string(40, 'x') << "  \n";
+  auto own = registry::LoadOrCreateTokenKey(path);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(*own, std::string(40, 'x'));  // trailing whitespace is not key
+  unlink(path.c_str());
+  rmdir(dir);
+  EXPECT_FALSE(registry::LoadOrCreateTokenKey("/nonexistent-dir/token.key").ok());
 }
 
 TEST(TokenTest, Scopes) {
