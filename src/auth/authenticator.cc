@@ -2,7 +2,6 @@
 
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -274,10 +273,9 @@ std::string Authenticator::Binding(const std::string& user) {
   }
   const std::string* hash = users ? users->Hash(user) : nullptr;
   if (!hash) return "";
-  const std::string entry = user + '\0' + *hash;
-  uint8_t md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(entry.data()), entry.size(), md);
-  return Base64Encode(std::string_view(reinterpret_cast<char*>(md), 16), true);
+  // Keyed, so that the token (readable by its holder) says nothing about
+  // the password hash.
+  return Base64Encode(signer_.Mac(user + '\0' + *hash).substr(0, 16), true);
 }
 
 Decision Authenticator::Redeem(const std::string& refresh_token, const std::string& ip) {

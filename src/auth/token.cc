@@ -65,6 +65,8 @@ std::string TokenSigner::Sign(const Claims& c) const {
   return p + "." + Base64Encode(Hmac(key_, p), true);
 }
 
+std::string TokenSigner::Mac(std::string_view data) const { return Hmac(key_, data); }
+
 Result<Claims> TokenSigner::Verify(const std::string& token, int64_t now) const {
   size_t dot = token.find('.');
   if (dot == std::string::npos) return Invalid("malformed token");

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/status.h"
@@ -48,6 +49,9 @@ class TokenSigner {
   std::string Sign(const Claims& c) const;
   // Checks the signature and the expiry against `now`.
   Result<Claims> Verify(const std::string& token, int64_t now) const;
+  // HMAC-SHA256 of `data` under the key: a digest that only holders of the
+  // key can make or check (e.g. a refresh token's binding).
+  std::string Mac(std::string_view data) const;
 
  private:
   std::string key_;
