@@ -14,6 +14,7 @@
 
 #include "config/notify_config.h"
 #include "config/registry_env.h"
+#include "util/ip_net.h"
 #include "proxy/egress.h"
 #include "util/ascii.h"
 #include "util/log.h"
@@ -154,6 +155,25 @@ json FlowList(const std::string& text) {
   return list;
 }
 
+// One string or a list of them (an environment variable's in flow style,
+// see FlowList); `what` names an item in errors, `valid` checks each one.
+Leaf StringListLeaf(const char* path, const char* what, std::vector<std::string>* target,
+                    std::function<bool(const std::string&)> valid = nullptr) {
+  return Leaf{path, Kind::kJson, 0, 0, [what, target, valid](const json& v) {
+                const json list = v.is_string() ? FlowList(v.get<std::string>()) : v;
+                std::vector<std::string> out;
+                for (const json& one : list.is_array() ? list : json::array({list})) {
+                  if (!one.is_string() || one.get<std::string>().empty() ||
+                      (valid && !valid(one.get<std::string>())))
+                    return Invalid(std::string("expected ") + what + " or a list of them" +
+                                   (one.is_string() ? ", not '" + one.get<std::string>() + "'" : ""));
+                  out.push_back(one.get<std::string>());
+                }
+                *target = std::move(out);
+                return Status();
+              }};
+}
+
 std::vector<Leaf> Leaves(Config* c) {
   constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
   constexpr uint64_t kU64 = std::numeric_limits<uint64_t>::max();
@@ -172,19 +192,9 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("http.workers", &c->http.workers, 0, 1024),
       StringLeaf("http.tls.certificate", &c->http.tls_certificate),
       StringLeaf("http.tls.key", &c->http.tls_key),
-      Leaf{"http.tls.client_cas", Kind::kJson, 0, 0,
-           [c](const json& v) {
-             const json list = v.is_string() ? FlowList(v.get<std::string>()) : v;
-             const json files = list.is_array() ? list : json::array({list});
-             std::vector<std::string> cas;
-             for (const json& f : files) {
-               if (!f.is_string() || f.get<std::string>().empty())
-                 return Invalid("expected a file or a list of files");
-               cas.push_back(f.get<std::string>());
-             }
-             c->http.tls_client_cas = std::move(cas);
-             return Status();
-           }},
+      StringListLeaf("http.tls.client_cas", "a file", &c->http.tls_client_cas),
+      StringListLeaf("http.trusted_proxies", "an address or network", &c->http.trusted_proxies,
+                     [](const std::string& s) { return IpNet::Parse(s).has_value(); }),
       StringLeaf("http.plain_addr", &c->http.plain_addr),
       Leaf{"http.access_log", Kind::kString, 0, 0,
            [c](const json& v) {
@@ -760,6 +770,7 @@ std::string Describe(const Config& c) {
         {"workers", c.http.workers},
         {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key},
                  {"client_cas", c.http.tls_client_cas}}},
+        {"trusted_proxies", c.http.trusted_proxies},
         {"plain_addr", c.http.plain_addr},
         {"access_log", fmt},
         {"shutdown_grace_seconds", c.http.shutdown_grace_seconds},

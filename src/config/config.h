@@ -44,6 +44,11 @@ struct HttpConfig {
   std::string tls_key;
   // CA bundles for client certificates (mutual TLS); empty = none asked.
   std::vector<std::string> tls_client_cas;
+  // Reverse proxies (addresses or networks) whose X-Forwarded-For and
+  // X-Forwarded-Proto/-Host are believed: a request from one of them is
+  // judged by the client address it names (failed-login limits, events,
+  // the access log) and gets token realms for the scheme and host it names.
+  std::vector<std::string> trusted_proxies;
   // With TLS on: an extra plain-HTTP listener (e.g. 127.0.0.1:5001 for a
   // local load balancer); empty = none.
   std::string plain_addr;

@@ -1,45 +1,14 @@
 #include "proxy/egress.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cstring>
 
 #include "util/ascii.h"
 #include "util/encoding.h"
+#include "util/ip_net.h"
 
 namespace wharf::proxy {
 namespace {
-
-// An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96), so
-// that one comparison serves both; *bits gets 32 or 128.
-bool ParseIp(const std::string& s, std::array<uint8_t, 16>* out, int* bits) {
-  in_addr a4;
-  if (inet_pton(AF_INET, s.c_str(), &a4) == 1) {
-    out->fill(0);
-    (*out)[10] = (*out)[11] = 0xff;
-    std::memcpy(out->data() + 12, &a4, 4);
-    *bits = 32;
-    return true;
-  }
-  in6_addr a6;
-  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1) {
-    std::memcpy(out->data(), &a6, 16);
-    *bits = 128;
-    return true;
-  }
-  return false;
-}
-
-bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, int bits) {
-  int full = bits / 8;
-  if (std::memcmp(a.data(), b.data(), static_cast<size_t>(full)) != 0) return false;
-  if (bits % 8 == 0) return true;
-  uint8_t mask = static_cast<uint8_t>(0xff << (8 - bits % 8));
-  return (a[static_cast<size_t>(full)] & mask) == (b[static_cast<size_t>(full)] & mask);
-}
 
 Result<EgressProxy> ParseProxy(std::string_view text) {
   std::string s(TrimAsciiSpace(text));
@@ -93,22 +62,12 @@ Result<Egress::Rule> Egress::ParseRule(std::string entry) {
     has_port = true;
   }
   if (has_port && !ParsePort(port, &r.port)) return Invalid("'" + entry + "': bad port");
-  if (size_t slash = host.find('/'); slash != std::string::npos) {
-    std::string bits = host.substr(slash + 1);
-    int n = -1, family_bits = 0;
-    auto [p, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
-    if (!ParseIp(host.substr(0, slash), &r.net, &family_bits) || bits.empty() || ec != std::errc() ||
-        p != bits.data() + bits.size() || n < 0 || n > family_bits)
-      return Invalid("'" + entry + "': bad network (address/bits)");
+  if (auto net = IpNet::Parse(host)) {
     r.is_ip = true;
-    r.prefix_bits = n + (128 - family_bits);
+    r.net = *net;
     return r;
   }
-  int family_bits = 0;
-  if (ParseIp(host, &r.net, &family_bits)) {
-    r.is_ip = true;
-    return r;
-  }
+  if (host.find('/') != std::string::npos) return Invalid("'" + entry + "': bad network (address/bits)");
   if (host.rfind("*.", 0) == 0)
     host.erase(0, 2);
   else if (host.rfind(".", 0) == 0)
@@ -156,13 +115,10 @@ Result<Egress> Egress::Make(const std::string& http_proxy, const std::string& ht
 bool Egress::Bypass(const Url& target) const {
   if (all_direct_) return true;
   const std::string host = AsciiLower(target.host);
-  std::array<uint8_t, 16> ip{};
-  int bits = 0;
-  const bool host_is_ip = ParseIp(host, &ip, &bits);
   for (const Rule& r : no_proxy_) {
     if (r.port && r.port != target.port) continue;
     if (r.is_ip) {
-      if (host_is_ip && SamePrefix(ip, r.net, r.prefix_bits)) return true;
+      if (r.net.Contains(host)) return true;
     } else if (host == r.host || (host.size() > r.host.size() &&
                                   host.compare(host.size() - r.host.size(), r.host.size(), r.host) == 0 &&
                                   host[host.size() - r.host.size() - 1] == '.')) {

@@ -22,13 +22,13 @@
 // Thread-safety: immutable after Make(); safe to share between threads.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "proxy/url.h"
+#include "util/ip_net.h"
 #include "util/status.h"
 
 namespace wharf::proxy {
@@ -56,8 +56,7 @@ class Egress {
   struct Rule {
     std::string host;  // lower case, without a leading "." or "*."; empty for networks
     bool is_ip = false;
-    std::array<uint8_t, 16> net{};  // an address or network, IPv4 as ::ffff:a.b.c.d
-    int prefix_bits = 128;
+    IpNet net;  // an address or network
     uint16_t port = 0;  // 0: any
   };
   static Result<Rule> ParseRule(std::string entry);

@@ -1,6 +1,7 @@
 #include "registry/access.h"
 
 #include "registry/blocking.h"
+#include "registry/client_view.h"
 #include "registry/errors.h"
 #include "registry/routes.h"
 #include "util/encoding.h"
@@ -31,9 +32,8 @@ void Refuse(Services& s, http::Exchange& ex, const Decision& d, Need need, const
       return;
     default: {
       Fail(ex.res, Err::kUnauthorized, "authentication required");
-      const std::string* host = ex.req.Find("Host");
-      ex.res.AddHeader("WWW-Authenticate",
-                       s.auth->Challenge(need, repo, host ? *host : "localhost", ex.req.secure));
+      const ClientView client = ViewOf(s.trusted_proxies, ex.req);
+      ex.res.AddHeader("WWW-Authenticate", s.auth->Challenge(need, repo, client.host, client.secure));
     }
   }
 }
@@ -57,7 +57,7 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
   }
   const std::string repo =
       (need == Need::kPull || need == Need::kPush) ? std::string(req.params[0]) : std::string();
-  Decision d = s.auth->Check(req.Find("Authorization"), req.ClientIp(), need, repo);
+  Decision d = s.auth->Check(req.Find("Authorization"), ViewOf(s.trusted_proxies, req).ip, need, repo);
   if (d.kind == Decision::kAllow) {
     if (s.notifier) ex.user = d.user;  // the events' actor
     return Gate::kPass;
@@ -76,7 +76,7 @@ namespace {
 // password check has yet to run.
 bool AnswerToken(Services& s, http::Exchange& ex, const auth::TokenRequest& r) {
   std::string body;
-  Decision d = s.auth->IssueToken(r, ex.req.ClientIp(), &body);
+  Decision d = s.auth->IssueToken(r, ViewOf(s.trusted_proxies, ex.req).ip, &body);
   switch (d.kind) {
     case Decision::kVerify:
       return false;

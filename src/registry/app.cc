@@ -51,6 +51,7 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   std::unique_ptr<Registry> r(new Registry(cfg, metrics));
   Services& s = r->svc_;
   const std::string& root = cfg.storage.root;
+  for (const std::string& p : cfg.http.trusted_proxies) s.trusted_proxies.push_back(*IpNet::Parse(p));  // checked by the config
   s.blobs = std::make_unique<storage::BlobStore>(root);
   Status st = s.blobs->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());

@@ -1,5 +1,6 @@
 #include "registry/events.h"
 
+#include "registry/client_view.h"
 #include "registry/routes.h"
 #include "storage/meta_store.h"
 
@@ -74,10 +75,11 @@ std::optional<notify::Event> EventOf(Services& s, const http::Exchange& ex) {
       return std::nullopt;
   }
   e.request_id = req.id();
-  e.addr = req.ClientIp();
-  e.host = HeaderOf(req, "Host");
+  const ClientView client = ViewOf(s.trusted_proxies, req);
+  e.addr = client.ip;
+  e.host = client.host;
   if (!e.digest.empty())
-    e.url = (req.secure ? "https://" : "http://") + e.host + "/v2/" + repo + (blob ? "/blobs/" : "/manifests/") +
+    e.url = (client.secure ? "https://" : "http://") + e.host + "/v2/" + repo + (blob ? "/blobs/" : "/manifests/") +
             e.digest;
   e.method = req.method;
   e.user_agent = HeaderOf(req, "User-Agent");

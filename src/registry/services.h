@@ -15,11 +15,13 @@
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "storage/uploads.h"
+#include "util/ip_net.h"
 
 namespace wharf::registry {
 
 struct Services {
   Config cfg;
+  std::vector<IpNet> trusted_proxies;  // cfg.http.trusted_proxies, parsed (see client_view.h)
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<storage::MetaStore> meta;
   // Before its users (uploads, proxy fills), so that it outlives them.

@@ -381,6 +381,42 @@ def test_refresh_tokens_and_a_signing_key_that_outlives_restarts(make_wharf, tmp
                                          f"{e.https}/auth/token?offline_token=true&{scope}").stdout
 
 
+def test_behind_a_trusted_reverse_proxy(make_wharf, tmp_path):
+    """Behind an ingress every request comes from the ingress's address.
+    With http.trusted_proxies naming it, failed logins are counted per
+    client (the nearest untrusted X-Forwarded-For address), so one client's
+    typos do not lock everyone out, and token realms follow the scheme and
+    host the client used (X-Forwarded-Proto/-Host). From an untrusted peer
+    these headers change nothing."""
+    w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true",
+                                             "WHARF_HTTP_TRUSTED_PROXIES": "[127.0.0.1]"})
+    hdrs = tcurl(w, "-si", "-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-Host: registry.example",
+                 w.https + "/v2/team/app/tags/list").stdout.decode()
+    assert 'Bearer realm="https://registry.example/auth/token"' in hdrs, hdrs
+    hdrs = tcurl(w, "-si", "-H", "X-Forwarded-Proto: http", w.https + "/v2/").stdout.decode()
+    assert f'Bearer realm="http://127.0.0.1:{w.port}/auth/token"' in hdrs, hdrs
+
+    def login(password, forwarded_for):
+        return status(w, "-u", f"{USER}:{password}", "-H", f"X-Forwarded-For: {forwarded_for}", w.https + "/v2/")
+
+    for _ in range(10):
+        assert login("wrong", "203.0.113.9") == "401"
+    assert login(PASSWORD, "203.0.113.9") == "429"
+    assert login(PASSWORD, "198.51.100.7") == "200"  # another client behind the same ingress
+    # What a client writes itself stays left of what the proxy appends.
+    assert login(PASSWORD, "198.51.100.7, 203.0.113.9") == "429"
+    assert login(PASSWORD, "203.0.113.9, 198.51.100.7") == "200"
+
+    (tmp_path / "plain").mkdir()
+    u = classic(make_wharf, tmp_path / "plain", extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
+    hdrs = tcurl(u, "-si", "-H", "X-Forwarded-Proto: http", "-H", "X-Forwarded-Host: evil.example",
+                 u.https + "/v2/").stdout.decode()
+    assert f'Bearer realm="https://127.0.0.1:{u.port}/auth/token"' in hdrs, hdrs
+    for _ in range(10):
+        status(u, "-u", f"{USER}:wrong", "-H", "X-Forwarded-For: 203.0.113.9", u.https + "/v2/")
+    assert status(u, "-u", f"{USER}:{PASSWORD}", "-H", "X-Forwarded-For: 198.51.100.7", u.https + "/v2/") == "429"
+
+
 # Every route of the API, with a method that reads or writes.
 def all_routes(d):
     return [

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "util/ip_net.h"
 
 #include <gtest/gtest.h>
 
@@ -158,6 +159,37 @@ TEST(ConfigTest, ReadOnlyMaintenanceAsTheReferenceRegistryTakesIt) {
     ASSERT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.message().find("REGISTRY_STORAGE_MAINTENANCE_READONLY"), std::string::npos) << st.message();
   }
+}
+
+TEST(ConfigTest, TrustedProxiesAreAddressesOrNetworks) {
+  Config c;
+  ASSERT_TRUE(ApplyEnv({{"WHARF_HTTP_TRUSTED_PROXIES", "[10.0.0.0/8, 'fd00::/8', 192.0.2.7]"}}, &c).ok());
+  EXPECT_EQ(c.http.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "192.0.2.7"}));
+  ASSERT_TRUE(ApplyJson(R"({"http": {"trusted_proxies": "127.0.0.1"}})", "f", &c).ok());
+  EXPECT_EQ(c.http.trusted_proxies, std::vector<std::string>{"127.0.0.1"});
+  for (const char* bad : {"[ingress.local]", "[10.0.0.0/33]", "[10.0.0.0/]", "[::/129]"}) {
+    Status st = ApplyEnv({{"WHARF_HTTP_TRUSTED_PROXIES", bad}}, &c);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("an address or network"), std::string::npos) << st.message();
+  }
+}
+
+TEST(IpNetTest, ContainsAcrossFamilies) {
+  auto v4 = IpNet::Parse("10.1.0.0/16");
+  ASSERT_TRUE(v4);
+  EXPECT_TRUE(v4->Contains("10.1.200.3"));
+  EXPECT_FALSE(v4->Contains("10.2.0.1"));
+  EXPECT_FALSE(v4->Contains("fd00::1"));
+  EXPECT_FALSE(v4->Contains("not an ip"));
+  auto one = IpNet::Parse("::1");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->Contains("::1"));
+  EXPECT_FALSE(one->Contains("::2"));
+  auto odd = IpNet::Parse("192.168.0.0/23");
+  ASSERT_TRUE(odd);
+  EXPECT_TRUE(odd->Contains("192.168.1.255"));
+  EXPECT_FALSE(odd->Contains("192.168.2.0"));
+  EXPECT_FALSE(IpNet::Parse("1.2.3.4/x"));
 }
 
 // The storage health check takes the reference registry's variables, with
