@@ -46,7 +46,7 @@ Connection::Connection(Worker* w, int fd, std::string peer, SSL* ssl)
       peer_(std::move(peer)),
       ssl_(ssl),
       parser_(w->shared().limits, this),
-      ex_{parser_.request(), res_, w->index(), w->loop(), this, w, 0, nullptr, false, nullptr, {}},
+      ex_{parser_.request(), res_, w->index(), w->loop(), this, w, 0, nullptr, false, nullptr, {}, {}},
       in_(new char[kInBufSize]) {
   parser_.request().peer = peer_;
   parser_.request().secure = ssl_ != nullptr;
@@ -278,6 +278,7 @@ ParserEvents::Action Connection::OnHead(Request& req) {
   req_start_us_ = uv_hrtime() / 1000;
   ex_.scratch.reset();
   ex_.user.clear();
+  ex_.client.clear();
   w_->AssignRequestId(req);
   return Admit(req);
 }
@@ -576,7 +577,8 @@ void Connection::ResponseDone() {
   w_->metrics().RecordRequest(req.route, Metrics::MethodIndex(req.method), res_.status,
                               req_bytes_in_, req_bytes_out_, micros);
   w_->shared().access_log->Write(
-      AccessRecord{peer_, req.method, req.target, res_.status, req_bytes_out_, micros, req.id()});
+      AccessRecord{ex_.client.empty() ? std::string_view(peer_) : std::string_view(ex_.client), req.method,
+                   req.target, res_.status, req_bytes_out_, micros, req.id()});
   w_->shared().handler->Done(ex_);
   EndStream();
   res_.Reset();

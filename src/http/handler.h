@@ -79,6 +79,9 @@ struct Exchange {
   // Who made the request, once the handler knows (a login name; empty for
   // anonymous); cleared when the next request starts.
   std::string user;
+  // The client's address when a trusted reverse proxy named it, for the
+  // access log (empty: the connection's peer); cleared likewise.
+  std::string client;
 
   // Called in Finish() instead of answering: the response comes later. The
   // handler must then fill `res` and call Resume() exactly once, on this

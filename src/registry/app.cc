@@ -5,6 +5,7 @@
 
 #include "registry/access.h"
 #include "registry/blocking.h"
+#include "registry/client_view.h"
 #include "registry/errors.h"
 #include "registry/events.h"
 #include "registry/fsck.h"
@@ -179,6 +180,10 @@ void Registry::ScheduledGc() {
 Registry::BodyMode Registry::Begin(Exchange& ex) {
   http::Request& req = ex.req;
   http::Response& res = ex.res;
+  if (!svc_.trusted_proxies.empty() && ex.client.empty()) {
+    std::string ip = ViewOf(svc_.trusted_proxies, req).ip;
+    if (ip != req.ClientIp()) ex.client = std::move(ip);
+  }
   Router::Match m;
   switch (router_.Find(req.method, req.path, &m)) {
     case Router::Outcome::kNotFound:

@@ -386,8 +386,8 @@ def test_behind_a_trusted_reverse_proxy(make_wharf, tmp_path):
     With http.trusted_proxies naming it, failed logins are counted per
     client (the nearest untrusted X-Forwarded-For address), so one client's
     typos do not lock everyone out, and token realms follow the scheme and
-    host the client used (X-Forwarded-Proto/-Host). From an untrusted peer
-    these headers change nothing."""
+    host the client used (X-Forwarded-Proto/-Host); the access log names
+    the client. From an untrusted peer these headers change nothing."""
     w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true",
                                              "WHARF_HTTP_TRUSTED_PROXIES": "[127.0.0.1]"})
     hdrs = tcurl(w, "-si", "-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-Host: registry.example",
@@ -406,6 +406,9 @@ def test_behind_a_trusted_reverse_proxy(make_wharf, tmp_path):
     # What a client writes itself stays left of what the proxy appends.
     assert login(PASSWORD, "198.51.100.7, 203.0.113.9") == "429"
     assert login(PASSWORD, "203.0.113.9, 198.51.100.7") == "200"
+    log = w.stdout()
+    assert " 203.0.113.9 GET /v2/ 429 " in log and " 198.51.100.7 GET /v2/ 200 " in log, log
+    assert re.search(r" 127\.0\.0\.1:\d+ GET /v2/team/app/tags/list 401 ", log), log  # no X-Forwarded-For
 
     (tmp_path / "plain").mkdir()
     u = classic(make_wharf, tmp_path / "plain", extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
@@ -415,6 +418,7 @@ def test_behind_a_trusted_reverse_proxy(make_wharf, tmp_path):
     for _ in range(10):
         status(u, "-u", f"{USER}:wrong", "-H", "X-Forwarded-For: 203.0.113.9", u.https + "/v2/")
     assert status(u, "-u", f"{USER}:{PASSWORD}", "-H", "X-Forwarded-For: 198.51.100.7", u.https + "/v2/") == "429"
+    assert "198.51.100.7" not in u.stdout()
 
 
 # Every route of the API, with a method that reads or writes.
