@@ -19,7 +19,10 @@ namespace {
 constexpr int64_t kPositiveTtlMs = 60 * 1000;
 constexpr int64_t kNegativeTtlMs = 10 * 1000;
 constexpr int64_t kFailureWindowMs = 60 * 1000;
-constexpr int kMaxFailures = 10;
+constexpr int kMaxFailures = 10;  // per address and user
+// Per address, all users together: one address cannot try many names, nor
+// flush the table with them (it holds kMaxCacheEntries).
+constexpr int kMaxFailuresPerAddress = 100;
 constexpr size_t kMaxCacheEntries = 10000;
 
 Access ToAccess(const std::string& s) {
@@ -47,6 +50,30 @@ Decision TooMany() {
   d.kind = Decision::kTooMany;
   d.message = "too many failed login attempts; try again in a minute";
   return d;
+}
+
+// The user and password of a "Basic ..." header; false (both empty) if it
+// is not one.
+bool SplitBasic(const std::string& header, std::string* user, std::string* pass) {
+  std::string decoded;
+  if (!StartsWithNoCase(header, "basic ") || !Base64Decode(header.substr(6), false, &decoded)) return false;
+  const size_t colon = decoded.find(':');
+  if (colon == std::string::npos) return false;
+  *user = decoded.substr(0, colon);
+  *pass = decoded.substr(colon + 1);
+  return true;
+}
+
+// Failed logins are counted per client address and user name: one client's
+// wrong password then does not lock out the others behind the same NAT or
+// proxy (a cluster's nodes pulling with one bad secret), while guessing one
+// user's password stays limited. Tokens are not counted: an HMAC cannot be
+// guessed. "" (never counted) for anything but a Basic header.
+std::string FailureKey(const std::string& ip, const std::string& authorization) {
+  std::string user, pass;
+  if (!StartsWithNoCase(authorization, "basic ")) return "";
+  SplitBasic(authorization, &user, &pass);
+  return ip + '\0' + user;
 }
 
 std::string RandomKey() {
@@ -119,36 +146,38 @@ std::string Authenticator::CacheKey(const std::string& authorization) const {
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
-bool Authenticator::Blocked(const std::string& ip) {
+bool Authenticator::Blocked(const std::string& ip, const std::string& authorization) {
+  const std::string user_key = FailureKey(ip, authorization);
+  if (user_key.empty()) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = failures_.find(ip);
-  if (it == failures_.end()) return false;
-  if (WallMs() - it->second.window_start_ms > kFailureWindowMs) {
-    failures_.erase(it);
-    return false;
+  const int64_t now = WallMs();
+  for (const auto& [key, limit] : {std::pair{user_key, kMaxFailures}, std::pair{ip, kMaxFailuresPerAddress}}) {
+    auto it = failures_.find(key);
+    if (it == failures_.end()) continue;
+    if (now - it->second.window_start_ms > kFailureWindowMs)
+      failures_.erase(it);
+    else if (it->second.count >= limit)
+      return true;
   }
-  return it->second.count >= kMaxFailures;
+  return false;
 }
 
-void Authenticator::CountFailure(const std::string& ip) {
+void Authenticator::CountFailure(const std::string& ip, const std::string& authorization) {
+  const std::string user_key = FailureKey(ip, authorization);
+  if (user_key.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (failures_.size() > kMaxCacheEntries) failures_.clear();
-  Failures& f = failures_[ip];
-  int64_t now = WallMs();
-  if (now - f.window_start_ms > kFailureWindowMs) f = Failures{now, 0};
-  ++f.count;
+  const int64_t now = WallMs();
+  for (const std::string& key : {user_key, ip}) {
+    Failures& f = failures_[key];
+    if (now - f.window_start_ms > kFailureWindowMs) f = Failures{now, 0};
+    ++f.count;
+  }
 }
 
 void Authenticator::Verify(const std::string& authorization) {
-  std::string decoded;
   std::string user, pass;
-  if (Base64Decode(authorization.substr(6), false, &decoded)) {
-    size_t colon = decoded.find(':');
-    if (colon != std::string::npos) {
-      user = decoded.substr(0, colon);
-      pass = decoded.substr(colon + 1);
-    }
-  }
+  SplitBasic(authorization, &user, &pass);
   std::shared_ptr<const Htpasswd> users;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -166,18 +195,15 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
   Decision d;
   if (!authorization || authorization->empty()) return d;  // anonymous
   MaybeReload();
-  if (Blocked(ip)) return TooMany();
   const std::string& h = *authorization;
   if (StartsWithNoCase(h, "bearer ")) {
     auto c = signer_.Verify(h.substr(7), WallMs() / 1000);
     if (!c.ok()) {
-      CountFailure(ip);
       d.kind = Decision::kChallenge;
       d.message = c.status().message();
       return d;
     }
     if (c->refresh) {  // it only buys access tokens at /auth/token
-      CountFailure(ip);
       d.kind = Decision::kChallenge;
       d.message = "a refresh token is not an access token";
       return d;
@@ -191,6 +217,7 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
     d.message = "unsupported authorization scheme";
     return d;
   }
+  if (Blocked(ip, h)) return TooMany();
   std::string key = CacheKey(h);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -236,7 +263,7 @@ Decision Authenticator::Check(const std::string* authorization, const std::strin
   Decision d = Identify(authorization, ip, &claims);
   if (d.kind == Decision::kVerify || d.kind == Decision::kTooMany) return d;
   if (d.kind == Decision::kChallenge) {
-    if (authorization && StartsWithNoCase(*authorization, "basic ")) CountFailure(ip);
+    if (authorization) CountFailure(ip, *authorization);
     return d;
   }
   const bool bearer = authorization && StartsWithNoCase(*authorization, "bearer ");
@@ -278,16 +305,14 @@ std::string Authenticator::Binding(const std::string& user) {
   return Base64Encode(signer_.Mac(user + '\0' + *hash).substr(0, 16), true);
 }
 
-Decision Authenticator::Redeem(const std::string& refresh_token, const std::string& ip) {
+Decision Authenticator::Redeem(const std::string& refresh_token) {
   Decision d;
   MaybeReload();
-  if (Blocked(ip)) return TooMany();
   auto c = signer_.Verify(refresh_token, WallMs() / 1000);
   std::string why = !c.ok() ? c.status().message() : !c->refresh ? "not a refresh token" : "";
   if (why.empty() && (c->subject.empty() || c->binding != Binding(c->subject)))
     why = "the login this refresh token was issued for has changed; log in again";
   if (!why.empty()) {
-    CountFailure(ip);
     d.kind = Decision::kChallenge;
     d.message = why;
     return d;
@@ -299,12 +324,12 @@ Decision Authenticator::Redeem(const std::string& refresh_token, const std::stri
 Decision Authenticator::IssueToken(const TokenRequest& r, const std::string& ip, std::string* body) {
   Decision d;
   if (r.refresh_token) {
-    d = Redeem(*r.refresh_token, ip);
+    d = Redeem(*r.refresh_token);
     if (d.kind != Decision::kAllow) return d;
   } else {
     Claims none;
     d = Identify(r.authorization, ip, &none);
-    if (d.kind == Decision::kChallenge && r.authorization) CountFailure(ip);
+    if (d.kind == Decision::kChallenge && r.authorization) CountFailure(ip, *r.authorization);
     if (d.kind != Decision::kAllow) return d;
     if (r.authorization && StartsWithNoCase(*r.authorization, "bearer ")) {
       d.kind = Decision::kChallenge;  // tokens are issued for passwords, not for tokens

@@ -7,9 +7,12 @@
 // kVerify, the caller runs Verify() off the event loop, then calls Check()
 // again, which now finds the result in the cache. The cache key is an HMAC
 // of the whole header under a per-process random key: passwords are never
-// stored, and a changed password misses the cache. Failed attempts are
-// counted per client address; past the limit the address gets kTooMany for
-// the rest of the minute.
+// stored, and a changed password misses the cache. Failed password
+// attempts are counted per client address and user name; past the limit
+// (10) that user gets kTooMany from that address for the rest of the
+// minute, while other users behind the same address are not held up unless
+// the address as a whole failed 100 times. Failed tokens are not counted:
+// they cannot be guessed.
 //
 // The htpasswd file is re-read on Reload() (SIGHUP) and when its mtime
 // changes (checked at most once a second); a reload empties the cache.
@@ -100,10 +103,12 @@ class Authenticator {
   std::string Binding(const std::string& user);
   // The identity a refresh token stands for (kAllow with user), or a
   // challenge.
-  Decision Redeem(const std::string& refresh_token, const std::string& ip);
+  Decision Redeem(const std::string& refresh_token);
   std::string CacheKey(const std::string& authorization) const;
-  void CountFailure(const std::string& ip);
-  bool Blocked(const std::string& ip);
+  // Failed Basic logins (other headers are never counted nor blocked), per
+  // address and user, and per address for all users together.
+  void CountFailure(const std::string& ip, const std::string& authorization);
+  bool Blocked(const std::string& ip, const std::string& authorization);
   void MaybeReload();
 
   AuthConfig cfg_;

@@ -475,12 +475,24 @@ def test_credentials_never_logged(make_wharf, tmp_path):
 
 
 def test_failed_logins_are_rate_limited(make_wharf, tmp_path):
-    w = classic(make_wharf, tmp_path)
+    """Per address and user: guessing one user's password is limited, while
+    other users at the same address (a cluster's nodes behind one NAT, one of
+    them with a bad imagePullSecret) go on; bad tokens are not counted."""
+    w = classic(make_wharf, tmp_path, start=False)
+    tls_setup.htpasswd(w.passwd, "other", "pw3", create=False)
+    start_tls(w)
+    for _ in range(20):
+        assert status(w, "-H", "Authorization: Bearer forged.token", w.https + "/v2/") == "401"
     codes = [status(w, "-u", f"{USER}:bad{i}", w.https + "/v2/") for i in range(12)]
     assert codes[:10] == ["401"] * 10
     assert codes[-1] == "429"
     # Even the right password waits for the window to pass.
     assert status(w, "-u", f"{USER}:{PASSWORD}", w.https + "/v2/") == "429"
+    assert status(w, "-u", "other:pw3", w.https + "/v2/") == "200"
+    # One address trying many names is stopped after 100 failures in all.
+    codes = [status(w, "-u", f"name{i}:x", w.https + "/v2/") for i in range(95)]
+    assert codes[:90] == ["401"] * 90 and codes[-1] == "429"
+    assert status(w, "-u", "other:pw3", w.https + "/v2/") == "429"
 
 
 def test_anonymous_pull_authenticated_push_basic(make_wharf, tmp_path):
