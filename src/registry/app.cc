@@ -52,7 +52,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   std::unique_ptr<Registry> r(new Registry(cfg, metrics));
   Services& s = r->svc_;
   const std::string& root = cfg.storage.root;
-  for (const std::string& p : cfg.http.trusted_proxies) s.trusted_proxies.push_back(*IpNet::Parse(p));  // checked by the config
+  for (const std::string& p : cfg.http.trusted_proxies) {
+    auto net = IpNet::Parse(p);
+    if (!net) return Invalid("http.trusted_proxies: '" + p + "' is not an address or network");
+    s.trusted_proxies.push_back(*net);
+  }
   s.blobs = std::make_unique<storage::BlobStore>(root);
   Status st = s.blobs->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
