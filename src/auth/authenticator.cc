@@ -45,13 +45,6 @@ bool StartsWithNoCase(const std::string& s, const char* prefix) {
   return true;
 }
 
-Decision TooMany() {
-  Decision d;
-  d.kind = Decision::kTooMany;
-  d.message = "too many failed login attempts; try again in a minute";
-  return d;
-}
-
 // The user and password of a "Basic ..." header; false (both empty) if it
 // is not one.
 bool SplitBasic(const std::string& header, std::string* user, std::string* pass) {
@@ -217,7 +210,11 @@ Decision Authenticator::Identify(const std::string* authorization, const std::st
     d.message = "unsupported authorization scheme";
     return d;
   }
-  if (Blocked(ip, h)) return TooMany();
+  if (Blocked(ip, h)) {
+    d.kind = Decision::kTooMany;
+    d.message = "too many failed login attempts; try again in a minute";
+    return d;
+  }
   std::string key = CacheKey(h);
   {
     std::lock_guard<std::mutex> lock(mu_);

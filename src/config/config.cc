@@ -14,9 +14,9 @@
 
 #include "config/notify_config.h"
 #include "config/registry_env.h"
-#include "util/ip_net.h"
 #include "proxy/egress.h"
 #include "util/ascii.h"
+#include "util/ip_net.h"
 #include "util/log.h"
 
 extern char** environ;

@@ -57,7 +57,7 @@ Gate CheckAccess(Services& s, http::Exchange& ex, int route) {
   }
   const std::string repo =
       (need == Need::kPull || need == Need::kPush) ? std::string(req.params[0]) : std::string();
-  Decision d = s.auth->Check(req.Find("Authorization"), ViewOf(s.trusted_proxies, req).ip, need, repo);
+  Decision d = s.auth->Check(req.Find("Authorization"), ClientIp(ex), need, repo);
   if (d.kind == Decision::kAllow) {
     if (s.notifier) ex.user = d.user;  // the events' actor
     return Gate::kPass;
@@ -76,7 +76,7 @@ namespace {
 // password check has yet to run.
 bool AnswerToken(Services& s, http::Exchange& ex, const auth::TokenRequest& r) {
   std::string body;
-  Decision d = s.auth->IssueToken(r, ViewOf(s.trusted_proxies, ex.req).ip, &body);
+  Decision d = s.auth->IssueToken(r, ClientIp(ex), &body);
   switch (d.kind) {
     case Decision::kVerify:
       return false;

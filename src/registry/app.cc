@@ -184,6 +184,8 @@ void Registry::ScheduledGc() {
 Registry::BodyMode Registry::Begin(Exchange& ex) {
   http::Request& req = ex.req;
   http::Response& res = ex.res;
+  // Once per request: the access log, the auth gate and the token service
+  // read it (ClientIp(ex)).
   if (!svc_.trusted_proxies.empty() && ex.client.empty()) {
     std::string ip = ViewOf(svc_.trusted_proxies, req).ip;
     if (ip != req.ClientIp()) ex.client = std::move(ip);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http/handler.h"
 #include "http/request.h"
 #include "util/ip_net.h"
 
@@ -24,5 +25,12 @@ struct ClientView {
 // wrote, and cannot be believed). X-Forwarded-Proto and -Host are taken
 // from their first (the client-facing proxy's) value. Thread-safe.
 ClientView ViewOf(const std::vector<IpNet>& trusted_proxies, const http::Request& req);
+
+// The client's address as Registry::Begin found it (ViewOf's `ip`, kept in
+// ex.client when a trusted proxy named it), without parsing the headers
+// again.
+inline std::string ClientIp(const http::Exchange& ex) {
+  return ex.client.empty() ? ex.req.ClientIp() : ex.client;
+}
 
 }  // namespace wharf::registry
