@@ -110,16 +110,27 @@ def busybox_archive():
     return out.getvalue()
 
 
-def test_docker_login_push_pull_run(make_wharf, tmp_path):
-    w = classic(make_wharf, tmp_path)
+def dockerd_with_image_for(w):
+    """A dockerd that trusts TLS Wharf `w` as registry-server:<port> and holds
+    the busybox image tagged for it; returns (dockerd, host, image)."""
     # A short path: containerd's socket lives below it (sun_path is 108 bytes).
     d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    host = f"registry-server:{w.port}"
+    image = f"{host}/team/busybox:1"
     try:
-        host = f"registry-server:{w.port}"
         d.trust(host, w.crt)
-        image = f"{host}/team/busybox:1"
         d.docker("load", input=busybox_archive())
         d.docker("tag", "wharf-test:1", image)
+    except BaseException:
+        d.stop()
+        raise
+    return d, host, image
+
+
+def test_docker_login_push_pull_run(make_wharf, tmp_path):
+    w = classic(make_wharf, tmp_path)
+    d, host, image = dockerd_with_image_for(w)
+    try:
         # Not logged in: the push is refused.
         r = d.docker("push", image, check=False)
         assert r.returncode != 0
@@ -148,13 +159,8 @@ def test_docker_login_in_token_mode_keeps_a_refresh_token_not_the_password(make_
     access tokens, also after Wharf restarts (its signing key is on disk)."""
     from test_tls_auth import start_tls
     w = classic(make_wharf, tmp_path, extra={"WHARF_AUTH_TOKEN_ENABLED": "true"})
-    d = Dockerd(tempfile.mkdtemp(prefix="wd", dir="/tmp"))
+    d, host, image = dockerd_with_image_for(w)
     try:
-        host = f"registry-server:{w.port}"
-        d.trust(host, w.crt)
-        image = f"{host}/team/busybox:1"
-        d.docker("load", input=busybox_archive())
-        d.docker("tag", "wharf-test:1", image)
         d.docker("login", "-u", USER, "--password-stdin", host, input=PASSWORD.encode())
         stored = json.load(open(os.path.join(d.env["DOCKER_CONFIG"], "config.json")))["auths"][host]
         assert stored.get("identitytoken") and PASSWORD.encode() not in json.dumps(stored).encode()
