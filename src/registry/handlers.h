@@ -47,11 +47,21 @@ void UploadFinish(Services& s, http::Exchange& ex);
 // read) and returns true. If `repo` has no such manifest it answers
 // MANIFEST_UNKNOWN / NAME_UNKNOWN and returns true, or, with
 // OnMiss::kLeaveUnanswered, answers nothing and returns false (the proxy then
-// asks its upstream). A storage error is answered either way. When it
-// serves the manifest and `served` is not null, *served is its digest.
+// asks its upstream). A storage error is answered either way.
+//
+// A tag naming an index that the request's Accept does not allow is answered
+// with the index's DefaultPlatformEntry() instead (one more metadata read),
+// as the reference registry answers scripts that send only the image
+// manifest types; without such an entry, or asked by digest, it is
+// MANIFEST_UNKNOWN. When that entry is not stored here, it is a miss as
+// above, and `outcome->missing_entry` names it.
 enum class OnMiss { kAnswerUnknown, kLeaveUnanswered };
+struct ManifestOutcome {
+  std::string served;         // the digest answered (a 304 too), or empty
+  std::string missing_entry;  // the index entry that was missed, or empty
+};
 bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
-                   OnMiss on_miss = OnMiss::kAnswerUnknown, std::string* served = nullptr);
+                   OnMiss on_miss = OnMiss::kAnswerUnknown, ManifestOutcome* outcome = nullptr);
 BodyMode ManifestBegin(Services& s, http::Exchange& ex);
 void ManifestFinish(Services& s, http::Exchange& ex);
 

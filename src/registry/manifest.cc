@@ -72,7 +72,7 @@ bool ParseManifest(std::string_view body, std::string_view content_type, ParsedM
     return Bad(err, "Content-Type '" + header_type + "' does not match mediaType '" + field_type + "'");
   std::string type = !field_type.empty() ? field_type : header_type;
   if (type.empty()) type = doc.contains("manifests") ? media::kOciIndex : media::kOciManifest;
-  if (type == media::kOciIndex || type == media::kDockerList) {
+  if (IsIndexType(type)) {
     out->is_index = true;
   } else if (type != media::kOciManifest && type != media::kDockerManifest) {
     return Bad(err, "unsupported manifest media type '" + type + "'");
@@ -137,6 +137,36 @@ bool Accepts(std::string_view accept, std::string_view media_type) {
     accept.remove_prefix(comma + 1);
   }
   return false;
+}
+
+bool IsIndexType(std::string_view media_type) {
+  return media_type == media::kOciIndex || media_type == media::kDockerList;
+}
+
+std::string DefaultPlatformEntry(std::string_view index_body, std::string_view accept) {
+  json doc = json::parse(index_body, nullptr, false);
+  if (!doc.is_object()) return {};
+  auto ms = doc.find("manifests");
+  if (ms == doc.end() || !ms->is_array()) return {};
+  auto is = [](const json& obj, const char* key, std::string_view want) {
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() && it->get<std::string>() == want;
+  };
+  for (const json& d : *ms) {
+    if (!d.is_object()) continue;
+    auto platform = d.find("platform");
+    if (platform == d.end() || !platform->is_object() || !is(*platform, "os", "linux") ||
+        !is(*platform, "architecture", "amd64"))
+      continue;
+    auto mt = d.find("mediaType");
+    auto dg = d.find("digest");
+    if (mt == d.end() || !mt->is_string() || IsIndexType(mt->get<std::string>()) ||
+        !Accepts(accept, mt->get<std::string>()) || dg == d.end() || !dg->is_string() ||
+        !Digest::Parse(dg->get<std::string>()).ok())
+      continue;
+    return dg->get<std::string>();
+  }
+  return {};
 }
 
 }  // namespace wharf::registry

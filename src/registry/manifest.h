@@ -49,4 +49,12 @@ std::string ReferrerDescriptor(const ParsedManifest& m, const std::string& diges
 // header, "*/*" and "application/*" allow everything.
 bool Accepts(std::string_view accept, std::string_view media_type);
 
+bool IsIndexType(std::string_view media_type);
+
+// The entry of an index that a client which cannot take the index gets when
+// it asks by tag, as the reference registry and Docker Hub answer it: the
+// first linux/amd64 manifest whose media type `accept` allows. Returns its
+// digest, or an empty string when `index_body` has no such valid entry.
+std::string DefaultPlatformEntry(std::string_view index_body, std::string_view accept);
+
 }  // namespace wharf::registry

@@ -47,7 +47,7 @@ std::shared_ptr<const std::string> LoadManifest(Services& s, const std::string& 
 }  // namespace
 
 bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref,
-                   OnMiss on_miss, std::string* served) {
+                   OnMiss on_miss, ManifestOutcome* outcome) {
   http::Response& res = ex.res;
   std::string digest, media_type;
   uint64_t size = 0;
@@ -64,10 +64,24 @@ bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
     media_type = std::move(t->media_type);
     size = t->size;
   }
-  if (!Accepts(ex.req.Joined("Accept"), media_type)) {
-    Fail(res, Err::kManifestUnknown,
-         "manifest is " + media_type + ", which the Accept header does not allow");
-    return true;
+  if (const std::string accept = ex.req.Joined("Accept"); !Accepts(accept, media_type)) {
+    std::string entry;
+    if (!ref.is_digest && IsIndexType(media_type)) {
+      if (auto index = LoadManifest(s, digest, size)) entry = DefaultPlatformEntry(*index, accept);
+    }
+    if (entry.empty()) {
+      Fail(res, Err::kManifestUnknown,
+           "manifest is " + media_type + ", which the Accept header does not allow");
+      return true;
+    }
+    auto m = s.meta->GetManifest(repo, entry);
+    if (!m.ok()) {
+      if (outcome && m.status().code() == Code::kNotFound) outcome->missing_entry = entry;
+      return Missing(s, res, repo, m.status(), on_miss);
+    }
+    digest = std::move(entry);
+    media_type = m->media_type;
+    size = m->size;
   }
   const std::string etag = ETagOf(digest);
   const std::string* inm = ex.req.Find("If-None-Match");
@@ -89,7 +103,7 @@ bool ServeManifest(Services& s, http::Exchange& ex, const std::string& repo, con
   res.AddHeader("Content-Type", media_type);
   res.AddHeader("Docker-Content-Digest", digest);
   res.AddHeader("ETag", etag);
-  if (served) *served = std::move(digest);  // a 304 too: the client is using it
+  if (outcome) outcome->served = std::move(digest);  // a 304 too: the client is using it
   return true;
 }
 

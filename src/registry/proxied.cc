@@ -113,6 +113,15 @@ BodyMode AnsweredFromCache(Services& s, http::Exchange& ex, const std::string& d
   return BodyMode::kRespond;
 }
 
+// A tag whose index the client cannot take is answered with one entry of
+// it (ServeManifest), which may have to be fetched by digest first.
+Reference EntryReference(const std::string& digest) {
+  Reference ref;
+  ref.is_digest = true;
+  ref.digest = *Digest::Parse(digest);  // DefaultPlatformEntry checked it
+  return ref;
+}
+
 BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::string& repo,
                   const std::string& store) {
   Reference ref;
@@ -120,25 +129,31 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   auto job = std::static_pointer_cast<UpstreamJob>(ex.scratch);
   if (!job) {
     // By digest: immutable, so a cached copy needs no revalidation.
-    std::string served;
-    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &served))
-      return AnsweredFromCache(s, ex, served);
+    ManifestOutcome got;
+    if (ref.is_digest && ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &got))
+      return AnsweredFromCache(s, ex, got.served);
     bool negative = false;
     if (!ref.is_digest && s.proxy->Fresh(store, ref.tag, &negative)) {
       if (negative) {
         Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
         return BodyMode::kRespond;
       }
-      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &served))
-        return AnsweredFromCache(s, ex, served);
+      if (ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &got))
+        return AnsweredFromCache(s, ex, got.served);
     }
-    job = s.proxy->Manifest(up, repo, ref);
+    job = s.proxy->Manifest(up, repo, got.missing_entry.empty() ? ref : EntryReference(got.missing_entry));
   }
   if (!job->done()) return WaitFor(ex, job, &UpstreamJob::WhenDone);
   if (job->status().ok() && job->upstream_status() == 200) {
-    std::string served;
-    ServeManifest(s, ex, store, ref, OnMiss::kAnswerUnknown, &served);
-    if (!served.empty()) s.proxy->evictor().Touch(served);  // revalidated: still in use
+    ManifestOutcome got;
+    if (!ServeManifest(s, ex, store, ref, OnMiss::kLeaveUnanswered, &got)) {
+      // The tag is in; the entry its client needs may not be yet.
+      if (!got.missing_entry.empty() && got.missing_entry != job->reference)
+        return WaitFor(ex, s.proxy->Manifest(up, repo, EntryReference(got.missing_entry)),
+                       &UpstreamJob::WhenDone);
+      Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+    }
+    if (!got.served.empty()) s.proxy->evictor().Touch(got.served);  // revalidated: still in use
     if (job->stale) ex.res.AddHeader("Warning", "110 wharf \"Response is Stale\"");
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kManifestUnknown, "manifest unknown");

@@ -309,6 +309,7 @@ Status ProxyService::StoreManifest(const std::string& store_repo, const std::str
 
 void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, const Reference& ref,
                                  UpstreamJob& job) {
+  job.reference = ref.str();
   const std::string store = StoreRepo(*up, repo);
   const std::string fresh_key = store + '\0' + ref.tag;
   proxy::FetchOptions opt;

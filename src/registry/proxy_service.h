@@ -54,6 +54,7 @@ class UpstreamJob {
   Status status();          // kUnavailable: no upstream answered usefully
   int upstream_status();    // the upstream's HTTP status, 0 if none
   bool stale = false;       // set before Finish: an old copy is served
+  std::string reference;    // set before Finish: the manifest tag or digest fetched
   std::string body;         // passthrough answers (tags, referrers)
   std::string content_type;
 

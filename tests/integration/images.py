@@ -97,10 +97,10 @@ def single(path, tag="v1", seed=1, layer_sizes=(1000, 20000, 300000)):
     return desc["digest"], blobs
 
 
-def multi_arch(path, tag="multi", seed=7):
+def multi_arch(path, tag="multi", seed=7, archs=("amd64", "arm64")):
     lay = Layout(path)
     descs, all_blobs = [], []
-    for i, arch in enumerate(["amd64", "arm64"]):
+    for i, arch in enumerate(archs):
         desc, _, blobs = image(lay, seed + i, (5000, 40000), arch)
         descs.append(desc)
         all_blobs += blobs

@@ -712,6 +712,34 @@ def test_one_platform_pulls_only_its_layers(make_wharf, upstream, tmp_path):
     assert len(fetched) == 3  # config + 2 layers of one platform, none of the other
 
 
+def test_index_entry_for_a_client_that_cannot_take_the_index(make_wharf, upstream, tmp_path):
+    """A client that sends only the image manifest types gets the index's
+    linux/amd64 manifest by tag (ServeManifest), fetched by digest when the
+    cache lacks it: at once after a cold tag, or after a cached one. The other
+    platform's manifest is never fetched."""
+    up = upstream()
+    only_manifest = {"Accept": images.OCI_MANIFEST}
+    wanted = {}
+    for tag, seed_n in (("cold", 7), ("cached", 9)):
+        src = str(tmp_path / tag)
+        idx, children, _ = images.multi_arch(src, tag=tag, seed=seed_n, archs=("arm64", "amd64"))
+        skopeo("copy", "--all", *TLS, f"oci:{src}:{tag}", f"docker://127.0.0.1:{up.port}/library/plat:{tag}")
+        wanted[tag] = (idx, children)
+    w = make_wharf(env=proxy_env(up.url)).start()
+    # The index alone is cached and fresh; its entry is not.
+    assert call("HEAD", f"{w.url}/v2/library/plat/manifests/cached").headers["docker-content-digest"] == \
+        wanted["cached"][0]
+    for tag, (idx, (arm64, amd64)) in wanted.items():
+        for _ in range(2):  # a miss, then from the cache
+            r = call("GET", f"{w.url}/v2/library/plat/manifests/{tag}", headers=only_manifest)
+            assert r.status == 200, (tag, r)
+            assert r.headers["docker-content-digest"] == amd64 and images.sha256(r.body) == amd64
+        assert up.requests("GET", f"/manifests/{amd64}") == 1, tag
+        assert up.requests("GET", f"/manifests/{arm64}") == 0, tag
+        r = call("GET", f"{w.url}/v2/library/plat/manifests/{idx}", headers=only_manifest)
+        assert r.status == 404 and r.code() == "MANIFEST_UNKNOWN"
+
+
 def silent_listener():
     """A loopback socket that accepts connections (the kernel's backlog) and
     never answers."""

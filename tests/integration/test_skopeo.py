@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import images
-from conftest import curl
+from conftest import call, curl
 
 
 def skopeo(*args, check=True):
@@ -83,6 +83,34 @@ def test_multi_arch_all(wharf, tmp_path):
     h = curl("-sI", f"{wharf.url}/v2/multi/img/manifests/multi").stdout.decode()
     assert f"Docker-Content-Digest: {idx}" in h
     assert f"Content-Type: {images.OCI_INDEX}" in h
+
+
+def test_index_by_tag_for_a_client_that_cannot_take_it(wharf, tmp_path):
+    """Scripts that send only the image manifest types (`curl -H 'Accept:
+    application/vnd.docker.distribution.manifest.v2+json'`, old clients) get
+    the index's linux/amd64 manifest by tag, as from the reference registry
+    and Docker Hub; by digest there is nothing to substitute."""
+    src = str(tmp_path / "src")
+    idx, children, _ = images.multi_arch(src, archs=("arm64", "amd64"))
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", ref(wharf, "plat/img:multi"))
+    amd64 = children[1]
+    for method in ("GET", "HEAD"):
+        r = call(method, f"{wharf.url}/v2/plat/img/manifests/multi", headers={"Accept": images.OCI_MANIFEST})
+        assert r.status == 200, r
+        assert r.headers["docker-content-digest"] == amd64
+        assert r.headers["content-type"] == images.OCI_MANIFEST
+        if method == "GET":
+            assert images.sha256(r.body) == amd64
+    r = call("GET", f"{wharf.url}/v2/plat/img/manifests/multi",
+             headers={"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"})
+    assert r.headers["docker-content-digest"] == idx
+    r = call("GET", f"{wharf.url}/v2/plat/img/manifests/{idx}", headers={"Accept": images.OCI_MANIFEST})
+    assert r.status == 404 and r.code() == "MANIFEST_UNKNOWN"
+    assert "does not allow" in r.json()["errors"][0]["message"]
+    # The amd64 entry is an OCI manifest, which this client cannot take either.
+    r = call("GET", f"{wharf.url}/v2/plat/img/manifests/multi",
+             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert r.status == 404 and r.code() == "MANIFEST_UNKNOWN"
 
 
 def test_delete_with_skopeo(make_wharf, tmp_path):

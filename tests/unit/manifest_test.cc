@@ -118,5 +118,30 @@ TEST(AcceptTest, Negotiation) {
   EXPECT_FALSE(Accepts("application/vnd.docker.distribution.manifest.v2+json", media::kOciIndex));
 }
 
+TEST(AcceptTest, DefaultPlatformEntry) {
+  auto entry = [](const std::string& mt, const std::string& digest, const std::string& platform) {
+    return R"({"mediaType":")" + mt + R"(","digest":")" + digest + R"(","size":1)" +
+           (platform.empty() ? "" : R"(,"platform":)" + platform) + "}";
+  };
+  const std::string arm = R"({"os":"linux","architecture":"arm64"})";
+  const std::string amd = R"({"os":"linux","architecture":"amd64"})";
+  const std::string index = R"({"schemaVersion":2,"manifests":[)" +
+                            entry(media::kDockerManifest, kD1, arm) + "," +
+                            entry(media::kOciManifest, kD2, R"({"os":"unknown","architecture":"unknown"})") + "," +
+                            entry(media::kOciManifest, kD3, amd) + "]}";
+  EXPECT_EQ(DefaultPlatformEntry(index, media::kOciManifest), kD3);
+  EXPECT_EQ(DefaultPlatformEntry(index, "*/*"), kD3);
+  // The amd64 entry's type is one the client cannot take either.
+  EXPECT_EQ(DefaultPlatformEntry(index, media::kDockerManifest), "");
+  EXPECT_EQ(DefaultPlatformEntry("[]", media::kOciManifest), "");
+  EXPECT_EQ(DefaultPlatformEntry("not json", media::kOciManifest), "");
+  // Entries of the wrong shape are passed over, never thrown on.
+  const std::string odd = R"({"manifests":[1,{"platform":{"os":1,"architecture":"amd64"}},)" +
+                          entry(media::kOciManifest, "sha256:short", amd) + "," +
+                          entry(media::kOciIndex, kD1, amd) + "," +
+                          entry(media::kOciManifest, kD2, amd) + "]}";
+  EXPECT_EQ(DefaultPlatformEntry(odd, "*/*"), kD2);
+}
+
 }  // namespace
 }  // namespace wharf::registry
