@@ -16,6 +16,8 @@
 #include "registry/app.h"
 #include "registry/fsck.h"
 #include "registry/gc.h"
+#include "registry/import.h"
+#include "util/encoding.h"
 
 namespace wharf {
 namespace {
@@ -120,6 +122,32 @@ int FsckCommand(const Config& cfg, bool repair) {
   for (const auto& p : j["problems"])
     if (!p.value("repaired", false)) return 1;
   return 0;
+}
+
+int ImportCommand(const Config& cfg, const std::string& dir) {
+  // The server may run it, from its own working directory.
+  char* abs = ::realpath(dir.c_str(), nullptr);
+  if (!abs) {
+    fprintf(stderr, "wharf import-registry: %s: %s\n", dir.c_str(), strerror(errno));
+    return 1;
+  }
+  const std::string path = abs;
+  free(abs);
+  // Into a new store, as before the first serve.
+  if (Status st = storage::MakeDirs(cfg.storage.root); !st.ok()) {
+    fprintf(stderr, "wharf import-registry: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  auto out = RunHere(cfg, "import-registry", "/admin/import?dir=" + UrlEncode(path),
+                     [&](storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& lock)
+                         -> Result<std::string> {
+                       WHARF_RETURN_IF_ERROR(blobs.Init());  // no server: its tmp/ is ours
+                       return AsJson(registry::RunImport(blobs, meta, lock, path,
+                                                         cfg.http.limits.max_manifest_bytes));
+                     });
+  if (!out) return 1;
+  auto j = nlohmann::json::parse(*out, nullptr, false);
+  return j.is_object() && j.contains("skipped") && j["skipped"].empty() ? 0 : 1;
 }
 
 }  // namespace wharf

@@ -1,4 +1,4 @@
-// Maintenance commands: `wharf gc` and `wharf fsck`.
+// Maintenance commands: `wharf gc`, `wharf fsck` and `wharf import-registry`.
 //
 // If no server holds the storage root, the work runs in this process. If a
 // server is running (RocksDB's lock is held), the request goes to the
@@ -17,5 +17,10 @@ int GcCommand(const Config& cfg, bool dry_run, bool delete_untagged);
 // Exit code 0 if the store is consistent, 1 if problems were found (after
 // --repair: if any could not be repaired), 2 if fsck could not run.
 int FsckCommand(const Config& cfg, bool repair);
+
+// Imports the reference registry's storage at `dir` (see registry/import.h).
+// Exit code 0 if everything was imported, 1 if something was skipped (the
+// report names it) or the import could not run.
+int ImportCommand(const Config& cfg, const std::string& dir);
 
 }  // namespace wharf

@@ -3,6 +3,7 @@
 //   wharf check-config [--config FILE]  validate and print the effective config
 //   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
 //   wharf fsck [--config FILE] [--repair]  verify every blob and reference
+//   wharf import-registry [--config FILE] DIR  import a reference registry's storage
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 #include <rocksdb/version.h>
@@ -39,6 +40,7 @@ int Usage() {
           "       wharf check-config [--config FILE]\n"
           "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
           "       wharf fsck [--config FILE] [--repair]\n"
+          "       wharf import-registry [--config FILE] DIR\n"
           "       wharf version\n");
   return 2;
 }
@@ -66,6 +68,7 @@ struct Flags {
   bool dry_run = false;
   bool delete_untagged = false;
   bool repair = false;
+  std::string dir;  // import-registry
 };
 
 // Parses "[--config FILE]" and the flags of command `cmd`. False on anything else.
@@ -84,6 +87,8 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       *path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       *path = a.substr(9);
+    } else if (cmd == "import-registry" && f->dir.empty() && !a.empty() && a[0] != '-') {
+      f->dir = a;
     } else {
       return false;
     }
@@ -229,9 +234,10 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   std::string cmd = argv[1];
   if (cmd == "version" || cmd == "--version") return Version();
-  if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck") return Usage();
+  if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck" && cmd != "import-registry")
+    return Usage();
   Flags flags;
-  if (!ParseFlags(argc, argv, cmd, &flags)) return Usage();
+  if (!ParseFlags(argc, argv, cmd, &flags) || (cmd == "import-registry" && flags.dir.empty())) return Usage();
   Result<Config> cfg = Load(flags.config, ProcessEnv());
   if (!cfg.ok()) {
     fprintf(stderr, "wharf: %s\n", cfg.status().message().c_str());
@@ -240,5 +246,6 @@ int main(int argc, char** argv) {
   if (cmd == "check-config") return CheckConfig(*cfg);
   if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
+  if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir);
   return Serve(*cfg);
 }

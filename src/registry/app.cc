@@ -10,6 +10,7 @@
 #include "registry/events.h"
 #include "registry/fsck.h"
 #include "registry/gc.h"
+#include "registry/import.h"
 #include "registry/handlers.h"
 #include "registry/names.h"
 #include "registry/proxied.h"
@@ -212,7 +213,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
   }
   req.route = m.route;
   req.params = m.params;
-  if (m.route == kRouteAdminGc || m.route == kRouteAdminFsck) {
+  if (m.route == kRouteAdminGc || m.route == kRouteAdminFsck || m.route == kRouteAdminImport) {
     if (req.peer != kAdminPeer) {  // never over TCP
       res.Error(404, "NOT_FOUND", "no such endpoint");
       return BodyMode::kRespond;
@@ -306,6 +307,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       return BlobBegin(svc_, ex);
     case kRouteAdminGc:
     case kRouteAdminFsck:
+    case kRouteAdminImport:
     case kRouteToken:
       break;  // handled above
   }
@@ -331,6 +333,8 @@ void Registry::Finish(Exchange& ex) {
       return CollectGarbage(ex);
     case kRouteAdminFsck:
       return CheckStore(ex);
+    case kRouteAdminImport:
+      return Import(ex);
     case kRouteToken:
       return TokenFinish(svc_, ex);
   }
@@ -358,6 +362,18 @@ void Registry::CollectGarbage(Exchange& ex) {
   auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
   RunBlocking(
       ex, [this, opt, report] { *report = Collect(opt); }, [&ex, report] { SendReport(ex, *report); });
+}
+
+void Registry::Import(Exchange& ex) {
+  const std::string dir = ex.req.QueryParam("dir");
+  auto report = std::make_shared<Result<ImportReport>>(Internal("not run"));
+  RunBlocking(
+      ex,
+      [this, dir, report] {
+        *report = RunImport(*svc_.blobs, *svc_.meta, svc_.gc_lock, dir,
+                            svc_.cfg.http.limits.max_manifest_bytes);
+      },
+      [&ex, report] { SendReport(ex, *report); });
 }
 
 void Registry::CheckStore(Exchange& ex) {

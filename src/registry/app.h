@@ -58,6 +58,7 @@ class Registry final : public http::Handler {
   Result<GcReport> Collect(GcOptions opt);
   void CollectGarbage(http::Exchange& ex);
   void CheckStore(http::Exchange& ex);
+  void Import(http::Exchange& ex);
 
   Services svc_;
   Metrics* metrics_;

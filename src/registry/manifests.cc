@@ -4,6 +4,7 @@
 #include "registry/handlers.h"
 #include "registry/headers.h"
 #include "registry/manifest.h"
+#include "registry/manifest_write.h"
 #include "registry/names.h"
 #include "registry/reference.h"
 #include "util/log.h"
@@ -140,16 +141,8 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
       return;
     }
   }
-  storage::ManifestWrite w;
-  w.repo = repo;
-  w.digest = digest.str();
-  w.record.media_type = m.media_type;
-  w.record.size = body.size();
-  w.record.subject = m.subject;
-  w.record.artifact_type = m.artifact_type;
-  w.record.created_ms = storage::NowMs();
+  storage::ManifestWrite w = ManifestWriteOf(repo, digest.str(), m, body.size(), storage::Origin::kPushed);
   if (!ref.is_digest) w.tag = ref.tag;
-  if (!m.subject.empty()) w.referrer_descriptor = ReferrerDescriptor(m, w.digest, body.size());
   auto bytes = std::make_shared<const std::string>(body);
   auto st = std::make_shared<Status>();
   auto subject = m.subject;

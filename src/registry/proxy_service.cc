@@ -1,6 +1,7 @@
 #include "registry/proxy_service.h"
 
 #include "registry/manifest.h"
+#include "registry/manifest_write.h"
 #include "registry/services.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -296,14 +297,8 @@ Status ProxyService::StoreManifest(const std::string& store_repo, const std::str
                                    const std::string& body, const ParsedManifest& m,
                                    const Digest& digest) {
   WHARF_RETURN_IF_ERROR(s_->blobs->Write(digest, body));
-  storage::ManifestWrite w;
-  w.repo = store_repo;
-  w.digest = digest.str();
-  w.record = storage::ManifestRecord{m.media_type, body.size(), m.subject, m.artifact_type,
-                                     storage::NowMs()};
+  storage::ManifestWrite w = ManifestWriteOf(store_repo, digest.str(), m, body.size(), storage::Origin::kCached);
   if (!tag.empty()) w.tag = tag;
-  if (!m.subject.empty()) w.referrer_descriptor = ReferrerDescriptor(m, w.digest, body.size());
-  w.origin = storage::Origin::kCached;
   return s_->meta->PutManifest(w);
 }
 

@@ -22,6 +22,7 @@ const std::vector<RouteSpec>& RouteTable() {
       // Only reachable through the admin socket (see Registry::Begin).
       {kRouteAdminGc, "/admin/gc", kPost, "admin_gc"},
       {kRouteAdminFsck, "/admin/fsck", kPost, "admin_fsck"},
+      {kRouteAdminImport, "/admin/import", kPost, "admin_import"},
       {kRouteToken, "/auth/token", kGet | kPost, "token"},
   };
   return t;

@@ -24,6 +24,7 @@ enum RouteId : int {
   kRouteReferrers,
   kRouteAdminGc,
   kRouteAdminFsck,
+  kRouteAdminImport,
   kRouteToken,
   kRouteCount,
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -103,6 +104,53 @@ Status BlobStore::Commit(int fd, const std::string& src, const Digest& d) {
   WHARF_RETURN_IF_ERROR(MakeDirs(dir));
   if (::rename(src.c_str(), dst.c_str()) != 0) return Status::FromErrno(errno, "rename to " + dst);
   return SyncDir(dir);
+}
+
+Result<uint64_t> BlobStore::Adopt(const std::string& path, const Digest& d) {
+  TempFile t{-1, tmp_ + "/" + RandomUuid()};
+  if (::link(path.c_str(), t.path.c_str()) == 0) {
+    t.fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (t.fd < 0) {
+      Status st = Status::FromErrno(errno, "open " + t.path);
+      ::unlink(t.path.c_str());
+      return st;
+    }
+  } else if (errno == ENOENT) {
+    return Status(Code::kNotFound, "no file " + path);
+  } else {
+    // Another filesystem (EXDEV), or links not allowed: copy in the kernel
+    // (sendfile, since copy_file_range refuses most pairs of filesystems).
+    int src = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (src < 0) return Status::FromErrno(errno, "open " + path);
+    auto tmp = CreateTempFile();
+    if (!tmp.ok()) {
+      ::close(src);
+      return tmp.status();
+    }
+    t = *tmp;
+    ssize_t n = 0;
+    while ((n = ::sendfile(t.fd, src, nullptr, 1 << 30)) > 0) {
+    }
+    int e = errno;
+    ::close(src);
+    if (n < 0) {
+      ::close(t.fd);
+      ::unlink(t.path.c_str());
+      return Status::FromErrno(e, "copy " + path);
+    }
+  }
+  struct stat st{};
+  Result<Digest> got = ::fstat(t.fd, &st) == 0 ? DigestOfFile(t.fd, d.algo)
+                                               : Result<Digest>(Status::FromErrno(errno, "fstat " + t.path));
+  Status done = !got.ok()        ? got.status()
+                : !(*got == d)   ? Status(Code::kInvalid, "content has digest " + got->str())
+                                 : Commit(t.fd, t.path, d);
+  ::close(t.fd);
+  if (!done.ok()) {
+    ::unlink(t.path.c_str());
+    return done;
+  }
+  return static_cast<uint64_t>(st.st_size);
 }
 
 Result<TempFile> BlobStore::CreateTempFile() const {

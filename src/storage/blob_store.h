@@ -64,6 +64,13 @@ class BlobStore {
   void KeepSpares(size_t n);
   // Writes `content` (already verified) as blob `d` through a temp file.
   Status Write(const Digest& d, std::string_view content);
+  // Makes a copy of the file at `path` (someone else's; never changed) the
+  // blob `d`, if its content hashes to `d`: hard-linked when `path` is on the
+  // store's filesystem (no second copy of the bytes), else copied. Returns
+  // the size. kInvalid, naming the digest the content has, if it is not `d`
+  // (nothing is stored then); kNotFound without a file. Blocking: reads the
+  // whole file.
+  Result<uint64_t> Adopt(const std::string& path, const Digest& d);
   Status Remove(const Digest& d);
   // The whole content of a (small) blob, e.g. a manifest. kNotFound if the
   // file does not exist; kIO if it is shorter than its size; the overload

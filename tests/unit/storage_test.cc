@@ -269,6 +269,52 @@ TEST_F(StorageTest, TempFilesComeFromTheSparesThenAreMadeOnDemand) {
   EXPECT_EQ(FilesIn(root_ + "/tmp"), 0u);
 }
 
+// Another store's file becomes a blob: linked on one filesystem, copied from
+// another (/dev/shm is tmpfs), and only when it hashes to the digest.
+TEST_F(StorageTest, AdoptLinksOrCopiesVerifiedFilesOnly) {
+  const std::string content(300000, 'x');
+  const Digest d = DigestOf(content);
+  auto write = [&](const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    ::close(fd);
+  };
+  auto ino = [](const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  auto tmp_empty = [&] { return std::filesystem::is_empty(blobs_->tmp_dir()); };
+
+  const std::string other = root_ + "/other-store-data";
+  write(other);
+  auto wrong = blobs_->Adopt(other, DigestOf("something else"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), Code::kInvalid);
+  EXPECT_NE(wrong.status().message().find(d.str()), std::string::npos) << wrong.status().message();
+  EXPECT_FALSE(blobs_->Exists(DigestOf("something else")));
+  EXPECT_TRUE(tmp_empty());
+  EXPECT_EQ(blobs_->Adopt(root_ + "/none", d).status().code(), Code::kNotFound);
+
+  auto linked = blobs_->Adopt(other, d);
+  ASSERT_TRUE(linked.ok()) << linked.status().ToString();
+  EXPECT_EQ(*linked, content.size());
+  EXPECT_EQ(ino(blobs_->PathFor(d)), ino(other));
+  EXPECT_EQ(*blobs_->ReadAll(d), content);
+  EXPECT_TRUE(tmp_empty());
+
+  if (!std::filesystem::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm for another filesystem";
+  ASSERT_TRUE(blobs_->Remove(d).ok());
+  const std::string far = "/dev/shm/wharf-adopt-" + std::to_string(::getpid());
+  write(far);
+  auto copied = blobs_->Adopt(far, d);
+  ::unlink(far.c_str());
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_NE(ino(blobs_->PathFor(d)), 0u);
+  EXPECT_EQ(*blobs_->ReadAll(d), content);
+  EXPECT_TRUE(tmp_empty());
+}
+
 TEST_F(StorageTest, ManifestDeleteRemovesTagsAndReferrer) {
   const std::string d = "sha256:" + std::string(64, 'b');
   const std::string subj = "sha256:" + std::string(64, 'c');
