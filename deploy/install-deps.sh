@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="meson ninja-build pkg-config g++ libuv1-dev librocksdb-dev libxxhash-dev
-nlohmann-json3-dev libbenchmark-dev libgtest-dev libcrypt-dev node-llhttp
+nlohmann-json3-dev libbenchmark-dev libgtest-dev libcrypt-dev libyaml-cpp-dev node-llhttp
 android-libboringssl-dev apache2-utils ca-certificates curl openssl python3
 python3-pytest skopeo docker-registry docker.io podman busybox-static nginx wrk procps util-linux
 tinyproxy-bin

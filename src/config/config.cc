@@ -14,6 +14,7 @@
 
 #include "config/notify_config.h"
 #include "config/registry_env.h"
+#include "config/registry_yaml.h"
 #include "proxy/egress.h"
 #include "util/ascii.h"
 #include "util/ip_net.h"
@@ -564,7 +565,15 @@ Status ApplyFile(const std::string& path, Config* cfg) {
   if (!in) return Invalid("--config: cannot read '" + path + "': " + strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
-  return ApplyJson(ss.str(), path, cfg);
+  if (!IsYamlPath(path)) return ApplyJson(ss.str(), path, cfg);
+  auto yaml = RegistryYamlVars(ss.str(), path);
+  if (!yaml.ok()) return yaml.status();
+  const size_t before = cfg->ignored_env.size();
+  Status st = ApplyEnv(yaml->vars, cfg);
+  if (!st.ok()) return Invalid(path + ": " + yaml->InKeyTerms(st.message()));
+  for (size_t i = before; i < cfg->ignored_env.size(); ++i)
+    cfg->ignored_env[i] = path + ": " + yaml->InKeyTerms(cfg->ignored_env[i]);
+  return Status();
 }
 
 Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
@@ -620,7 +629,6 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     Status st = AddHeaderValues(name, FlowList(value), &hs);
     if (!st.ok()) return Invalid(var + ": " + st.message());
   }
-  cfg->ignored_env.clear();
   for (const auto& kv : env) {
     const std::string& var = kv.first;  // a named variable: clang 14 cannot capture bindings
     const bool named = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),

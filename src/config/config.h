@@ -189,13 +189,17 @@ struct Config {
 // wrong types are errors. `origin` names the source in messages.
 Status ApplyJson(std::string_view text, std::string_view origin, Config* cfg);
 
-// Reads and applies a config file. A missing or unreadable file is an error.
+// Reads and applies a config file: Wharf's JSON, or the reference
+// registry's config.yml (a .yml or .yaml name; see registry_yaml.h), whose
+// keys apply as the REGISTRY_* variables they stand for. A missing or
+// unreadable file is an error.
 Status ApplyFile(const std::string& path, Config* cfg);
 
 // Applies REGISTRY_* and WHARF_* variables from `env` (a name -> value map,
 // normally the process environment). Errors name the variable. REGISTRY_*
 // variables that Wharf does not map are judged by JudgeRegistryEnv: another
-// storage driver is an error, the ones it ignores go to cfg->ignored_env.
+// storage driver is an error, the ones it ignores are added to
+// cfg->ignored_env.
 Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg);
 
 // Returns the process environment as a map (only the variables Wharf reads).

@@ -14,6 +14,13 @@ inline std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+inline std::string AsciiUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
 // `s` without leading and trailing ASCII white space (space, \t, \n, \v,
 // \f, \r).
 inline std::string_view TrimAsciiSpace(std::string_view s) {

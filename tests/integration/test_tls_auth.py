@@ -90,6 +90,37 @@ def test_classic_setup_push_pull_with_skopeo(make_wharf, tmp_path):
     assert r.returncode != 0
 
 
+def test_classic_setup_from_the_reference_registry_config_yml(make_wharf, tmp_path):
+    """The config.yml of Debian's docker-registry package, with its paths
+    pointed here and a tls section added as the blog posts add it, given to
+    `wharf serve --config` unchanged otherwise."""
+    with open("/etc/docker/registry/config.yml") as f:
+        text = f.read()
+    crt, key = tls_setup.self_signed(str(tmp_path))
+    pw = str(tmp_path / "passwd")
+    tls_setup.htpasswd(pw, USER, PASSWORD)
+    w = make_wharf(args=["--config", str(tmp_path / "config.yml")])
+    for old, new in (("rootdirectory: /var/lib/docker-registry", f"rootdirectory: {w.root}"),
+                     ("path: /etc/docker/registry", f"path: {pw}"),
+                     ("  addr: :5000\n", f"  addr: 127.0.0.1:{w.port}\n  tls:\n    certificate: {crt}\n"
+                                       f"    key: {key}\n")):
+        assert old in text, old
+        text = text.replace(old, new)
+    (tmp_path / "config.yml").write_text(text)
+    del w.env["WHARF_STORAGE_ROOT"], w.env["REGISTRY_HTTP_ADDR"]  # all from the file
+    w.crt, w.certdir, w.https = crt, tls_setup.cert_dir(str(tmp_path / "certdir"), crt), f"https://127.0.0.1:{w.port}"
+    start_tls(w)
+    _, dest = push_and_pull(w, tmp_path)
+    assert status(w, w.https + "/v2/") == "401"  # auth: htpasswd
+    head = tcurl(w, "-sI", "-u", f"{USER}:{PASSWORD}", w.https + "/v2/team/app/manifests/v1").stdout.decode()
+    assert "X-Content-Type-Options: nosniff" in head  # http.headers
+    digest = re.search(r"Docker-Content-Digest: (\S+)", head).group(1)
+    assert status(w, "-u", f"{USER}:{PASSWORD}", "-X", "DELETE",
+                  f"{w.https}/v2/team/app/manifests/{digest}") == "202"  # storage.delete.enabled
+    assert os.path.isdir(os.path.join(w.root, "meta"))  # storage.filesystem.rootdirectory
+    assert "key log.fields.service is ignored" in w.stderr()
+
+
 def test_challenge_and_wrong_password(make_wharf, tmp_path):
     w = classic(make_wharf, tmp_path)
     r = tcurl(w, "-si", w.https + "/v2/").stdout.decode()

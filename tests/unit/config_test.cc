@@ -300,6 +300,63 @@ TEST(ConfigTest, UnmappedRegistryVariablesAreJudged) {
   }
 }
 
+// A registry:2 config.yml as the blog posts and compose files have it.
+TEST(ConfigTest, ReferenceRegistryYamlFile) {
+  const std::string dir = testing::TempDir();
+  const std::string htpasswd = dir + "/yaml.htpasswd";
+  std::ofstream(htpasswd) << "u:$2y$05$abcdefghijklmnopqrstuu5PZ3XZ3JF0V7Bq1Xr7mY4A7vU9hU2a\n";
+  const std::string path = dir + "/config.yml";
+  std::ofstream(path) << "version: 0.1\n"
+                         "log:\n  level: debug\n  fields:\n    service: registry\n"
+                         "storage:\n  cache:\n    blobdescriptor: inmemory\n"
+                         "  filesystem:\n    rootdirectory: /var/lib/registry\n"
+                         "  delete:\n    enabled: true\n"
+                         "http:\n  addr: :5001\n  secret:\n"
+                         "  headers:\n    X-Content-Type-Options: [nosniff]\n"
+                         "auth:\n  htpasswd:\n    realm: Registry Realm\n    path: " + htpasswd + "\n"
+                         "proxy:\n  remoteurl: https://registry-1.docker.io\n  username: hubuser\n"
+                         "  password: '12345'\n  ttl: 48h\n"
+                         "notifications:\n  endpoints:\n    - name: ci\n      url: http://ci.local/hook\n"
+                         "      timeout: 500ms\n      threshold: 5\n      backoff: 1s\n"
+                         "      headers:\n        Authorization: [Bearer t]\n";
+  auto c = Load(path, {{"REGISTRY_HTTP_ADDR", "127.0.0.1:6000"}});  // the environment still wins
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->storage.root, "/var/lib/registry");
+  EXPECT_TRUE(c->storage.delete_enabled);
+  EXPECT_EQ(c->http.port, 6000);
+  EXPECT_EQ(c->http.headers, (std::vector<std::pair<std::string, std::string>>{{"X-Content-Type-Options", "nosniff"}}));
+  EXPECT_EQ(c->auth.mode, AuthMode::kHtpasswd);
+  EXPECT_EQ(c->auth.htpasswd_path, htpasswd);
+  EXPECT_EQ(c->auth.realm, "Registry Realm");
+  EXPECT_EQ(c->proxy.remote_url, "https://registry-1.docker.io");
+  EXPECT_EQ(c->proxy.password, "12345");  // quoted: a string, as written
+  EXPECT_EQ(c->proxy.cache_max_idle_seconds, 48u * 3600);
+  ASSERT_EQ(c->notify_endpoints.size(), 1u);
+  EXPECT_EQ(c->notify_endpoints[0].threshold, 5u);
+  EXPECT_EQ(c->notify_endpoints[0].timeout_ms, 500u);
+  EXPECT_EQ(c->notify_endpoints[0].headers,
+            (std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer t"}}));
+  // What Wharf does not use is named by its key in the file.
+  ASSERT_EQ(c->ignored_env.size(), 1u);
+  EXPECT_EQ(c->ignored_env[0], path + ": key log.fields.service is ignored: Wharf has no such setting");
+
+  for (const auto& [yaml, says] : std::vector<std::pair<std::string, std::string>>{
+           {"storage:\n  s3:\n    bucket: images\n", "key storage: s3 storage is not supported"},
+           {"auth:\n  token:\n    realm: https://auth\n", "key auth: 'token' is not supported"},
+           {"http:\n  addr: [\n", "invalid YAML"},
+           {"- a\n- b\n", "the top level must be a mapping"},
+           {"storage:\n  delete:\n    enabled: maybe\n", "key storage.delete.enabled: 'maybe' is not a boolean"}}) {
+    std::ofstream(path) << yaml;
+    auto bad = Load(path, {});
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_EQ(bad.status().message().rfind(path + ": ", 0), 0u) << bad.status().message();
+    EXPECT_NE(bad.status().message().find(says), std::string::npos) << bad.status().message();
+  }
+  std::remove(path.c_str());
+  std::remove(htpasswd.c_str());
+}
+
 TEST(ConfigTest, EnvOverridesFile) {
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());
