@@ -12,6 +12,7 @@
 #include "util/clock.h"
 #include "util/encoding.h"
 #include "util/log.h"
+#include "util/json_text.h"
 
 namespace wharf::auth {
 namespace {
@@ -388,7 +389,7 @@ Decision Authenticator::IssueToken(const TokenRequest& r, const std::string& ip,
     refresh.binding = Binding(d.user);
     answer["refresh_token"] = signer_.Sign(refresh);
   }
-  *body = answer.dump();
+  *body = JsonText(answer);
   return d;
 }
 

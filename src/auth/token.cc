@@ -1,6 +1,7 @@
 #include "auth/token.h"
 
 #include "util/encoding.h"
+#include "util/json_text.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -61,7 +62,7 @@ std::string TokenSigner::Sign(const Claims& c) const {
     payload["typ"] = "refresh";
     payload["bind"] = c.binding;
   }
-  std::string p = Base64Encode(payload.dump(), true);
+  std::string p = Base64Encode(JsonText(payload), true);
   return p + "." + Base64Encode(Hmac(key_, p), true);
 }
 

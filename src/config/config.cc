@@ -19,6 +19,7 @@
 #include "util/ascii.h"
 #include "util/ip_net.h"
 #include "util/log.h"
+#include "util/json_text.h"
 
 extern char** environ;
 
@@ -842,7 +843,7 @@ std::string Describe(const Config& c) {
         {"no_proxy", c.proxy.no_proxy}}},
       {"notifications", {{"endpoints", endpoints}}},
   };
-  return j.dump(2);
+  return JsonText(j, 2);
 }
 
 }  // namespace wharf

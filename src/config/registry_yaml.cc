@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/ascii.h"
+#include "util/json_text.h"
 
 namespace wharf {
 namespace {
@@ -53,7 +54,7 @@ void Flatten(const YAML::Node& n, const std::string& var, const std::string& key
               key.empty() ? child : key + "." + child, out);
     }
   } else if (n.IsSequence()) {
-    set(ToJson(n).dump());
+    set(JsonText(ToJson(n)));
   } else if (n.IsScalar()) {
     set(n.Scalar());
   }  // null (`secret:` with no value) sets nothing

@@ -13,6 +13,7 @@
 #include "proxy/url.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/json_text.h"
 
 namespace wharf::notify {
 namespace {
@@ -117,7 +118,7 @@ void Notifier::Emit(const Event& e) {
             {"useragent", e.user_agent}}},
           {"actor", e.actor.empty() ? nlohmann::json::object() : nlohmann::json{{"name", e.actor}}},
           {"source", {{"addr", source_addr_}, {"instanceID", instance_id_}}}};
-      json_text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      json_text = JsonText(j);
     }
     std::lock_guard<std::mutex> lock(ep->mu);
     if (ep->queue.size() >= kMaxPending) {

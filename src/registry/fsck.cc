@@ -6,6 +6,7 @@
 
 #include "registry/manifest.h"
 #include "util/log.h"
+#include "util/json_text.h"
 
 namespace wharf::registry {
 
@@ -14,14 +15,13 @@ std::string FsckReport::ToJson() const {
   for (const auto& p : problems)
     probs.push_back({{"kind", p.kind}, {"subject", p.subject}, {"detail", p.detail},
                      {"repaired", p.repaired}});
-  return nlohmann::json{{"ok", ok()},
-                        {"blobs_checked", blobs_checked},
-                        {"bytes_checked", bytes_checked},
-                        {"manifests_checked", manifests_checked},
-                        {"tags_checked", tags_checked},
-                        {"unreferenced_files", unreferenced_files},
-                        {"problems", probs}}
-      .dump();
+  return JsonText(nlohmann::json{{"ok", ok()},
+                                 {"blobs_checked", blobs_checked},
+                                 {"bytes_checked", bytes_checked},
+                                 {"manifests_checked", manifests_checked},
+                                 {"tags_checked", tags_checked},
+                                 {"unreferenced_files", unreferenced_files},
+                                 {"problems", probs}});
 }
 
 Status QuarantineBlob(storage::BlobStore& blobs, storage::MetaStore& meta, const Digest& d,

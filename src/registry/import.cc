@@ -15,6 +15,7 @@
 #include "registry/manifest_write.h"
 #include "registry/names.h"
 #include "util/digest.h"
+#include "util/json_text.h"
 
 namespace wharf::registry {
 namespace {
@@ -241,9 +242,8 @@ class Importer {
 }  // namespace
 
 std::string ImportReport::ToJson() const {
-  return nlohmann::json{{"repositories", repositories}, {"blobs", blobs},   {"bytes", bytes},
-                        {"manifests", manifests},       {"tags", tags},     {"skipped", skipped}}
-      .dump();
+  return JsonText(nlohmann::json{{"repositories", repositories}, {"blobs", blobs}, {"bytes", bytes},
+                                 {"manifests", manifests}, {"tags", tags}, {"skipped", skipped}});
 }
 
 Result<ImportReport> RunImport(storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& gc_lock,

@@ -357,6 +357,14 @@ TEST(ConfigTest, ReferenceRegistryYamlFile) {
   std::remove(htpasswd.c_str());
 }
 
+// The environment is bytes: Describe() writes what is not UTF-8 as U+FFFD
+// instead of throwing out of check-config.
+TEST(ConfigTest, DescribeSurvivesBytesThatAreNotUtf8) {
+  Config c;
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_AUTH_HTPASSWD_REALM", "Realm \x94"}}, &c).ok());
+  EXPECT_NE(Describe(c).find("Realm \xEF\xBF\xBD"), std::string::npos) << Describe(c);
+}
+
 TEST(ConfigTest, EnvOverridesFile) {
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());
