@@ -124,7 +124,13 @@ int FsckCommand(const Config& cfg, bool repair) {
   return 0;
 }
 
-int ImportCommand(const Config& cfg, const std::string& dir) {
+int ImportCommand(const Config& cfg, const std::string& dir, const std::string& cache_registry) {
+  if (!cache_registry.empty() && (!cfg.proxy.enabled || (!cfg.proxy.registries.count(cache_registry) &&
+                                                         !cfg.proxy.allow_unknown_registries))) {
+    fprintf(stderr, "wharf import-registry: --cache %s: the proxy does not serve that registry "
+                    "(proxy.enabled, proxy.registries)\n", cache_registry.c_str());
+    return 2;
+  }
   // The server may run it, from its own working directory.
   char* abs = ::realpath(dir.c_str(), nullptr);
   if (!abs) {
@@ -138,12 +144,13 @@ int ImportCommand(const Config& cfg, const std::string& dir) {
     fprintf(stderr, "wharf import-registry: %s\n", st.ToString().c_str());
     return 1;
   }
-  auto out = RunHere(cfg, "import-registry", "/admin/import?dir=" + UrlEncode(path),
+  const registry::ImportOptions opt{path, cfg.http.limits.max_manifest_bytes, cache_registry};
+  auto out = RunHere(cfg, "import-registry",
+                     "/admin/import?dir=" + UrlEncode(path) + "&cache=" + UrlEncode(cache_registry),
                      [&](storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& lock)
                          -> Result<std::string> {
                        WHARF_RETURN_IF_ERROR(blobs.Init());  // no server: its tmp/ is ours
-                       return AsJson(registry::RunImport(blobs, meta, lock, path,
-                                                         cfg.http.limits.max_manifest_bytes));
+                       return AsJson(registry::RunImport(blobs, meta, lock, opt));
                      });
   if (!out) return 1;
   auto j = nlohmann::json::parse(*out, nullptr, false);

@@ -18,9 +18,11 @@ int GcCommand(const Config& cfg, bool dry_run, bool delete_untagged);
 // --repair: if any could not be repaired), 2 if fsck could not run.
 int FsckCommand(const Config& cfg, bool repair);
 
-// Imports the reference registry's storage at `dir` (see registry/import.h).
-// Exit code 0 if everything was imported, 1 if something was skipped (the
-// report names it) or the import could not run.
-int ImportCommand(const Config& cfg, const std::string& dir);
+// Imports the reference registry's storage at `dir` (see registry/import.h),
+// as hosted content or, with `cache_registry`, as the proxy's cache of that
+// registry, which must be one the proxy serves. Exit code 0 if everything
+// was imported, 1 if something was skipped (the report names it) or the
+// import could not run, 2 for a registry the proxy does not serve.
+int ImportCommand(const Config& cfg, const std::string& dir, const std::string& cache_registry);
 
 }  // namespace wharf

@@ -3,7 +3,8 @@
 //   wharf check-config [--config FILE]  validate and print the effective config
 //   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
 //   wharf fsck [--config FILE] [--repair]  verify every blob and reference
-//   wharf import-registry [--config FILE] DIR  import a reference registry's storage
+//   wharf import-registry [--config FILE] [--cache REGISTRY] DIR
+//                                       import a reference registry's storage
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 #include <rocksdb/version.h>
@@ -40,7 +41,7 @@ int Usage() {
           "       wharf check-config [--config FILE]\n"
           "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
           "       wharf fsck [--config FILE] [--repair]\n"
-          "       wharf import-registry [--config FILE] DIR\n"
+          "       wharf import-registry [--config FILE] [--cache REGISTRY] DIR\n"
           "       wharf version\n");
   return 2;
 }
@@ -68,7 +69,8 @@ struct Flags {
   bool dry_run = false;
   bool delete_untagged = false;
   bool repair = false;
-  std::string dir;  // import-registry
+  std::string dir;    // import-registry
+  std::string cache;  // import-registry --cache
 };
 
 // Parses "[--config FILE]" and the flags of command `cmd`. False on anything else.
@@ -87,6 +89,8 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       *path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       *path = a.substr(9);
+    } else if (cmd == "import-registry" && a == "--cache" && i + 1 < argc) {
+      f->cache = argv[++i];
     } else if (cmd == "import-registry" && f->dir.empty() && !a.empty() && a[0] != '-') {
       f->dir = a;
     } else {
@@ -246,6 +250,6 @@ int main(int argc, char** argv) {
   if (cmd == "check-config") return CheckConfig(*cfg);
   if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
-  if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir);
+  if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir, flags.cache);
   return Serve(*cfg);
 }

@@ -365,13 +365,15 @@ void Registry::CollectGarbage(Exchange& ex) {
 }
 
 void Registry::Import(Exchange& ex) {
-  const std::string dir = ex.req.QueryParam("dir");
+  ImportOptions opt{ex.req.QueryParam("dir"), svc_.cfg.http.limits.max_manifest_bytes,
+                    ex.req.QueryParam("cache")};
   auto report = std::make_shared<Result<ImportReport>>(Internal("not run"));
   RunBlocking(
       ex,
-      [this, dir, report] {
-        *report = RunImport(*svc_.blobs, *svc_.meta, svc_.gc_lock, dir,
-                            svc_.cfg.http.limits.max_manifest_bytes);
+      [this, opt, report] {
+        *report = RunImport(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
+        // The size cap counts what came in, from now on.
+        if (report->ok() && (*report)->cached && svc_.proxy) svc_.proxy->evictor().Added((*report)->bytes);
       },
       [&ex, report] { SendReport(ex, *report); });
 }

@@ -14,6 +14,7 @@
 #include "registry/manifest.h"
 #include "registry/manifest_write.h"
 #include "registry/names.h"
+#include "registry/proxy_service.h"
 #include "util/digest.h"
 #include "util/json_text.h"
 
@@ -84,11 +85,22 @@ struct Manifest {
 class Importer {
  public:
   Importer(storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& gc_lock,
-           fs::path v2, uint64_t max_manifest_bytes)
-      : blobs_(blobs), meta_(meta), gc_lock_(gc_lock), v2_(std::move(v2)), max_manifest_(max_manifest_bytes) {}
+           fs::path v2, const ImportOptions& opt)
+      : blobs_(blobs),
+        meta_(meta),
+        gc_lock_(gc_lock),
+        v2_(std::move(v2)),
+        opt_(opt),
+        origin_(opt.cache_registry.empty() ? storage::Origin::kPushed : storage::Origin::kCached) {
+    rep_.cached = !opt.cache_registry.empty();
+  }
 
-  Status Repository(const std::string& repo) {
-    const fs::path dir = v2_ / "repositories" / repo;
+  // Imports repository `name` of the old registry, as `name` here or as
+  // the proxy's cached copy of it.
+  Status Repository(const std::string& name) {
+    const fs::path dir = v2_ / "repositories" / name;
+    const std::string repo =
+        opt_.cache_registry.empty() ? name : ProxyService::StoreRepo(opt_.cache_registry, name);
     const uint64_t before = rep_.blobs + rep_.manifests + rep_.tags;
     for (const Digest& d : Links(dir / "_layers", repo + ": blob", &rep_))
       WHARF_RETURN_IF_ERROR(HaveBlob(repo, d).status());
@@ -132,14 +144,14 @@ class Importer {
       size = *adopted;
       rep_.bytes += size;
     }
-    WHARF_RETURN_IF_ERROR(meta_.CommitBlob(repo, d.str(), size, storage::Origin::kPushed, ""));
+    WHARF_RETURN_IF_ERROR(meta_.CommitBlob(repo, d.str(), size, origin_, ""));
     ++rep_.blobs;
     return true;
   }
 
   bool Read(const std::string& repo, Manifest* m) {
     const std::string what = "manifest " + m->digest.str();
-    auto body = ReadSmall(DataPath(m->digest), max_manifest_);
+    auto body = ReadSmall(DataPath(m->digest), opt_.max_manifest_bytes);
     if (!body) {
       Skip(repo, what, "its data is missing or larger than http.limits.max_manifest_bytes");
       return false;
@@ -204,8 +216,7 @@ class Importer {
       if (!blobs_.Exists(*Digest::Parse(b))) *missing = b;
     if (!missing->empty()) return Status();
     WHARF_RETURN_IF_ERROR(blobs_.Write(m.digest, m.body));
-    return meta_.PutManifest(
-        ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), storage::Origin::kPushed));
+    return meta_.PutManifest(ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), origin_));
   }
 
   Status Tags(const std::string& repo, const fs::path& dir, const std::map<std::string, Manifest>& manifests) {
@@ -220,8 +231,7 @@ class Importer {
         Skip(repo, "tag " + tag, "its manifest " + (target.empty() ? std::string("(no link)") : target) + " is not imported");
       } else {
         const Manifest& m = found->second;
-        storage::ManifestWrite w =
-            ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), storage::Origin::kPushed);
+        storage::ManifestWrite w = ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), origin_);
         w.tag = tag;
         WHARF_RETURN_IF_ERROR(meta_.PutManifest(w));
         ++rep_.tags;
@@ -234,7 +244,8 @@ class Importer {
   storage::MetaStore& meta_;
   std::shared_mutex& gc_lock_;
   const fs::path v2_;
-  const uint64_t max_manifest_;
+  const ImportOptions opt_;
+  const storage::Origin origin_;
   ImportReport rep_;
   std::set<std::string> unusable_;  // blobs that could not be adopted
 };
@@ -243,11 +254,13 @@ class Importer {
 
 std::string ImportReport::ToJson() const {
   return JsonText(nlohmann::json{{"repositories", repositories}, {"blobs", blobs}, {"bytes", bytes},
-                                 {"manifests", manifests}, {"tags", tags}, {"skipped", skipped}});
+                                 {"manifests", manifests}, {"tags", tags}, {"cached", cached},
+                                 {"skipped", skipped}});
 }
 
 Result<ImportReport> RunImport(storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& gc_lock,
-                               const std::string& dir, uint64_t max_manifest_bytes) {
+                               const ImportOptions& opt) {
+  const std::string& dir = opt.dir;
   std::error_code ec;
   fs::path v2 = fs::path(dir) / "docker" / "registry" / "v2";
   if (!fs::is_directory(v2 / "repositories", ec)) v2 = dir;
@@ -257,7 +270,7 @@ Result<ImportReport> RunImport(storage::BlobStore& blobs, storage::MetaStore& me
   std::vector<std::string> repos;
   FindRepos(v2 / "repositories", "", &repos);
   std::sort(repos.begin(), repos.end());
-  Importer imp(blobs, meta, gc_lock, v2, max_manifest_bytes);
+  Importer imp(blobs, meta, gc_lock, v2, opt);
   for (const std::string& repo : repos) {
     if (!ValidName(repo)) {
       imp.report().skipped.push_back(repo + ": not a valid repository name");

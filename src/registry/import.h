@@ -15,6 +15,11 @@
 // skipped, a tag of a skipped manifest, an invalid name. Uploads in progress
 // are not imported. Running it again is safe and brings tags up to date.
 //
+// With `cache_registry` set (a reference registry that ran as a pull-through
+// cache of that registry), everything becomes cached content of the proxy
+// for it instead: served like content it pulled itself, revalidated and
+// evicted the same way, never hosted.
+//
 // Concurrency: manifests are committed holding `gc_lock` shared, as pushes
 // are, and imported blobs are new to gc's grace period, so a server may run
 // gc meanwhile. Blocking: reads every blob.
@@ -35,16 +40,22 @@ struct ImportReport {
   uint64_t repositories = 0;        // repositories with something imported
   uint64_t blobs = 0;               // blob links made
   uint64_t bytes = 0;               // bytes of blob files new to the store
+  bool cached = false;              // imported as the proxy's cached content
   uint64_t manifests = 0;
   uint64_t tags = 0;
   std::vector<std::string> skipped;  // one line per thing not imported, with the reason
   std::string ToJson() const;
 };
 
+struct ImportOptions {
+  std::string dir;
+  uint64_t max_manifest_bytes = 4 << 20;
+  std::string cache_registry;  // empty: import as pushed content
+};
+
 // Fails (kInvalid) only when `dir` is not such a storage directory, or on
 // a metadata write error; everything else is reported as skipped.
 Result<ImportReport> RunImport(storage::BlobStore& blobs, storage::MetaStore& meta,
-                               std::shared_mutex& gc_lock, const std::string& dir,
-                               uint64_t max_manifest_bytes);
+                               std::shared_mutex& gc_lock, const ImportOptions& opt);
 
 }  // namespace wharf::registry

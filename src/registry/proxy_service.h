@@ -76,7 +76,10 @@ class ProxyService {
   // one-component name on docker.io gets Docker Hub's "library/".
   proxy::Upstream* Route(const http::Request& req, std::string* repo);
   static std::string StoreRepo(const proxy::Upstream& up, const std::string& repo) {
-    return "~" + up.name() + "/" + repo;
+    return StoreRepo(up.name(), repo);
+  }
+  static std::string StoreRepo(const std::string& registry, const std::string& repo) {
+    return "~" + registry + "/" + repo;
   }
   bool read_only() const { return cfg_.read_only; }
 

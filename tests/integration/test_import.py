@@ -4,15 +4,17 @@ a running server; what is damaged is skipped and named."""
 import json
 import os
 import subprocess
+import time
 
 import images
 from conftest import WHARF_BIN, call
+from test_proxy import proxy_env, seed
 from test_skopeo import TLS, check_dir_blobs, skopeo
 from upstream import Registry
 
 
-def import_registry(w, path):
-    r = subprocess.run([WHARF_BIN, "import-registry", path], env=w.env, capture_output=True,
+def import_registry(w, path, *flags):
+    r = subprocess.run([WHARF_BIN, "import-registry", *flags, path], env=w.env, capture_output=True,
                        text=True, timeout=300)
     return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None), r.stderr
 
@@ -88,3 +90,40 @@ def test_import_refuses_what_is_not_a_registry(make_wharf, tmp_path):
     assert "is not the reference registry's storage" in err, err
     rc, rep, err = import_registry(w, str(tmp_path / "nowhere"))
     assert rc == 1 and "No such file" in err, err
+
+
+def test_import_a_pull_through_cache_as_the_proxys_cache(make_wharf, tmp_path):
+    """A reference registry that ran as a Docker Hub mirror (proxy.remoteurl)
+    hands its cache over: Wharf serves it as content it pulled itself, even
+    with the upstream gone, and counts it as cached, never hosted."""
+    up = Registry(str(tmp_path / "hub")).start()
+    mdigest, blobs = seed(up, tmp_path)  # library/app:v1
+    mirror = Registry(str(tmp_path / "mirror"), proxy=up.url).start()
+    out = str(tmp_path / "through-mirror")
+    skopeo("copy", *TLS, f"docker://127.0.0.1:{mirror.port}/library/app:v1", f"dir:{out}")
+    # It stores what it streamed in the background: wait until every blob
+    # is linked into the repository (the link is written after the data).
+    layers = os.path.join(mirror.root, "docker", "registry", "v2", "repositories", "library", "app", "_layers")
+    deadline = time.time() + 20
+    while time.time() < deadline and not all(
+            os.path.exists(os.path.join(layers, "sha256", b[7:], "link")) for b in blobs):
+        time.sleep(0.05)
+    mirror.stop()
+
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_ENABLED="true"))
+    rc, rep, err = import_registry(w, mirror.root, "--cache", "ghcr.io")
+    assert rc == 2 and "the proxy does not serve that registry" in err, err
+    rc, rep, err = import_registry(w, mirror.root, "--cache", "docker.io")
+    assert rc == 0, (err, json.dumps(rep, indent=1))
+    assert rep["cached"] and rep["manifests"] == 1 and rep["blobs"] == len(blobs), rep
+    up.stop()  # the upstream is gone: only the imported cache can answer
+    w.start()
+    out = str(tmp_path / "from-wharf")
+    skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/library/app:v1", f"dir:{out}")
+    assert check_dir_blobs(out) == set(blobs)
+    assert call("HEAD", f"{w.url}/v2/library/app/manifests/{mdigest}").status == 200
+    metrics = call("GET", f"{w.url}/metrics").body.decode()
+    assert 'wharf_storage_bytes{origin="hosted"} 0' in metrics, metrics
+    assert 'wharf_storage_bytes{origin="cached"} 0' not in metrics
+    # Not a hosted repository: the catalog does not list it.
+    assert call("GET", f"{w.url}/v2/_catalog").json()["repositories"] == []

@@ -27,8 +27,9 @@ def wait_for_v2(url, log_path, ctx=None):
 
 
 class Registry:
-    def __init__(self, tmp, htpasswd=None, tls=None):
-        """`tls`: (certificate, key) files to serve HTTPS with."""
+    def __init__(self, tmp, htpasswd=None, tls=None, proxy=None):
+        """`tls`: (certificate, key) files to serve HTTPS with; `proxy`: the
+        URL of a registry to be a pull-through cache of."""
         self.tmp = tmp
         self.tls = tls
         os.makedirs(tmp, exist_ok=True)
@@ -50,6 +51,8 @@ class Registry:
             cfg += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
         if htpasswd:
             cfg += ["auth:", "  htpasswd:", "    realm: upstream", f"    path: {htpasswd}"]
+        if proxy:
+            cfg += ["proxy:", f"  remoteurl: {proxy}"]
         self.config = os.path.join(tmp, "config.yml")
         with open(self.config, "w") as f:
             f.write("\n".join(cfg) + "\n")
