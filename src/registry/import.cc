@@ -171,22 +171,26 @@ class Importer {
 
   // Commits the manifests whose references are all here, in passes, so
   // that an index follows the manifests it lists; what never gets its
-  // references is reported.
+  // references is reported. A cache holds what its clients pulled, such as
+  // one platform of an index, so cached manifests need none of theirs (as
+  // when the proxy stores them itself).
   Status Manifests(const std::string& repo, std::map<std::string, Manifest>* all) {
     std::map<std::string, Manifest*> waiting;
     for (auto& [digest, m] : *all) waiting.emplace(digest, &m);
+    const bool hosted = origin_ == storage::Origin::kPushed;
     for (bool progress = true; progress && !waiting.empty();) {
       progress = false;
       for (auto it = waiting.begin(); it != waiting.end();) {
         const Manifest& m = *it->second;
         std::string missing;
         for (const std::string& c : m.parsed.children)
-          if (!meta_.GetManifest(repo, c).ok()) missing = c;
+          if (hosted && !meta_.GetManifest(repo, c).ok()) missing = c;
         if (!missing.empty() && waiting.count(missing)) {
           ++it;  // a later pass, once that one is in
           continue;
         }
         for (const std::string& b : m.parsed.blobs) {
+          if (!hosted) break;
           auto have = HaveBlob(repo, *Digest::Parse(b));
           if (!have.ok()) return have.status();
           if (!*have) missing = b;
@@ -213,7 +217,7 @@ class Importer {
   Status Commit(const std::string& repo, const Manifest& m, std::string* missing) {
     std::shared_lock<std::shared_mutex> gc(gc_lock_);
     for (const std::string& b : m.parsed.blobs)
-      if (!blobs_.Exists(*Digest::Parse(b))) *missing = b;
+      if (origin_ == storage::Origin::kPushed && !blobs_.Exists(*Digest::Parse(b))) *missing = b;
     if (!missing->empty()) return Status();
     WHARF_RETURN_IF_ERROR(blobs_.Write(m.digest, m.body));
     return meta_.PutManifest(ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), origin_));

@@ -98,16 +98,23 @@ def test_import_a_pull_through_cache_as_the_proxys_cache(make_wharf, tmp_path):
     with the upstream gone, and counts it as cached, never hosted."""
     up = Registry(str(tmp_path / "hub")).start()
     mdigest, blobs = seed(up, tmp_path)  # library/app:v1
+    src = str(tmp_path / "multi")
+    _, (amd64, _), multi_blobs = images.multi_arch(src)
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", f"docker://127.0.0.1:{up.port}/library/multi:1")
     mirror = Registry(str(tmp_path / "mirror"), proxy=up.url).start()
-    out = str(tmp_path / "through-mirror")
-    skopeo("copy", *TLS, f"docker://127.0.0.1:{mirror.port}/library/app:v1", f"dir:{out}")
-    # It stores what it streamed in the background: wait until every blob
-    # is linked into the repository (the link is written after the data).
-    layers = os.path.join(mirror.root, "docker", "registry", "v2", "repositories", "library", "app", "_layers")
-    deadline = time.time() + 20
-    while time.time() < deadline and not all(
-            os.path.exists(os.path.join(layers, "sha256", b[7:], "link")) for b in blobs):
-        time.sleep(0.05)
+    # Through the mirror: one image, and one platform of the other, as
+    # docker pulls.
+    pulled = {"app": blobs, "multi": multi_blobs[:3]}  # config and layers of amd64
+    for name, tag in (("app", "v1"), ("multi", "1")):
+        skopeo("--override-arch", "amd64", "copy", *TLS, f"docker://127.0.0.1:{mirror.port}/library/{name}:{tag}",
+               f"dir:{tmp_path / ('through-' + name)}")
+        # It stores what it streamed in the background: wait until every
+        # blob is linked into the repository (the link follows the data).
+        layers = os.path.join(mirror.root, "docker", "registry", "v2", "repositories", "library", name, "_layers")
+        deadline = time.time() + 20
+        while time.time() < deadline and not all(
+                os.path.exists(os.path.join(layers, "sha256", b[7:], "link")) for b in pulled[name]):
+            time.sleep(0.05)
     mirror.stop()
 
     w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_ENABLED="true"))
@@ -115,13 +122,18 @@ def test_import_a_pull_through_cache_as_the_proxys_cache(make_wharf, tmp_path):
     assert rc == 2 and "the proxy does not serve that registry" in err, err
     rc, rep, err = import_registry(w, mirror.root, "--cache", "docker.io")
     assert rc == 0, (err, json.dumps(rep, indent=1))
-    assert rep["cached"] and rep["manifests"] == 1 and rep["blobs"] == len(blobs), rep
+    # The index of library/multi comes without its arm64 entry, as a cache has it.
+    assert rep["cached"] and rep["manifests"] == 3 and rep["blobs"] == len(blobs) + 3, rep
     up.stop()  # the upstream is gone: only the imported cache can answer
     w.start()
     out = str(tmp_path / "from-wharf")
     skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/library/app:v1", f"dir:{out}")
     assert check_dir_blobs(out) == set(blobs)
     assert call("HEAD", f"{w.url}/v2/library/app/manifests/{mdigest}").status == 200
+    out = str(tmp_path / "multi-from-wharf")
+    skopeo("--override-arch", "amd64", "copy", *TLS, f"docker://127.0.0.1:{w.port}/library/multi:1", f"dir:{out}")
+    assert check_dir_blobs(out) == set(pulled["multi"])
+    assert call("HEAD", f"{w.url}/v2/library/multi/manifests/{amd64}").status == 200
     metrics = call("GET", f"{w.url}/metrics").body.decode()
     assert 'wharf_storage_bytes{origin="hosted"} 0' in metrics, metrics
     assert 'wharf_storage_bytes{origin="cached"} 0' not in metrics
