@@ -1,5 +1,7 @@
 #include "auth/policy.h"
 
+#include "util/repo_prefix.h"
+
 namespace wharf::auth {
 
 bool ParseAccess(const std::string& s, Access* out) {
@@ -22,9 +24,7 @@ Access Policy::For(const std::string& user, const std::string& repo) const {
   for (const Rule& r : rules_) {
     if (r.user != user && r.user != "*") continue;
     const std::string& p = r.prefix;
-    bool match = p.empty() || repo == p || (repo.size() > p.size() && repo.compare(0, p.size(), p) == 0 &&
-                                            repo[p.size()] == '/');
-    if (!match) continue;
+    if (!InRepoPrefix(repo, p)) continue;
     // Longest prefix wins; for equal prefixes a rule naming the user beats "*".
     if (!best || p.size() > best->prefix.size() ||
         (p.size() == best->prefix.size() && r.user != "*"))

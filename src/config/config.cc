@@ -232,6 +232,46 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("storage.gc_grace_minutes", &c->storage.gc_grace_minutes, 0, kU32),
       UintLeaf("storage.gc_interval_seconds", &c->storage.gc_interval_seconds, 0, kU32),
       BoolLeaf("storage.gc_delete_untagged", &c->storage.gc_delete_untagged),
+      Leaf{"storage.retention", Kind::kJson, 0, 0,
+           [c](const json& v) {
+             if (!v.is_array())
+               return Invalid("expected an array of {prefix, keep_last, keep_days, keep_tags}");
+             std::vector<RetentionRuleConfig> rules;
+             for (const json& r : v) {
+               if (!r.is_object()) return Invalid("each rule must be an object");
+               RetentionRuleConfig rc;
+               for (auto it = r.begin(); it != r.end(); ++it) {
+                 const json& f = it.value();
+                 if (it.key() == "prefix" && f.is_string()) {
+                   rc.prefix = f.get<std::string>();
+                   while (!rc.prefix.empty() && rc.prefix.back() == '/') rc.prefix.pop_back();
+                 } else if ((it.key() == "keep_last" || it.key() == "keep_days") && f.is_number_unsigned() &&
+                            f.get<uint64_t>() <= 1000000) {
+                   (it.key() == "keep_last" ? rc.keep_last : rc.keep_days) = f.get<uint32_t>();
+                 } else if (it.key() == "keep_tags" && f.is_array() &&
+                            std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); })) {
+                   rc.keep_tags = f.get<std::vector<std::string>>();
+                 } else if (it.key() == "prefix" || it.key() == "keep_last" || it.key() == "keep_days" ||
+                            it.key() == "keep_tags") {
+                   return Invalid("rule field '" + it.key() + "': expected " +
+                                  (it.key() == "prefix"      ? "a string"
+                                   : it.key() == "keep_tags" ? "a list of tag globs"
+                                                             : "a count up to 1000000"));
+                 } else {
+                   return Invalid("unknown rule field '" + it.key() + "'");
+                 }
+               }
+               // A rule that keeps nothing by age or count would untag
+               // everything it governs at the next gc.
+               if (rc.keep_last == 0 && rc.keep_days == 0)
+                 return Invalid("rule for '" + rc.prefix + "': set keep_last or keep_days (or both)");
+               for (const auto& other : rules)
+                 if (other.prefix == rc.prefix) return Invalid("two rules for prefix '" + rc.prefix + "'");
+               rules.push_back(std::move(rc));
+             }
+             c->storage.retention = std::move(rules);
+             return Status();
+           }},
       Leaf{"auth.mode", Kind::kString, 0, 0,
            [c](const json& v) {
              std::string s = v.get<std::string>();
@@ -772,6 +812,10 @@ std::string Describe(const Config& c) {
   json rules = json::array();
   for (const auto& r : c.auth.rules)
     rules.push_back({{"user", r.user}, {"prefix", r.prefix}, {"access", r.access}});
+  json retention = json::array();
+  for (const auto& r : c.storage.retention)
+    retention.push_back({{"prefix", r.prefix}, {"keep_last", r.keep_last}, {"keep_days", r.keep_days},
+                         {"keep_tags", r.keep_tags}});
   json j = {
       {"log", {{"level", c.log_level}}},
       {"http",
@@ -800,7 +844,8 @@ std::string Describe(const Config& c) {
         {"upload_expiry_minutes", c.storage.upload_expiry_minutes},
         {"gc_grace_minutes", c.storage.gc_grace_minutes},
         {"gc_interval_seconds", c.storage.gc_interval_seconds},
-        {"gc_delete_untagged", c.storage.gc_delete_untagged}}},
+        {"gc_delete_untagged", c.storage.gc_delete_untagged},
+        {"retention", retention}}},
       {"health",
        {{"storage",
          {{"enabled", c.health.storage_enabled},

@@ -63,6 +63,15 @@ struct HttpConfig {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A tag retention rule for hosted repositories (storage.retention), applied
+// at every garbage collection; see registry/retention.h.
+struct RetentionRuleConfig {
+  std::string prefix;                  // the repositories it governs; the longest prefix wins
+  uint32_t keep_last = 0;              // the newest this many tags stay
+  uint32_t keep_days = 0;              // tags pushed within this many days stay
+  std::vector<std::string> keep_tags;  // tags matching one of these globs (* and ?) stay
+};
+
 struct StorageConfig {
   std::string root = "./data";
   bool delete_enabled = false;
@@ -77,6 +86,7 @@ struct StorageConfig {
   // manifests that no tag, index or subject keeps alive.
   uint32_t gc_interval_seconds = 0;
   bool gc_delete_untagged = false;
+  std::vector<RetentionRuleConfig> retention;
 };
 
 // The storage probe behind /healthz (see registry/storage_health.h), as the

@@ -164,6 +164,7 @@ void Registry::Housekeep() {
 
 Result<GcReport> Registry::Collect(GcOptions opt) {
   opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
+  opt.retention = svc_.cfg.storage.retention;
   Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
   svc_.stats->RecordGc(r);
   return r;

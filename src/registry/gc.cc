@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "registry/manifest.h"
+#include "registry/retention.h"
 #include "util/log.h"
 
 namespace wharf::registry {
@@ -27,6 +29,7 @@ std::string GcReport::ToJson() const {
   return nlohmann::json{{"dry_run", dry_run},
                         {"manifests", manifests},
                         {"marked_blobs", marked_blobs},
+                        {"tags_expired", tags_expired},
                         {"untagged_deleted", untagged_deleted},
                         {"blobs_deleted", blobs_deleted},
                         {"bytes_freed", bytes_freed},
@@ -53,14 +56,44 @@ Result<GcReport> RunGc(storage::BlobStore& blobs, storage::MetaStore& meta,
       WLOG_WARN("gc: manifest %s in %s unreadable; keeping it", e.digest.c_str(), e.repo.c_str());
   }
 
-  if (opt.delete_untagged) {
+  // Retention: the tags the rules let go. A dry run deletes none, and
+  // counts what would follow from it as if it had.
+  std::set<std::pair<std::string, std::string>> expired;  // repository, tag
+  if (!opt.retention.empty()) {
+    std::map<std::pair<std::string, std::string>, int64_t> pushed;  // repository, digest
+    for (const Entry& e : entries) pushed[{e.repo, e.digest}] = e.rec.created_ms;
+    std::map<std::string, std::vector<TagAge>> governed;
+    WHARF_RETURN_IF_ERROR(meta.ForEachTag(
+        [&](const std::string& repo, const std::string& tag, const storage::TagRecord& t) {
+          if (!RetentionRuleFor(opt.retention, repo)) return;
+          auto it = pushed.find({repo, t.digest});
+          governed[repo].push_back({tag, it == pushed.end() ? 0 : it->second});
+        }));
+    const int64_t now_ms = storage::NowMs();
+    for (auto& [repo, tags] : governed)
+      for (std::string& tag : ExpiredTags(*RetentionRuleFor(opt.retention, repo), std::move(tags), now_ms))
+        expired.emplace(repo, std::move(tag));
+    rep.tags_expired = expired.size();
+    for (const auto& [repo, tag] : expired) {
+      WLOG_INFO("gc: retention %s tag %s:%s", opt.dry_run ? "would remove" : "removes", repo.c_str(), tag.c_str());
+      if (!opt.dry_run) WHARF_RETURN_IF_ERROR(meta.DeleteTag(repo, tag));
+    }
+  }
+
+  auto swept = [&](const std::string& repo) {
+    return opt.delete_untagged || RetentionRuleFor(opt.retention, repo) != nullptr;
+  };
+  if (opt.delete_untagged || !opt.retention.empty()) {
     // Alive: tagged, a child of an alive index, or a referrer of an alive
-    // manifest. Iterate to a fixed point over each repository.
+    // manifest; everything in a repository that is not swept. Iterate to a
+    // fixed point over each repository.
     std::map<std::string, std::set<std::string>> alive;
     for (const Entry& e : entries) {
       std::vector<std::string> tags;
-      WHARF_RETURN_IF_ERROR(meta.TagsPointingAt(e.repo, e.digest, &tags));
-      if (!tags.empty()) alive[e.repo].insert(e.digest);
+      if (swept(e.repo)) WHARF_RETURN_IF_ERROR(meta.TagsPointingAt(e.repo, e.digest, &tags));
+      const bool tagged = std::any_of(tags.begin(), tags.end(),
+                                      [&](const std::string& t) { return !expired.count({e.repo, t}); });
+      if (!swept(e.repo) || tagged) alive[e.repo].insert(e.digest);
     }
     for (bool changed = true; changed;) {
       changed = false;

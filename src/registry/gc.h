@@ -1,8 +1,11 @@
 // Garbage collection: mark and sweep over every repository.
 //
+// Retention first: the tags that the retention rules let go are deleted
+// (registry/retention.h). Then, with delete_untagged in every repository and
+// in the repositories a retention rule governs, manifests that no tag, no
+// index and no subject relation keeps alive are deleted.
 // Mark: every manifest recorded in any repository, and every blob and child
-// manifest those manifests reference. With delete_untagged, manifests that
-// no tag, no index and no subject relation keeps alive are deleted first.
+// manifest those manifests reference.
 // Sweep: every blob file that is not marked and older than the grace period
 // is removed, with its metadata. A blob pushed within the grace period is
 // never collected, so a push in progress (layers first, manifest last) is
@@ -18,6 +21,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "config/config.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
 #include "util/status.h"
@@ -28,12 +32,14 @@ struct GcOptions {
   bool dry_run = false;
   bool delete_untagged = false;
   int64_t grace_ms = 60 * 60 * 1000;
+  std::vector<RetentionRuleConfig> retention;  // storage.retention
 };
 
 struct GcReport {
   uint64_t manifests = 0;          // manifests kept
   uint64_t marked_blobs = 0;       // distinct blobs referenced
-  uint64_t untagged_deleted = 0;   // manifests removed (delete_untagged)
+  uint64_t tags_expired = 0;       // tags removed by retention rules (or that would be)
+  uint64_t untagged_deleted = 0;   // manifests removed (delete_untagged, retention)
   uint64_t blobs_deleted = 0;      // blob files removed (or that would be)
   uint64_t bytes_freed = 0;
   uint64_t blobs_in_grace = 0;     // unreferenced but too young to collect

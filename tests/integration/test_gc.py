@@ -4,8 +4,10 @@ import os
 import subprocess
 import time
 
+import images
 from conftest import WHARF_BIN, call
 from test_api import push_blob, simple_image
+from test_skopeo import TLS, check_dir_blobs, skopeo
 
 
 def gc(w, *flags):
@@ -98,3 +100,43 @@ def test_scheduled_gc_while_serving(make_wharf):
     assert call("GET", f"{w.url}/v2/repo/manifests/{old_md}").status == 404
     assert call("GET", f"{w.url}/v2/repo/manifests/keep").body == keep_body
     assert call("HEAD", f"{w.url}/v2/repo/blobs/{keep_layer}").status == 200
+
+
+def test_retention_rules_expire_tags_then_gc_frees_them(make_wharf, tmp_path):
+    """A CI repository that keeps its 2 newest tags and "stable", pushed with
+    skopeo; another repository no rule governs keeps everything."""
+    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0", "WHARF_STORAGE_RETENTION": json.dumps(
+        [{"prefix": "ci", "keep_last": 2, "keep_tags": ["stable"]}])}).start()
+    pushed = {}
+    for tags, seed_n in ((("stable", "t1"), 1), (("t2",), 2), (("t3",), 3), (("t4",), 4)):
+        src = str(tmp_path / f"src{seed_n}")
+        md, blobs = images.single(src, tag="x", seed=seed_n)
+        for tag in tags:
+            skopeo("copy", *TLS, f"oci:{src}:x", f"docker://127.0.0.1:{w.port}/ci/app:{tag}")
+            skopeo("copy", *TLS, f"oci:{src}:x", f"docker://127.0.0.1:{w.port}/team/app:{tag}")
+            pushed[tag] = (md, blobs)
+        time.sleep(0.01)  # each push a moment newer than the last
+    rep = gc(w, "--dry-run")
+    assert rep["tags_expired"] == 2 and rep["untagged_deleted"] == 1 and rep["blobs_deleted"] == 0, rep
+    assert call("GET", f"{w.url}/v2/ci/app/tags/list").json()["tags"] == ["stable", "t1", "t2", "t3", "t4"]
+    rep = gc(w)
+    # t1 and t2 go; t2's image has no other tag, t1's keeps "stable". Its
+    # blobs stay for team/app, which no rule governs.
+    assert rep["tags_expired"] == 2 and rep["untagged_deleted"] == 1 and rep["blobs_deleted"] == 0, rep
+    assert call("GET", f"{w.url}/v2/ci/app/tags/list").json()["tags"] == ["stable", "t3", "t4"]
+    assert call("GET", f"{w.url}/v2/ci/app/manifests/{pushed['t2'][0]}").status == 404
+    assert call("GET", f"{w.url}/v2/ci/app/manifests/stable").status == 200
+    assert call("GET", f"{w.url}/v2/team/app/tags/list").json()["tags"] == ["stable", "t1", "t2", "t3", "t4"]
+    # Once team/app lets t2 go too, its blobs are garbage.
+    assert call("DELETE", f"{w.url}/v2/team/app/manifests/{pushed['t2'][0]}").status == 405  # deletes disabled
+    w.stop()
+    w.env["WHARF_STORAGE_RETENTION"] = json.dumps([{"prefix": "", "keep_last": 2, "keep_tags": ["stable"]}])
+    rep = gc(w)
+    assert rep["tags_expired"] == 2 and rep["untagged_deleted"] == 1, rep
+    assert rep["blobs_deleted"] == len(pushed["t2"][1]) + 1, rep  # and the manifest's own file
+    for b in pushed["t2"][1]:
+        assert not os.path.exists(blob_file(w, b))
+    w.start()
+    out = str(tmp_path / "t3")
+    skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/ci/app:t3", f"dir:{out}")
+    assert check_dir_blobs(out) == set(pushed["t3"][1])
