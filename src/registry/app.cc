@@ -97,6 +97,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
     s.notifier = std::make_unique<notify::Notifier>(cfg.notify_endpoints,
                                                     std::string(host) + ":" + std::to_string(cfg.http.port));
   }
+  if (!cfg.storage.retention.empty() && cfg.storage.gc_interval_seconds == 0)
+    WLOG_WARN("storage.retention applies at garbage collection, which runs only when asked (wharf gc): "
+              "set storage.gc_interval_seconds (e.g. 86400) to apply it daily");
   r->maintenance_ = std::thread([p = r.get()] { p->Maintain(); });
   return r;
 }
