@@ -23,6 +23,59 @@ struct Entry {
   ParsedManifest parsed;
 };
 
+// Manifest digests per repository.
+using ManifestSets = std::map<std::string, std::set<std::string>>;
+
+// Adds to each repository's set the manifests its members list (an index's
+// entries) and their referrers (a subject's signatures, SBOMs, ...), to a
+// fixed point.
+void Close(const std::vector<Entry>& entries, ManifestSets* sets) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const Entry& e : entries) {
+      auto it = sets->find(e.repo);
+      if (it == sets->end()) continue;
+      if (it->second.count(e.digest)) {
+        for (const auto& c : e.parsed.children) changed |= it->second.insert(c).second;
+      } else if (!e.rec.subject.empty() && it->second.count(e.rec.subject)) {
+        changed |= it->second.insert(e.digest).second;
+      }
+    }
+  }
+}
+
+// Retention: deletes the tags the rules let go (a dry run only lists them)
+// into *expired, and makes the manifests they pointed at, the manifests
+// those list and their referrers *candidates for deletion.
+Status ExpireTags(storage::MetaStore& meta, const std::vector<Entry>& entries, const GcOptions& opt,
+                  GcReport* rep, std::set<std::pair<std::string, std::string>>* expired, ManifestSets* candidates) {
+  if (opt.retention.empty()) return Status();
+  std::map<std::pair<std::string, std::string>, int64_t> pushed;  // repository, digest
+  for (const Entry& e : entries) pushed[{e.repo, e.digest}] = e.rec.created_ms;
+  std::map<std::string, std::vector<TagAge>> governed;
+  std::map<std::pair<std::string, std::string>, std::string> target;  // repository, tag -> digest
+  WHARF_RETURN_IF_ERROR(meta.ForEachTag([&](const std::string& repo, const std::string& tag,
+                                            const storage::TagRecord& t) {
+    if (!RetentionRuleFor(opt.retention, repo)) return;
+    auto it = pushed.find({repo, t.digest});
+    governed[repo].push_back({tag, it == pushed.end() ? 0 : it->second});
+    target[{repo, tag}] = t.digest;
+  }));
+  const int64_t now_ms = storage::NowMs();
+  for (auto& [repo, tags] : governed)
+    for (std::string& tag : ExpiredTags(*RetentionRuleFor(opt.retention, repo), std::move(tags), now_ms)) {
+      (*candidates)[repo].insert(target[{repo, tag}]);
+      expired->emplace(repo, std::move(tag));
+    }
+  rep->tags_expired = expired->size();
+  for (const auto& [repo, tag] : *expired) {
+    WLOG_INFO("gc: retention %s tag %s:%s", opt.dry_run ? "would remove" : "removes", repo.c_str(), tag.c_str());
+    if (!opt.dry_run) WHARF_RETURN_IF_ERROR(meta.DeleteTag(repo, tag));
+  }
+  Close(entries, candidates);
+  return Status();
+}
+
 }  // namespace
 
 std::string GcReport::ToJson() const {
@@ -56,56 +109,28 @@ Result<GcReport> RunGc(storage::BlobStore& blobs, storage::MetaStore& meta,
       WLOG_WARN("gc: manifest %s in %s unreadable; keeping it", e.digest.c_str(), e.repo.c_str());
   }
 
-  // Retention: the tags the rules let go. A dry run deletes none, and
-  // counts what would follow from it as if it had.
+  // Deletion candidates: with delete_untagged every manifest; otherwise
+  // those that lose a tag to retention, with what they list and their
+  // referrers. A candidate goes unless a tag, an index or a subject that
+  // stays keeps it alive.
   std::set<std::pair<std::string, std::string>> expired;  // repository, tag
-  if (!opt.retention.empty()) {
-    std::map<std::pair<std::string, std::string>, int64_t> pushed;  // repository, digest
-    for (const Entry& e : entries) pushed[{e.repo, e.digest}] = e.rec.created_ms;
-    std::map<std::string, std::vector<TagAge>> governed;
-    WHARF_RETURN_IF_ERROR(meta.ForEachTag(
-        [&](const std::string& repo, const std::string& tag, const storage::TagRecord& t) {
-          if (!RetentionRuleFor(opt.retention, repo)) return;
-          auto it = pushed.find({repo, t.digest});
-          governed[repo].push_back({tag, it == pushed.end() ? 0 : it->second});
-        }));
-    const int64_t now_ms = storage::NowMs();
-    for (auto& [repo, tags] : governed)
-      for (std::string& tag : ExpiredTags(*RetentionRuleFor(opt.retention, repo), std::move(tags), now_ms))
-        expired.emplace(repo, std::move(tag));
-    rep.tags_expired = expired.size();
-    for (const auto& [repo, tag] : expired) {
-      WLOG_INFO("gc: retention %s tag %s:%s", opt.dry_run ? "would remove" : "removes", repo.c_str(), tag.c_str());
-      if (!opt.dry_run) WHARF_RETURN_IF_ERROR(meta.DeleteTag(repo, tag));
-    }
-  }
-
-  auto swept = [&](const std::string& repo) {
-    return opt.delete_untagged || RetentionRuleFor(opt.retention, repo) != nullptr;
-  };
-  if (opt.delete_untagged || !opt.retention.empty()) {
-    // Alive: tagged, a child of an alive index, or a referrer of an alive
-    // manifest; everything in a repository that is not swept. Iterate to a
-    // fixed point over each repository.
-    std::map<std::string, std::set<std::string>> alive;
+  ManifestSets candidates;
+  WHARF_RETURN_IF_ERROR(ExpireTags(meta, entries, opt, &rep, &expired, &candidates));
+  if (opt.delete_untagged || !candidates.empty()) {
+    auto candidate = [&](const Entry& e) {
+      auto it = candidates.find(e.repo);
+      return opt.delete_untagged || (it != candidates.end() && it->second.count(e.digest));
+    };
+    ManifestSets alive;
     for (const Entry& e : entries) {
       std::vector<std::string> tags;
-      if (swept(e.repo)) WHARF_RETURN_IF_ERROR(meta.TagsPointingAt(e.repo, e.digest, &tags));
+      if (candidate(e)) WHARF_RETURN_IF_ERROR(meta.TagsPointingAt(e.repo, e.digest, &tags));
+      // A dry run deleted no tag: count as if it had.
       const bool tagged = std::any_of(tags.begin(), tags.end(),
                                       [&](const std::string& t) { return !expired.count({e.repo, t}); });
-      if (!swept(e.repo) || tagged) alive[e.repo].insert(e.digest);
+      if (!candidate(e) || tagged) alive[e.repo].insert(e.digest);
     }
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (const Entry& e : entries) {
-        auto& a = alive[e.repo];
-        if (a.count(e.digest)) {
-          for (const auto& c : e.parsed.children) changed |= a.insert(c).second;
-        } else if (!e.rec.subject.empty() && a.count(e.rec.subject)) {
-          changed |= a.insert(e.digest).second;
-        }
-      }
-    }
+    Close(entries, &alive);
     std::vector<Entry> kept;
     for (Entry& e : entries) {
       if (alive[e.repo].count(e.digest)) {

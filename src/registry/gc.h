@@ -1,9 +1,10 @@
 // Garbage collection: mark and sweep over every repository.
 //
 // Retention first: the tags that the retention rules let go are deleted
-// (registry/retention.h). Then, with delete_untagged in every repository and
-// in the repositories a retention rule governs, manifests that no tag, no
-// index and no subject relation keeps alive are deleted.
+// (registry/retention.h). Then manifests that no tag, no index and no
+// subject relation keeps alive are deleted: with delete_untagged all such
+// manifests, otherwise those that lost a tag to retention, with the entries
+// of such an index and the referrers of such a subject.
 // Mark: every manifest recorded in any repository, and every blob and child
 // manifest those manifests reference.
 // Sweep: every blob file that is not marked and older than the grace period

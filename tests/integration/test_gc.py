@@ -105,8 +105,13 @@ def test_scheduled_gc_while_serving(make_wharf):
 def test_retention_rules_expire_tags_then_gc_frees_them(make_wharf, tmp_path):
     """A CI repository that keeps its 2 newest tags and "stable", pushed with
     skopeo; another repository no rule governs keeps everything."""
-    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0", "WHARF_STORAGE_RETENTION": json.dumps(
-        [{"prefix": "ci", "keep_last": 2, "keep_tags": ["stable"]}])}).start()
+    w = make_wharf(env={"WHARF_STORAGE_GC_GRACE_MINUTES": "0", "REGISTRY_STORAGE_DELETE_ENABLED": "true",
+                        "WHARF_STORAGE_RETENTION": json.dumps(
+                            [{"prefix": "ci", "keep_last": 2, "keep_tags": ["stable"]}])}).start()
+    src = str(tmp_path / "multi")
+    idx, children, multi_blobs = images.multi_arch(src)
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", f"docker://127.0.0.1:{w.port}/ci/app:m0")
+    time.sleep(0.01)
     pushed = {}
     for tags, seed_n in ((("stable", "t1"), 1), (("t2",), 2), (("t3",), 3), (("t4",), 4)):
         src = str(tmp_path / f"src{seed_n}")
@@ -116,19 +121,22 @@ def test_retention_rules_expire_tags_then_gc_frees_them(make_wharf, tmp_path):
             skopeo("copy", *TLS, f"oci:{src}:x", f"docker://127.0.0.1:{w.port}/team/app:{tag}")
             pushed[tag] = (md, blobs)
         time.sleep(0.01)  # each push a moment newer than the last
-    rep = gc(w, "--dry-run")
-    assert rep["tags_expired"] == 2 and rep["untagged_deleted"] == 1 and rep["blobs_deleted"] == 0, rep
-    assert call("GET", f"{w.url}/v2/ci/app/tags/list").json()["tags"] == ["stable", "t1", "t2", "t3", "t4"]
-    rep = gc(w)
-    # t1 and t2 go; t2's image has no other tag, t1's keeps "stable". Its
-    # blobs stay for team/app, which no rule governs.
-    assert rep["tags_expired"] == 2 and rep["untagged_deleted"] == 1 and rep["blobs_deleted"] == 0, rep
+    # A manifest that no tag ever pointed at when gc ran is not retention's.
+    loose, _, _, _ = simple_image(w, "ci/app", tag="loose", seed=b"l")
+    assert call("DELETE", f"{w.url}/v2/ci/app/manifests/loose").status == 202
+    # m0, t1, t2 go. The index takes its entries along; t1's image stays for
+    # "stable", and t2's blobs for team/app, which no rule governs.
+    for flags in (["--dry-run"], []):
+        rep = gc(w, *flags)
+        assert rep["tags_expired"] == 3 and rep["untagged_deleted"] == 4, rep
+        assert rep["blobs_deleted"] == len(multi_blobs) + len(children) + 1, rep  # and the index's file
     assert call("GET", f"{w.url}/v2/ci/app/tags/list").json()["tags"] == ["stable", "t3", "t4"]
-    assert call("GET", f"{w.url}/v2/ci/app/manifests/{pushed['t2'][0]}").status == 404
-    assert call("GET", f"{w.url}/v2/ci/app/manifests/stable").status == 200
+    for gone in (idx, *children, pushed["t2"][0]):
+        assert call("GET", f"{w.url}/v2/ci/app/manifests/{gone}").status == 404, gone
+    for kept in (loose, pushed["t1"][0]):
+        assert call("GET", f"{w.url}/v2/ci/app/manifests/{kept}").status == 200, kept
     assert call("GET", f"{w.url}/v2/team/app/tags/list").json()["tags"] == ["stable", "t1", "t2", "t3", "t4"]
     # Once team/app lets t2 go too, its blobs are garbage.
-    assert call("DELETE", f"{w.url}/v2/team/app/manifests/{pushed['t2'][0]}").status == 405  # deletes disabled
     w.stop()
     w.env["WHARF_STORAGE_RETENTION"] = json.dumps([{"prefix": "", "keep_last": 2, "keep_tags": ["stable"]}])
     rep = gc(w)
