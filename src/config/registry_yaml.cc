@@ -85,6 +85,17 @@ Result<RegistryYaml> RegistryYamlVars(const std::string& text, const std::string
   if (!doc.IsMap()) return Status(Code::kInvalid, origin + ": the top level must be a mapping");
   RegistryYaml out;
   Flatten(doc, "REGISTRY", "", &out);
+  // As in the reference registry: a storage driver is required (Wharf's
+  // default root would otherwise put the data where no volume is), and the
+  // filesystem driver's root defaults to /var/lib/registry.
+  auto driver = out.vars.find("REGISTRY_STORAGE");
+  if (driver == out.vars.end())
+    return Status(Code::kInvalid, origin + ": no storage configured: add storage: filesystem: rootdirectory: "
+                                           "(the reference registry requires it too)");
+  if (driver->second == "filesystem" && !out.vars.count("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")) {
+    out.vars["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] = "/var/lib/registry";
+    out.keys["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] = "storage.filesystem.rootdirectory";
+  }
   return out;
 }
 

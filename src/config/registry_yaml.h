@@ -9,7 +9,9 @@
 // REGISTRY_STORAGE=s3 (which Wharf then refuses, as for the variable). Names
 // under `http: headers:` keep their case. A list (`clientcas`,
 // `notifications: endpoints`, a header's values) becomes one variable
-// holding it as JSON, with integers and booleans typed. The caller applies
+// holding it as JSON, with integers and booleans typed. As in the reference
+// registry, a storage driver is required, and the filesystem driver's
+// rootdirectory defaults to /var/lib/registry. The caller applies
 // the variables as it applies the environment, so what Wharf ignores or
 // refuses is named the same way.
 #pragma once

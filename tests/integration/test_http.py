@@ -331,6 +331,19 @@ def test_usage_errors_exit_2():
     assert subprocess.run([WHARF_BIN, "serve", "--nope"], capture_output=True).returncode == 2
 
 
+def test_container_default_config_yml_is_clean():
+    """conf/config.yml, which the container image starts with, loads without
+    a warning and stores where the image's volume is."""
+    import os
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "config.yml")
+    r = subprocess.run([WHARF_BIN, "check-config", "--config", conf],
+                       env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    cfg = json.loads(r.stdout)
+    assert cfg["storage"]["root"] == "/var/lib/registry" and cfg["http"]["addr"] == ":5000"
+    assert cfg["http"]["headers"] == {"X-Content-Type-Options": ["nosniff"]}
+
+
 def test_example_config_is_valid_and_documents_every_key():
     import os
     conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "wharf.json")

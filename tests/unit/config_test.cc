@@ -343,16 +343,23 @@ TEST(ConfigTest, ReferenceRegistryYamlFile) {
 
   for (const auto& [yaml, says] : std::vector<std::pair<std::string, std::string>>{
            {"storage:\n  s3:\n    bucket: images\n", "key storage: s3 storage is not supported"},
-           {"auth:\n  token:\n    realm: https://auth\n", "key auth: 'token' is not supported"},
+           {"storage:\n  filesystem:\nauth:\n  token:\n    realm: https://auth\n", "key auth: 'token' is not supported"},
            {"http:\n  addr: [\n", "invalid YAML"},
            {"- a\n- b\n", "the top level must be a mapping"},
-           {"storage:\n  delete:\n    enabled: maybe\n", "key storage.delete.enabled: 'maybe' is not a boolean"}}) {
+           {"http:\n  addr: :5000\n", "no storage configured"},
+           {"storage:\n  filesystem:\n  delete:\n    enabled: maybe\n",
+            "key storage.delete.enabled: 'maybe' is not a boolean"}}) {
     std::ofstream(path) << yaml;
     auto bad = Load(path, {});
     ASSERT_FALSE(bad.ok()) << yaml;
     EXPECT_EQ(bad.status().message().rfind(path + ": ", 0), 0u) << bad.status().message();
     EXPECT_NE(bad.status().message().find(says), std::string::npos) << bad.status().message();
   }
+  // The filesystem driver without a root: the reference registry's default.
+  std::ofstream(path) << "storage:\n  filesystem:\n";
+  auto fs_default = Load(path, {});
+  ASSERT_TRUE(fs_default.ok()) << fs_default.status().ToString();
+  EXPECT_EQ(fs_default->storage.root, "/var/lib/registry");
   std::remove(path.c_str());
   std::remove(htpasswd.c_str());
 }
