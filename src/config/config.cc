@@ -657,6 +657,14 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     auto it = env.find(var);
     if (it != env.end()) WHARF_RETURN_IF_ERROR(apply(var, path, it->second));
   }
+  // The reference registry's switch for its access log (log.accesslog.disabled).
+  constexpr std::string_view kAccessLogOff = "REGISTRY_LOG_ACCESSLOG_DISABLED";
+  if (auto it = env.find(std::string(kAccessLogOff)); it != env.end()) {
+    bool off = false;
+    if (!ParseBool(it->second, &off))
+      return Invalid(it->first + ": '" + it->second + "' is not a boolean (true/false/yes/no/1/0)");
+    if (off) cfg->http.access_log = AccessLogFormat::kOff;
+  }
   // REGISTRY_HTTP_HEADERS_<Name>: one response header, as in the reference
   // registry (compose files and Kubernetes allow the '-' in such names).
   constexpr std::string_view kHeaderVar = "REGISTRY_HTTP_HEADERS_";
@@ -674,7 +682,7 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config* cfg) {
     const std::string& var = kv.first;  // a named variable: clang 14 cannot capture bindings
     const bool named = std::any_of(std::begin(kRegistryEnv), std::end(kRegistryEnv),
                                    [&](auto& p) { return var == p.first; });
-    if (var.rfind("REGISTRY_", 0) == 0 && !named && var.rfind(kHeaderVar, 0) != 0) {
+    if (var.rfind("REGISTRY_", 0) == 0 && !named && var.rfind(kHeaderVar, 0) != 0 && var != kAccessLogOff) {
       RegistryEnvVerdict v = JudgeRegistryEnv(var, kv.second);
       if (v.kind == RegistryEnvVerdict::kRefused) return Invalid(v.message);
       if (v.kind == RegistryEnvVerdict::kIgnored) cfg->ignored_env.push_back(v.message);

@@ -372,6 +372,16 @@ TEST(ConfigTest, DescribeSurvivesBytesThatAreNotUtf8) {
   EXPECT_NE(Describe(c).find("Realm \xEF\xBF\xBD"), std::string::npos) << Describe(c);
 }
 
+TEST(ConfigTest, ReferenceRegistryAccessLogSwitch) {
+  Config c;
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_LOG_ACCESSLOG_DISABLED", "false"}}, &c).ok());
+  EXPECT_EQ(c.http.access_log, AccessLogFormat::kText);
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_LOG_ACCESSLOG_DISABLED", "true"}}, &c).ok());
+  EXPECT_EQ(c.http.access_log, AccessLogFormat::kOff);
+  EXPECT_TRUE(c.ignored_env.empty());
+  EXPECT_FALSE(ApplyEnv({{"REGISTRY_LOG_ACCESSLOG_DISABLED", "sometimes"}}, &c).ok());
+}
+
 TEST(ConfigTest, EnvOverridesFile) {
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());
