@@ -177,7 +177,7 @@ int Serve(const Config& cfg) {
   std::unique_ptr<http::TlsProvider> tls;
   if (!cfg.http.tls_certificate.empty()) {
     tls = std::make_unique<http::TlsProvider>(
-        http::TlsFiles{cfg.http.tls_certificate, cfg.http.tls_key, cfg.http.tls_client_cas});
+        http::TlsFiles{cfg.http.tls_certificate, cfg.http.tls_key, cfg.http.tls_client_cas, cfg.http.tls13_only});
     Status tst = tls->Reload();
     if (!tst.ok()) {
       fprintf(stderr, "wharf: %s\n", tst.message().c_str());

@@ -195,6 +195,16 @@ std::vector<Leaf> Leaves(Config* c) {
       StringLeaf("http.tls.certificate", &c->http.tls_certificate),
       StringLeaf("http.tls.key", &c->http.tls_key),
       StringListLeaf("http.tls.client_cas", "a file", &c->http.tls_client_cas),
+      Leaf{"http.tls.minimum_version", Kind::kString, 0, 0,
+           [c](const json& v) {
+             if (!v.is_string()) return Invalid("expected tls1.2 or tls1.3");
+             const std::string s = AsciiLower(v.get<std::string>());
+             if (s == "tls1.0" || s == "tls1.1")
+               return Invalid("'" + s + "': Wharf never offers TLS below 1.2 (use tls1.2 or tls1.3)");
+             if (s != "tls1.2" && s != "tls1.3") return Invalid("'" + s + "': expected tls1.2 or tls1.3");
+             c->http.tls13_only = s == "tls1.3";
+             return Status();
+           }},
       StringListLeaf("http.trusted_proxies", "an address or network", &c->http.trusted_proxies,
                      [](const std::string& s) { return IpNet::Parse(s).has_value(); }),
       StringLeaf("http.plain_addr", &c->http.plain_addr),
@@ -403,6 +413,7 @@ const std::pair<const char*, const char*> kRegistryEnv[] = {
     {"REGISTRY_HTTP_TLS_CERTIFICATE", "http.tls.certificate"},
     {"REGISTRY_HTTP_TLS_KEY", "http.tls.key"},
     {"REGISTRY_HTTP_TLS_CLIENTCAS", "http.tls.client_cas"},
+    {"REGISTRY_HTTP_TLS_MINIMUMTLS", "http.tls.minimum_version"},
     {"REGISTRY_AUTH", "auth.mode"},
     {"REGISTRY_AUTH_HTPASSWD_PATH", "auth.htpasswd.path"},
     {"REGISTRY_AUTH_HTPASSWD_REALM", "auth.htpasswd.realm"},
@@ -830,7 +841,8 @@ std::string Describe(const Config& c) {
        {{"addr", c.http.addr},
         {"workers", c.http.workers},
         {"tls", {{"certificate", c.http.tls_certificate}, {"key", c.http.tls_key},
-                 {"client_cas", c.http.tls_client_cas}}},
+                 {"client_cas", c.http.tls_client_cas},
+                 {"minimum_version", c.http.tls13_only ? "tls1.3" : "tls1.2"}}},
         {"trusted_proxies", c.http.trusted_proxies},
         {"plain_addr", c.http.plain_addr},
         {"access_log", fmt},

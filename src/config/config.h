@@ -44,6 +44,7 @@ struct HttpConfig {
   std::string tls_key;
   // CA bundles for client certificates (mutual TLS); empty = none asked.
   std::vector<std::string> tls_client_cas;
+  bool tls13_only = false;  // http.tls.minimum_version "tls1.3"; otherwise TLS 1.2 and 1.3
   // Reverse proxies (addresses or networks) whose X-Forwarded-For and
   // X-Forwarded-Proto/-Host are believed: a request from one of them is
   // judged by the client address it names (failed-login limits, events,

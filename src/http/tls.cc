@@ -56,7 +56,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Load(const TlsFiles& files) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return Internal("SSL_CTX_new: " + TlsError());
   std::shared_ptr<TlsContext> holder(new TlsContext(ctx));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(ctx, files.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);

@@ -29,6 +29,7 @@ struct TlsFiles {
   // PEM CA bundles; when not empty, every client must present a certificate
   // that one of them issued (mutual TLS), or the handshake fails.
   std::vector<std::string> client_cas;
+  bool tls13_only = false;  // else TLS 1.2 and 1.3
 };
 
 class TlsContext {

@@ -121,6 +121,23 @@ def test_classic_setup_from_the_reference_registry_config_yml(make_wharf, tmp_pa
     assert "key log.fields.service is ignored" in w.stderr()
 
 
+def test_minimum_tls_version(make_wharf, tmp_path):
+    """REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.3, as a registry:2 hardened for an
+    audit sets it: TLS 1.2 clients are refused, TLS 1.3 ones served; by
+    default both are."""
+    (tmp_path / "strict").mkdir()
+    (tmp_path / "default").mkdir()
+    strict = classic(make_wharf, tmp_path / "strict", extra={"REGISTRY_HTTP_TLS_MINIMUMTLS": "tls1.3"})
+    plain = classic(make_wharf, tmp_path / "default")
+    for w, tls12_ok in ((strict, False), (plain, True)):
+        r = curl("--cacert", w.crt, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--tls-max", "1.2",
+                 w.https + "/healthz", check=False)
+        assert (r.stdout.decode() == "200") == tls12_ok, (w.env.get("REGISTRY_HTTP_TLS_MINIMUMTLS"), r)
+        if not tls12_ok:
+            assert r.returncode == 35, r  # the handshake failed
+        assert status(w, "--tlsv1.3", w.https + "/healthz") == "200"
+
+
 def test_challenge_and_wrong_password(make_wharf, tmp_path):
     w = classic(make_wharf, tmp_path)
     r = tcurl(w, "-si", w.https + "/v2/").stdout.decode()

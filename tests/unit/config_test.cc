@@ -382,6 +382,19 @@ TEST(ConfigTest, ReferenceRegistryAccessLogSwitch) {
   EXPECT_FALSE(ApplyEnv({{"REGISTRY_LOG_ACCESSLOG_DISABLED", "sometimes"}}, &c).ok());
 }
 
+TEST(ConfigTest, MinimumTlsVersionAsTheReferenceRegistryNamesIt) {
+  Config c;
+  EXPECT_FALSE(c.http.tls13_only);
+  ASSERT_TRUE(ApplyEnv({{"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls1.3"}}, &c).ok());
+  EXPECT_TRUE(c.http.tls13_only);
+  ASSERT_TRUE(ApplyJson(R"({"http": {"tls": {"minimum_version": "TLS1.2"}}})", "f", &c).ok());
+  EXPECT_FALSE(c.http.tls13_only);
+  Status st = ApplyEnv({{"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls1.0"}}, &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("never offers TLS below 1.2"), std::string::npos) << st.message();
+  EXPECT_FALSE(ApplyEnv({{"REGISTRY_HTTP_TLS_MINIMUMTLS", "ssl3"}}, &c).ok());
+}
+
 TEST(ConfigTest, EnvOverridesFile) {
   Config c;
   ASSERT_TRUE(ApplyJson(R"({"storage": {"root": "/from/file"}})", "f", &c).ok());
