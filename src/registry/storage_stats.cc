@@ -54,6 +54,7 @@ void StorageStats::RecordGc(const Result<GcReport>& report) {
   gc_.blobs += report->blobs_deleted;
   gc_.bytes += report->bytes_freed;
   gc_.manifests += report->untagged_deleted;
+  gc_.tags += report->tags_expired;
   gc_.last_ok_ms = WallMs();
 }
 
@@ -82,6 +83,8 @@ std::string StorageStats::Render() const {
   AppendScalar(&out, "wharf_gc_freed_bytes_total", "counter", "Bytes garbage collection freed.", gc.bytes);
   AppendScalar(&out, "wharf_gc_deleted_manifests_total", "counter",
                "Untagged manifests garbage collection removed.", gc.manifests);
+  AppendScalar(&out, "wharf_gc_expired_tags_total", "counter",
+               "Tags that retention rules (storage.retention) removed.", gc.tags);
   AppendScalar(&out, "wharf_gc_last_success_timestamp_seconds", "gauge",
                "Unix time of the last garbage collection that succeeded (0: none yet).",
                static_cast<uint64_t>(gc.last_ok_ms / 1000));

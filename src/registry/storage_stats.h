@@ -44,7 +44,7 @@ class StorageStats {
   };
   struct GcCounts {
     uint64_t ok = 0, failed = 0;
-    uint64_t blobs = 0, bytes = 0, manifests = 0;
+    uint64_t blobs = 0, bytes = 0, manifests = 0, tags = 0;
     int64_t last_ok_ms = 0;  // 0: never
   };
   const std::string root_;

@@ -131,6 +131,7 @@ def test_retention_rules_expire_tags_then_gc_frees_them(make_wharf, tmp_path):
         assert rep["tags_expired"] == 3 and rep["untagged_deleted"] == 4, rep
         assert rep["blobs_deleted"] == len(multi_blobs) + len(children) + 1, rep  # and the index's file
     assert call("GET", f"{w.url}/v2/ci/app/tags/list").json()["tags"] == ["stable", "t3", "t4"]
+    assert "\nwharf_gc_expired_tags_total 3\n" in call("GET", f"{w.url}/metrics").body.decode()
     for gone in (idx, *children, pushed["t2"][0]):
         assert call("GET", f"{w.url}/v2/ci/app/manifests/{gone}").status == 404, gone
     for kept in (loose, pushed["t1"][0]):
