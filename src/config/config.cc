@@ -772,6 +772,9 @@ Status Validate(Config* cfg) {
       if (!url_ok(m.url))
         return Invalid("proxy.registries." + name + ".mirrors: '" + m.url + "' must start with http:// or https://");
     if (!r.ca_file.empty()) WHARF_RETURN_IF_ERROR(Readable(r.ca_file, ("proxy.registries." + name + ".ca_file").c_str()));
+  for (const NotifyEndpointConfig& e : cfg->notify_endpoints)
+    if (!e.ca_file.empty())
+      WHARF_RETURN_IF_ERROR(Readable(e.ca_file, ("notifications.endpoints." + e.name + ".ca_file").c_str()));
   }
   if (!p.registries.count(p.default_registry))
     return Invalid("proxy.default_registry: '" + p.default_registry + "' is not in proxy.registries");
@@ -803,7 +806,7 @@ std::string Describe(const Config& c) {
                          {"timeout", std::to_string(e.timeout_ms) + "ms"}, {"threshold", e.threshold},
                          {"backoff", std::to_string(e.backoff_ms) + "ms"},
                          {"ignoredmediatypes", e.ignored_media_types},
-                         {"ignore", {{"actions", e.ignored_actions}}}});
+                         {"ignore", {{"actions", e.ignored_actions}}}, {"ca_file", e.ca_file}});
   }
   // "http://user:secret@proxy:3128" -> "http://********@proxy:3128"
   auto mask_userinfo = [](const std::string& url) {

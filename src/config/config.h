@@ -181,6 +181,7 @@ struct NotifyEndpointConfig {
   uint64_t backoff_ms = 1000;
   std::vector<std::string> ignored_media_types;
   std::vector<std::string> ignored_actions;  // push, pull, mount, delete
+  std::string ca_file;  // extra CA bundle for an https:// endpoint (a self-signed receiver)
 };
 
 struct Config {

@@ -55,6 +55,9 @@ Status Endpoint(const json& e, NotifyEndpointConfig* ep, bool* disabled) {
     } else if (k == "threshold") {
       if (!v.is_number_unsigned() || v.get<uint64_t>() > 1000) return Invalid(where + ": expected 0 to 1000");
       ep->threshold = v.get<uint32_t>();
+    } else if (k == "ca_file") {
+      if (!v.is_string()) return Invalid(where + ": expected a file name");
+      ep->ca_file = v.get<std::string>();
     } else if (k == "disabled") {
       if (!v.is_boolean()) return Invalid(where + ": expected true or false");
       *disabled = v.get<bool>();

@@ -63,7 +63,7 @@ struct Notifier::Endpoint {
   uint64_t sent = 0, failures = 0, dropped = 0;
   std::thread thread;
 
-  explicit Endpoint(const NotifyEndpointConfig& c) : cfg(c), url(*proxy::Url::Parse(c.url)) {}
+  explicit Endpoint(const NotifyEndpointConfig& c) : cfg(c), url(*proxy::Url::Parse(c.url)), client(c.ca_file) {}
 };
 
 Notifier::Notifier(const std::vector<NotifyEndpointConfig>& endpoints, std::string source_addr)

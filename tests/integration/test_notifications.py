@@ -5,6 +5,7 @@ would be)."""
 import base64
 import json
 import re
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +25,9 @@ EVENTS_TYPE = "application/vnd.docker.distribution.events.v1+json"
 class Receiver:
     """A webhook endpoint that records every POST; the first `fail` of them
     are answered 500, as an endpoint that is down; each answer comes after
-    `delay` seconds."""
+    `delay` seconds. With `tls` (certificate, key) it is served over HTTPS."""
 
-    def __init__(self, fail=0, delay=0):
+    def __init__(self, fail=0, delay=0, tls=None):
         self.posts, self.fail, self.lock = [], fail, threading.Lock()
         outer = self
 
@@ -47,7 +48,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}/events"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self):
@@ -187,3 +192,24 @@ def test_events_queued_at_a_stop_are_still_delivered(make_wharf, receivers):
     assert [e["target"]["digest"] for e in slow.events()] == digests
     log = w.stderr()
     assert "events for stuck were not delivered" in log and "for slow were not" not in log, log
+
+
+def test_a_self_signed_webhook_with_its_ca_file(make_wharf, receivers, tmp_path):
+    """An internal receiver on HTTPS with its own certificate: trusted through
+    the endpoint's ca_file, and only through it."""
+    crt, key = tls_setup.self_signed(str(tmp_path))
+    trusting, plain = receivers(tls=(crt, key)), receivers(tls=(crt, key))
+    endpoints = [{"name": "trusting", "url": trusting.url, "ca_file": crt},
+                 {"name": "plain", "url": plain.url, "threshold": 1, "backoff": "100ms"}]
+    w = make_wharf(env={"WHARF_NOTIFICATIONS_ENDPOINTS": json.dumps(endpoints)}).start()
+    d = push_blob(w, "team/app", b"blob for the hooks")
+    assert [e["target"]["digest"] for e in trusting.wait_for(lambda ev: len(ev) == 1)] == [d]
+    deadline = time.time() + 10
+    while 'wharf_notifications_failures_total{endpoint="plain"} 0' in call("GET", f"{w.url}/metrics").body.decode():
+        assert time.time() < deadline, "the untrusted endpoint never failed"
+        time.sleep(0.05)
+    assert plain.events() == []
+    bad = make_wharf(env={"WHARF_NOTIFICATIONS_ENDPOINTS": json.dumps(
+        [{"name": "x", "url": trusting.url, "ca_file": str(tmp_path / "missing.pem")}])})
+    r = __import__("subprocess").run([bad.args[0], "check-config"], env=bad.env, capture_output=True, text=True)
+    assert r.returncode == 2 and "notifications.endpoints.x.ca_file" in r.stderr, r.stderr
