@@ -232,7 +232,8 @@ class Importer {
       if (!ValidTag(tag)) {
         Skip(repo, "tag " + tag, "not a valid tag");
       } else if (found == manifests.end()) {
-        Skip(repo, "tag " + tag, "its manifest " + (target.empty() ? std::string("(no link)") : target) + " is not imported");
+        Skip(repo, "tag " + tag,
+             "its manifest " + (target.empty() ? std::string("(no link)") : target) + " is not imported");
       } else {
         const Manifest& m = found->second;
         storage::ManifestWrite w = ManifestWriteOf(repo, m.digest.str(), m.parsed, m.body.size(), origin_);
