@@ -17,6 +17,7 @@
 #include "registry/proxy_service.h"
 #include "util/digest.h"
 #include "util/json_text.h"
+#include "util/log.h"
 
 namespace wharf::registry {
 namespace {
@@ -101,7 +102,12 @@ class Importer {
     const fs::path dir = v2_ / "repositories" / name;
     const std::string repo =
         opt_.cache_registry.empty() ? name : ProxyService::StoreRepo(opt_.cache_registry, name);
-    const uint64_t before = rep_.blobs + rep_.manifests + rep_.tags;
+    ImportReport was;  // the counts so far, for this repository's log line
+    was.blobs = rep_.blobs;
+    was.bytes = rep_.bytes;
+    was.manifests = rep_.manifests;
+    was.tags = rep_.tags;
+    const size_t skipped = rep_.skipped.size();
     for (const Digest& d : Links(dir / "_layers", repo + ": blob", &rep_))
       WHARF_RETURN_IF_ERROR(HaveBlob(repo, d).status());
     std::map<std::string, Manifest> manifests;  // by digest
@@ -111,7 +117,13 @@ class Importer {
     }
     WHARF_RETURN_IF_ERROR(Manifests(repo, &manifests));
     WHARF_RETURN_IF_ERROR(Tags(repo, dir / "_manifests" / "tags", manifests));
-    if (rep_.blobs + rep_.manifests + rep_.tags > before) ++rep_.repositories;
+    // A large registry takes minutes: one line per repository shows the way.
+    WLOG_INFO("import: %s: %llu blobs (%llu bytes new), %llu manifests, %llu tags, %zu skipped", repo.c_str(),
+              static_cast<unsigned long long>(rep_.blobs - was.blobs),
+              static_cast<unsigned long long>(rep_.bytes - was.bytes),
+              static_cast<unsigned long long>(rep_.manifests - was.manifests),
+              static_cast<unsigned long long>(rep_.tags - was.tags), rep_.skipped.size() - skipped);
+    if (rep_.blobs + rep_.manifests + rep_.tags > was.blobs + was.manifests + was.tags) ++rep_.repositories;
     return Status();
   }
 

@@ -47,6 +47,7 @@ def test_import_from_the_reference_registry(make_wharf, tmp_path):
     w = make_wharf()
     rc, rep, err = import_registry(w, old.root)
     assert rc == 1, err  # something was skipped
+    assert "import: team/app: 8 blobs (" in err and "2 manifests, 2 tags, 0 skipped" in err, err
     assert rep["repositories"] == 4 and rep["manifests"] == 6 and rep["tags"] == 4, json.dumps(rep, indent=1)
     assert rep["bytes"] > 0
     skipped = "\n".join(rep["skipped"])
