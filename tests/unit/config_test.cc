@@ -316,7 +316,8 @@ TEST(ConfigTest, ReferenceRegistryYamlFile) {
                          "auth:\n  htpasswd:\n    realm: Registry Realm\n    path: " + htpasswd + "\n"
                          "proxy:\n  remoteurl: https://registry-1.docker.io\n  username: hubuser\n"
                          "  password: '12345'\n  ttl: 48h\n"
-                         "notifications:\n  endpoints:\n    - name: ci\n      url: http://ci.local/hook\n"
+                         "notifications:\n  endpoints:\n    - name: off\n      url: http://x/\n      disabled: true\n"
+                         "    - name: ci\n      url: http://ci.local/hook\n"
                          "      timeout: 500ms\n      threshold: 5\n      backoff: 1s\n"
                          "      headers:\n        Authorization: [Bearer t]\n";
   auto c = Load(path, {{"REGISTRY_HTTP_ADDR", "127.0.0.1:6000"}});  // the environment still wins
