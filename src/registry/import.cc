@@ -27,13 +27,14 @@ namespace fs = std::filesystem;
 // At most `limit` bytes of the file at `p`; nullopt if it cannot be read or
 // is longer.
 std::optional<std::string> ReadSmall(const fs::path& p, uint64_t limit) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(p, ec);
+  if (ec || size > limit) return std::nullopt;
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string out;
-  out.resize(limit + 1);
-  in.read(out.data(), static_cast<std::streamsize>(limit + 1));
-  if (in.bad() || static_cast<uint64_t>(in.gcount()) > limit) return std::nullopt;
-  out.resize(static_cast<size_t>(in.gcount()));
+  std::string out(size, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(size));
+  if (static_cast<uint64_t>(in.gcount()) != size) return std::nullopt;
   return out;
 }
 

@@ -44,6 +44,15 @@ def test_import_from_the_reference_registry(make_wharf, tmp_path):
         f.seek(100)
         f.write(b"\0rot\0")
 
+    # Stray files an operator left behind are passed over.
+    v2 = os.path.join(old.root, "docker", "registry", "v2")
+    strays = ["repositories/notes.txt"]
+    for d in ("_layers", "_manifests/revisions"):
+        strays += [f"repositories/team/app/{d}/README-{i}" for i in range(12)]
+    for stray in strays:
+        with open(os.path.join(v2, stray), "w") as f:
+            f.write("not a registry file\n")
+
     w = make_wharf()
     rc, rep, err = import_registry(w, old.root)
     assert rc == 1, err  # something was skipped
