@@ -251,24 +251,24 @@ std::vector<Leaf> Leaves(Config* c) {
                if (!r.is_object()) return Invalid("each rule must be an object");
                RetentionRuleConfig rc;
                for (auto it = r.begin(); it != r.end(); ++it) {
+                 const std::string& k = it.key();
                  const json& f = it.value();
-                 if (it.key() == "prefix" && f.is_string()) {
+                 auto expected = [&k](const char* what) {
+                   return Invalid("rule field '" + k + "': expected " + what);
+                 };
+                 if (k == "prefix") {
+                   if (!f.is_string()) return expected("a string");
                    rc.prefix = f.get<std::string>();
                    while (!rc.prefix.empty() && rc.prefix.back() == '/') rc.prefix.pop_back();
-                 } else if ((it.key() == "keep_last" || it.key() == "keep_days") && f.is_number_unsigned() &&
-                            f.get<uint64_t>() <= 1000000) {
-                   (it.key() == "keep_last" ? rc.keep_last : rc.keep_days) = f.get<uint32_t>();
-                 } else if (it.key() == "keep_tags" && f.is_array() &&
-                            std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); })) {
+                 } else if (k == "keep_last" || k == "keep_days") {
+                   if (!f.is_number_unsigned() || f.get<uint64_t>() > 1000000) return expected("a count up to 1000000");
+                   (k == "keep_last" ? rc.keep_last : rc.keep_days) = f.get<uint32_t>();
+                 } else if (k == "keep_tags") {
+                   if (!f.is_array() || !std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); }))
+                     return expected("a list of tag globs");
                    rc.keep_tags = f.get<std::vector<std::string>>();
-                 } else if (it.key() == "prefix" || it.key() == "keep_last" || it.key() == "keep_days" ||
-                            it.key() == "keep_tags") {
-                   return Invalid("rule field '" + it.key() + "': expected " +
-                                  (it.key() == "prefix"      ? "a string"
-                                   : it.key() == "keep_tags" ? "a list of tag globs"
-                                                             : "a count up to 1000000"));
                  } else {
-                   return Invalid("unknown rule field '" + it.key() + "'");
+                   return Invalid("unknown rule field '" + k + "'");
                  }
                }
                // A rule that keeps nothing by age or count would untag
@@ -772,10 +772,10 @@ Status Validate(Config* cfg) {
       if (!url_ok(m.url))
         return Invalid("proxy.registries." + name + ".mirrors: '" + m.url + "' must start with http:// or https://");
     if (!r.ca_file.empty()) WHARF_RETURN_IF_ERROR(Readable(r.ca_file, ("proxy.registries." + name + ".ca_file").c_str()));
+  }
   for (const NotifyEndpointConfig& e : cfg->notify_endpoints)
     if (!e.ca_file.empty())
       WHARF_RETURN_IF_ERROR(Readable(e.ca_file, ("notifications.endpoints." + e.name + ".ca_file").c_str()));
-  }
   if (!p.registries.count(p.default_registry))
     return Invalid("proxy.default_registry: '" + p.default_registry + "' is not in proxy.registries");
   auto egress_ok = [](const char* key, const Result<proxy::Egress>& e) {
