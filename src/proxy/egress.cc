@@ -115,10 +115,11 @@ Result<Egress> Egress::Make(const std::string& http_proxy, const std::string& ht
 bool Egress::Bypass(const Url& target) const {
   if (all_direct_) return true;
   const std::string host = AsciiLower(target.host);
+  const std::optional<IpAddress> host_ip = ParseIpAddress(host);
   for (const Rule& r : no_proxy_) {
     if (r.port && r.port != target.port) continue;
     if (r.is_ip) {
-      if (r.net.Contains(host)) return true;
+      if (host_ip && r.net.Contains(*host_ip)) return true;
     } else if (host == r.host || (host.size() > r.host.size() &&
                                   host.compare(host.size() - r.host.size(), r.host.size(), r.host) == 0 &&
                                   host[host.size() - r.host.size() - 1] == '.')) {

@@ -1,14 +1,15 @@
 #include "registry/client_view.h"
 
+#include <algorithm>
+
 #include "util/ascii.h"
 
 namespace wharf::registry {
 namespace {
 
 bool Trusted(const std::vector<IpNet>& nets, std::string_view ip) {
-  for (const IpNet& n : nets)
-    if (n.Contains(ip)) return true;
-  return false;
+  const std::optional<IpAddress> a = ParseIpAddress(ip);
+  return a && std::any_of(nets.begin(), nets.end(), [&](const IpNet& n) { return n.Contains(*a); });
 }
 
 std::string_view FirstValue(std::string_view list) {

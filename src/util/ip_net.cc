@@ -10,7 +10,7 @@ namespace wharf {
 namespace {
 
 // *bits gets 32 or 128, the family's length.
-bool ParseAddress(std::string_view text, std::array<uint8_t, 16>* out, int* bits) {
+bool ParseAddress(std::string_view text, IpAddress* out, int* bits) {
   const std::string s(text);
   in_addr a4;
   if (inet_pton(AF_INET, s.c_str(), &a4) == 1) {
@@ -31,6 +31,13 @@ bool ParseAddress(std::string_view text, std::array<uint8_t, 16>* out, int* bits
 
 }  // namespace
 
+std::optional<IpAddress> ParseIpAddress(std::string_view ip) {
+  IpAddress a{};
+  int family_bits = 0;
+  if (!ParseAddress(ip, &a, &family_bits)) return std::nullopt;
+  return a;
+}
+
 std::optional<IpNet> IpNet::Parse(std::string_view text) {
   IpNet n;
   int family_bits = 0;
@@ -46,10 +53,7 @@ std::optional<IpNet> IpNet::Parse(std::string_view text) {
   return n;
 }
 
-bool IpNet::Contains(std::string_view ip) const {
-  std::array<uint8_t, 16> a{};
-  int family_bits = 0;
-  if (!ParseAddress(ip, &a, &family_bits)) return false;
+bool IpNet::Contains(const IpAddress& a) const {
   const size_t full = static_cast<size_t>(prefix_bits / 8);
   if (std::memcmp(a.data(), addr.data(), full) != 0) return false;
   if (prefix_bits % 8 == 0) return true;
