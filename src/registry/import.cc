@@ -169,8 +169,8 @@ class Importer {
       Skip(repo, what, "its data is missing or larger than http.limits.max_manifest_bytes");
       return false;
     }
-    if (!(DigestOf(*body, m->digest.algo) == m->digest)) {
-      Skip(repo, what, "its data has digest " + DigestOf(*body, m->digest.algo).str());
+    if (const Digest got = DigestOf(*body, m->digest.algo); !(got == m->digest)) {
+      Skip(repo, what, "its data has digest " + got.str());
       return false;
     }
     ManifestError err;
