@@ -105,19 +105,19 @@ class Wharf:
         self.out.seek(0)
         return self.out.read()
 
-    def rss_kb(self):
+    def status_kb(self, field):
+        """A size from /proc/PID/status, in KiB (VmRSS, VmHWM, RssAnon...)."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
+    def rss_kb(self):
+        return self.status_kb("VmRSS")
+
     def hwm_kb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+        return self.status_kb("VmHWM")
 
     def connect(self, timeout=10):
         return Conn(socket.create_connection(("127.0.0.1", self.port), timeout=timeout))
