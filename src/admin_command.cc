@@ -101,8 +101,7 @@ int GcCommand(const Config& cfg, bool dry_run, bool delete_untagged) {
   if (dry_run) query += "dry_run";
   if (delete_untagged) query += std::string(query.empty() ? "" : "&") + "delete_untagged";
   if (!query.empty()) query = "?" + query;
-  const registry::GcOptions opt{dry_run, delete_untagged, int64_t{cfg.storage.gc_grace_minutes} * 60 * 1000,
-                                cfg.storage.retention};
+  const registry::GcOptions opt = registry::GcOptionsOf(cfg.storage, dry_run, delete_untagged);
   auto out = RunHere(cfg, "gc", "/admin/gc" + query,
                      [&](storage::BlobStore& blobs, storage::MetaStore& meta, std::shared_mutex& lock) {
                        return AsJson(registry::RunGc(blobs, meta, lock, opt));

@@ -176,6 +176,50 @@ Leaf StringListLeaf(const char* path, const char* what, std::vector<std::string>
               }};
 }
 
+Status FieldExpected(const std::string& field, const char* what) {
+  return Invalid("rule field '" + field + "': expected " + what);
+}
+
+Status TagGlobs(const std::string& field, const json& f, std::vector<std::string>* out) {
+  if (!f.is_array() || !std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); }))
+    return FieldExpected(field, "a list of tag globs");
+  *out = f.get<std::vector<std::string>>();
+  return Status();
+}
+
+// A list of rules that each govern the repositories under their `prefix`
+// (storage.retention, storage.immutable_tags): `field` sets every other
+// field of a rule, `check` judges a whole rule. `shape` names the fields
+// in errors. Two rules for one prefix are refused.
+template <class Rule>
+Leaf PrefixRulesLeaf(const char* path, const char* shape, std::vector<Rule>* target,
+                     std::function<Status(Rule&, const std::string&, const json&)> field,
+                     std::function<Status(const Rule&)> check) {
+  return Leaf{path, Kind::kJson, 0, 0, [shape, target, field, check](const json& v) {
+                if (!v.is_array()) return Invalid(std::string("expected an array of ") + shape);
+                std::vector<Rule> rules;
+                for (const json& r : v) {
+                  if (!r.is_object()) return Invalid("each rule must be an object");
+                  Rule rule;
+                  for (auto it = r.begin(); it != r.end(); ++it) {
+                    if (it.key() != "prefix") {
+                      WHARF_RETURN_IF_ERROR(field(rule, it.key(), it.value()));
+                      continue;
+                    }
+                    if (!it.value().is_string()) return FieldExpected("prefix", "a string");
+                    rule.prefix = it.value().get<std::string>();
+                    while (!rule.prefix.empty() && rule.prefix.back() == '/') rule.prefix.pop_back();
+                  }
+                  WHARF_RETURN_IF_ERROR(check(rule));
+                  for (const auto& other : rules)
+                    if (other.prefix == rule.prefix) return Invalid("two rules for prefix '" + rule.prefix + "'");
+                  rules.push_back(std::move(rule));
+                }
+                *target = std::move(rules);
+                return Status();
+              }};
+}
+
 std::vector<Leaf> Leaves(Config* c) {
   constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
   constexpr uint64_t kU64 = std::numeric_limits<uint64_t>::max();
@@ -242,46 +286,31 @@ std::vector<Leaf> Leaves(Config* c) {
       UintLeaf("storage.gc_grace_minutes", &c->storage.gc_grace_minutes, 0, kU32),
       UintLeaf("storage.gc_interval_seconds", &c->storage.gc_interval_seconds, 0, kU32),
       BoolLeaf("storage.gc_delete_untagged", &c->storage.gc_delete_untagged),
-      Leaf{"storage.retention", Kind::kJson, 0, 0,
-           [c](const json& v) {
-             if (!v.is_array())
-               return Invalid("expected an array of {prefix, keep_last, keep_days, keep_tags}");
-             std::vector<RetentionRuleConfig> rules;
-             for (const json& r : v) {
-               if (!r.is_object()) return Invalid("each rule must be an object");
-               RetentionRuleConfig rc;
-               for (auto it = r.begin(); it != r.end(); ++it) {
-                 const std::string& k = it.key();
-                 const json& f = it.value();
-                 auto expected = [&k](const char* what) {
-                   return Invalid("rule field '" + k + "': expected " + what);
-                 };
-                 if (k == "prefix") {
-                   if (!f.is_string()) return expected("a string");
-                   rc.prefix = f.get<std::string>();
-                   while (!rc.prefix.empty() && rc.prefix.back() == '/') rc.prefix.pop_back();
-                 } else if (k == "keep_last" || k == "keep_days") {
-                   if (!f.is_number_unsigned() || f.get<uint64_t>() > 1000000) return expected("a count up to 1000000");
-                   (k == "keep_last" ? rc.keep_last : rc.keep_days) = f.get<uint32_t>();
-                 } else if (k == "keep_tags") {
-                   if (!f.is_array() || !std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); }))
-                     return expected("a list of tag globs");
-                   rc.keep_tags = f.get<std::vector<std::string>>();
-                 } else {
-                   return Invalid("unknown rule field '" + k + "'");
-                 }
-               }
-               // A rule that keeps nothing by age or count would untag
-               // everything it governs at the next gc.
-               if (rc.keep_last == 0 && rc.keep_days == 0)
-                 return Invalid("rule for '" + rc.prefix + "': set keep_last or keep_days (or both)");
-               for (const auto& other : rules)
-                 if (other.prefix == rc.prefix) return Invalid("two rules for prefix '" + rc.prefix + "'");
-               rules.push_back(std::move(rc));
-             }
-             c->storage.retention = std::move(rules);
-             return Status();
-           }},
+      PrefixRulesLeaf<RetentionRuleConfig>(
+          "storage.retention", "{prefix, keep_last, keep_days, keep_tags}", &c->storage.retention,
+          [](RetentionRuleConfig& rc, const std::string& k, const json& f) {
+            if (k == "keep_last" || k == "keep_days") {
+              if (!f.is_number_unsigned() || f.get<uint64_t>() > 1000000) return FieldExpected(k, "a count up to 1000000");
+              (k == "keep_last" ? rc.keep_last : rc.keep_days) = f.get<uint32_t>();
+              return Status();
+            }
+            if (k == "keep_tags") return TagGlobs(k, f, &rc.keep_tags);
+            return Invalid("unknown rule field '" + k + "'");
+          },
+          [](const RetentionRuleConfig& rc) {
+            // A rule that keeps nothing by age or count would untag
+            // everything it governs at the next gc.
+            if (rc.keep_last == 0 && rc.keep_days == 0)
+              return Invalid("rule for '" + rc.prefix + "': set keep_last or keep_days (or both)");
+            return Status();
+          }),
+      PrefixRulesLeaf<ImmutableTagRule>(
+          "storage.immutable_tags", "{prefix, tags}", &c->storage.immutable_tags,
+          [](ImmutableTagRule& r, const std::string& k, const json& f) {
+            if (k == "tags") return TagGlobs(k, f, &r.tags);
+            return Invalid("unknown rule field '" + k + "'");
+          },
+          [](const ImmutableTagRule&) { return Status(); }),
       Leaf{"auth.mode", Kind::kString, 0, 0,
            [c](const json& v) {
              std::string s = v.get<std::string>();
@@ -838,6 +867,8 @@ std::string Describe(const Config& c) {
   for (const auto& r : c.storage.retention)
     retention.push_back({{"prefix", r.prefix}, {"keep_last", r.keep_last}, {"keep_days", r.keep_days},
                          {"keep_tags", r.keep_tags}});
+  json immutable = json::array();
+  for (const auto& r : c.storage.immutable_tags) immutable.push_back({{"prefix", r.prefix}, {"tags", r.tags}});
   json j = {
       {"log", {{"level", c.log_level}}},
       {"http",
@@ -868,7 +899,8 @@ std::string Describe(const Config& c) {
         {"gc_grace_minutes", c.storage.gc_grace_minutes},
         {"gc_interval_seconds", c.storage.gc_interval_seconds},
         {"gc_delete_untagged", c.storage.gc_delete_untagged},
-        {"retention", retention}}},
+        {"retention", retention},
+        {"immutable_tags", immutable}}},
       {"health",
        {{"storage",
          {{"enabled", c.health.storage_enabled},

@@ -73,6 +73,13 @@ struct RetentionRuleConfig {
   std::vector<std::string> keep_tags;  // tags matching one of these globs (* and ?) stay
 };
 
+// Tags that, once pushed, stay where they point (storage.immutable_tags);
+// see registry/immutable_tags.h.
+struct ImmutableTagRule {
+  std::string prefix;             // the repositories it governs; the longest prefix wins
+  std::vector<std::string> tags;  // globs (* and ?) of the tags that cannot move or go
+};
+
 struct StorageConfig {
   std::string root = "./data";
   bool delete_enabled = false;
@@ -88,6 +95,7 @@ struct StorageConfig {
   uint32_t gc_interval_seconds = 0;
   bool gc_delete_untagged = false;
   std::vector<RetentionRuleConfig> retention;
+  std::vector<ImmutableTagRule> immutable_tags;
 };
 
 // The storage probe behind /healthz (see registry/storage_health.h), as the

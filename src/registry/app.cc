@@ -165,18 +165,15 @@ void Registry::Housekeep() {
   malloc_trim(0);
 }
 
-Result<GcReport> Registry::Collect(GcOptions opt) {
-  opt.grace_ms = int64_t{svc_.cfg.storage.gc_grace_minutes} * 60 * 1000;
-  opt.retention = svc_.cfg.storage.retention;
-  Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock, opt);
+Result<GcReport> Registry::Collect(bool dry_run, bool delete_untagged) {
+  Result<GcReport> r = RunGc(*svc_.blobs, *svc_.meta, svc_.gc_lock,
+                             GcOptionsOf(svc_.cfg.storage, dry_run, delete_untagged));
   svc_.stats->RecordGc(r);
   return r;
 }
 
 void Registry::ScheduledGc() {
-  GcOptions opt;
-  opt.delete_untagged = svc_.cfg.storage.gc_delete_untagged;
-  Result<GcReport> r = Collect(opt);
+  Result<GcReport> r = Collect(false, svc_.cfg.storage.gc_delete_untagged);
   if (!r.ok()) {
     WLOG_ERROR("scheduled gc failed: %s", r.status().ToString().c_str());
     return;
@@ -357,15 +354,13 @@ void SendReport(Exchange& ex, const Result<Report>& report) {
 }  // namespace
 
 void Registry::CollectGarbage(Exchange& ex) {
-  GcOptions opt;
-  bool flag = false;
-  ex.req.QueryParam("dry_run", &flag);
-  opt.dry_run = flag;
-  ex.req.QueryParam("delete_untagged", &flag);
-  opt.delete_untagged = flag;
+  bool dry_run = false, delete_untagged = false;
+  ex.req.QueryParam("dry_run", &dry_run);
+  ex.req.QueryParam("delete_untagged", &delete_untagged);
   auto report = std::make_shared<Result<GcReport>>(Internal("not run"));
   RunBlocking(
-      ex, [this, opt, report] { *report = Collect(opt); }, [&ex, report] { SendReport(ex, *report); });
+      ex, [this, dry_run, delete_untagged, report] { *report = Collect(dry_run, delete_untagged); },
+      [&ex, report] { SendReport(ex, *report); });
 }
 
 void Registry::Import(Exchange& ex) {

@@ -53,9 +53,9 @@ class Registry final : public http::Handler {
   void Maintain();
   void Housekeep();
   void ScheduledGc();
-  // Runs gc (blocking) with the configured grace period and counts it in
-  // the metrics.
-  Result<GcReport> Collect(GcOptions opt);
+  // Runs gc (blocking) with the configured grace period, retention and
+  // immutable tags, and counts it in the metrics.
+  Result<GcReport> Collect(bool dry_run, bool delete_untagged);
   void CollectGarbage(http::Exchange& ex);
   void CheckStore(http::Exchange& ex);
   void Import(http::Exchange& ex);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "registry/manifest.h"
+#include "registry/immutable_tags.h"
 #include "registry/retention.h"
 #include "util/log.h"
 
@@ -64,6 +65,7 @@ Status ExpireTags(storage::MetaStore& meta, const std::vector<Entry>& entries, c
   const int64_t now_ms = storage::NowMs();
   for (auto& [repo, tags] : governed)
     for (std::string& tag : ExpiredTags(*RetentionRuleFor(opt.retention, repo), std::move(tags), now_ms)) {
+      if (TagImmutable(opt.immutable_tags, repo, tag)) continue;
       (*candidates)[repo].insert(target[{repo, tag}]);
       expired->emplace(repo, std::move(tag));
     }
@@ -77,6 +79,11 @@ Status ExpireTags(storage::MetaStore& meta, const std::vector<Entry>& entries, c
 }
 
 }  // namespace
+
+GcOptions GcOptionsOf(const StorageConfig& storage, bool dry_run, bool delete_untagged) {
+  return GcOptions{dry_run, delete_untagged, int64_t{storage.gc_grace_minutes} * 60 * 1000, storage.retention,
+                   storage.immutable_tags};
+}
 
 std::string GcReport::ToJson() const {
   return nlohmann::json{{"dry_run", dry_run},

@@ -34,7 +34,12 @@ struct GcOptions {
   bool delete_untagged = false;
   int64_t grace_ms = 60 * 60 * 1000;
   std::vector<RetentionRuleConfig> retention;  // storage.retention
+  std::vector<ImmutableTagRule> immutable_tags;  // never expired by retention
 };
+
+// The options storage.* sets (grace, retention, immutable tags), with these
+// two chosen by the caller.
+GcOptions GcOptionsOf(const StorageConfig& storage, bool dry_run, bool delete_untagged);
 
 struct GcReport {
   uint64_t manifests = 0;          // manifests kept

@@ -1,8 +1,11 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
+#include <functional>
+
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
 #include "registry/headers.h"
+#include "registry/immutable_tags.h"
 #include "registry/manifest.h"
 #include "registry/manifest_write.h"
 #include "registry/names.h"
@@ -142,7 +145,10 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
     }
   }
   storage::ManifestWrite w = ManifestWriteOf(repo, digest.str(), m, body.size(), storage::Origin::kPushed);
-  if (!ref.is_digest) w.tag = ref.tag;
+  if (!ref.is_digest) {
+    w.tag = ref.tag;
+    w.tag_fixed = TagImmutable(s.cfg.storage.immutable_tags, repo, ref.tag);
+  }
   auto bytes = std::make_shared<const std::string>(body);
   auto st = std::make_shared<Status>();
   auto subject = m.subject;
@@ -165,6 +171,13 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
                "{\"digest\":\"" + st->message() + "\"}");
           return;
         }
+        if (st->code() == Code::kExists) {
+          Fail(ex.res, Err::kDenied,
+               "tag " + *w.tag + " is immutable (storage.immutable_tags) and points at " + st->message() +
+                   ": push under a new tag",
+               "{\"tag\":\"" + *w.tag + "\",\"digest\":\"" + st->message() + "\"}");
+          return;
+        }
         if (!st->ok()) {
           FailStorage(ex.res, *st);
           return;
@@ -177,22 +190,31 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
       });
 }
 
-// By digest: the manifest and its tags go. By tag: only the tag.
+// By digest: the manifest and its tags go. By tag: only the tag. Neither
+// while an immutable tag would go.
 void Delete(Services& s, http::Exchange& ex, const std::string& repo, const Reference& ref) {
   auto st = std::make_shared<Status>();
   RunBlocking(
       ex,
       [&s, st, repo, ref] {
+        const std::vector<ImmutableTagRule>& rules = s.cfg.storage.immutable_tags;
         if (ref.is_digest) {
-          *st = s.meta->DeleteManifest(repo, ref.digest.str());
+          std::function<bool(const std::string&)> fixed;
+          if (!rules.empty()) fixed = [&rules, &repo](const std::string& tag) { return TagImmutable(rules, repo, tag); };
+          *st = s.meta->DeleteManifest(repo, ref.digest.str(), fixed);
           return;
         }
         auto t = s.meta->GetTag(repo, ref.tag);
-        *st = t.ok() ? s.meta->DeleteTag(repo, ref.tag) : t.status();
+        if (!t.ok()) *st = t.status();
+        else if (TagImmutable(rules, repo, ref.tag)) *st = Status(Code::kDenied, ref.tag);
+        else *st = s.meta->DeleteTag(repo, ref.tag);
       },
       [&ex, st] {
         if (st->ok()) ex.res.status = 202;
         else if (st->code() == Code::kNotFound) Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
+        else if (st->code() == Code::kDenied)
+          Fail(ex.res, Err::kDenied, "tag " + st->message() + " is immutable (storage.immutable_tags)",
+               "{\"tag\":\"" + st->message() + "\"}");
         else FailStorage(ex.res, *st);
       });
 }

@@ -2,37 +2,14 @@
 
 #include <algorithm>
 
+#include "registry/tag_glob.h"
 #include "util/repo_prefix.h"
 
 namespace wharf::registry {
 
 const RetentionRuleConfig* RetentionRuleFor(const std::vector<RetentionRuleConfig>& rules, std::string_view repo) {
   if (repo.starts_with('~')) return nullptr;  // the proxy's cache
-  const RetentionRuleConfig* best = nullptr;
-  for (const RetentionRuleConfig& r : rules)
-    if (InRepoPrefix(repo, r.prefix) && (!best || r.prefix.size() > best->prefix.size())) best = &r;
-  return best;
-}
-
-bool TagGlobMatch(std::string_view pattern, std::string_view tag) {
-  // Greedy matching with one backtrack point: the last '*' seen.
-  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-  while (t < tag.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == tag[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return LongestPrefixRule(rules, repo);
 }
 
 std::vector<std::string> ExpiredTags(const RetentionRuleConfig& rule, std::vector<TagAge> tags, int64_t now_ms) {

@@ -32,7 +32,4 @@ struct TagAge {
 // The tags of one repository that `rule` lets go at `now_ms`, in name order.
 std::vector<std::string> ExpiredTags(const RetentionRuleConfig& rule, std::vector<TagAge> tags, int64_t now_ms);
 
-// Shell-style match of a whole tag: '*' any run of characters, '?' one.
-bool TagGlobMatch(std::string_view pattern, std::string_view tag);
-
 }  // namespace wharf::registry

@@ -211,6 +211,13 @@ Result<TagRecord> MetaStore::GetTag(const std::string& repo, const std::string& 
 }
 
 Status MetaStore::PutManifest(const ManifestWrite& w) {
+  std::unique_lock<std::mutex> fixed;
+  if (w.tag && w.tag_fixed) {
+    fixed = std::unique_lock<std::mutex>(fixed_tags_mu_);
+    auto t = GetTag(w.repo, *w.tag);
+    if (t.ok() && t->digest != w.digest) return Status(Code::kExists, t->digest);
+    if (!t.ok() && t.status().code() != Code::kNotFound) return t.status();
+  }
   rocksdb::WriteBatch b;
   const ManifestRecord& r = w.record;
   std::string existing;
@@ -248,11 +255,17 @@ Status MetaStore::TagsPointingAt(const std::string& repo, const std::string& dig
               });
 }
 
-Status MetaStore::DeleteManifest(const std::string& repo, const std::string& digest) {
+Status MetaStore::DeleteManifest(const std::string& repo, const std::string& digest,
+                                 const std::function<bool(const std::string& tag)>& fixed) {
+  std::unique_lock<std::mutex> guard;
+  if (fixed) guard = std::unique_lock<std::mutex>(fixed_tags_mu_);
   auto rec = GetManifest(repo, digest);
   if (!rec.ok()) return rec.status();
   std::vector<std::string> tags;
   WHARF_RETURN_IF_ERROR(TagsPointingAt(repo, digest, &tags));
+  if (fixed)
+    for (const auto& t : tags)
+      if (fixed(t)) return Status(Code::kDenied, t);
   rocksdb::WriteBatch b;
   b.Delete(Key('m', repo, digest));
   for (const auto& t : tags) b.Delete(Key('t', repo, t));

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +69,9 @@ struct ManifestWrite {
   std::optional<std::string> tag;
   std::string referrer_descriptor;  // JSON; stored when record.subject is set
   Origin origin = Origin::kPushed;   // cached: pulled through the proxy
+  // The tag is immutable: it may be created, or written again at the same
+  // digest, but if it points at another manifest nothing is written.
+  bool tag_fixed = false;
 };
 
 class MetaStore {
@@ -91,11 +95,16 @@ class MetaStore {
   // --- manifests and tags
   Result<ManifestRecord> GetManifest(const std::string& repo, const std::string& digest) const;
   Result<TagRecord> GetTag(const std::string& repo, const std::string& tag) const;
+  // kExists (its message the digest the tag points at) when w.tag_fixed
+  // and the tag points at another manifest; the check and the write are
+  // one step against every other fixed write and DeleteManifest.
   Status PutManifest(const ManifestWrite& w);
   Status DeleteTag(const std::string& repo, const std::string& tag);
   // Removes the manifest, every tag in `repo` that points at it and its
-  // referrer entry.
-  Status DeleteManifest(const std::string& repo, const std::string& digest);
+  // referrer entry. kDenied (its message the tag) and nothing removed when
+  // `fixed` (may be empty) says one of those tags must stay.
+  Status DeleteManifest(const std::string& repo, const std::string& digest,
+                        const std::function<bool(const std::string& tag)>& fixed = nullptr);
   // Digests tagged in `repo`, in tag order.
   Status TagsPointingAt(const std::string& repo, const std::string& digest,
                         std::vector<std::string>* tags) const;
@@ -158,6 +167,8 @@ class MetaStore {
               const std::function<bool(std::string_view, std::string_view)>& fn) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  // Serialises the read-then-write of immutable tags (see PutManifest).
+  std::mutex fixed_tags_mu_;
 };
 
 int64_t NowMs();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace wharf {
 
@@ -10,6 +11,16 @@ namespace wharf {
 inline bool InRepoPrefix(std::string_view repo, std::string_view prefix) {
   return prefix.empty() || repo == prefix ||
          (repo.size() > prefix.size() && repo.starts_with(prefix) && repo[prefix.size()] == '/');
+}
+
+// The rule of `rules` (each with a `prefix` member) whose prefix holds
+// `repo`, the longest such prefix winning; nullptr if none does.
+template <typename Rule>
+const Rule* LongestPrefixRule(const std::vector<Rule>& rules, std::string_view repo) {
+  const Rule* best = nullptr;
+  for (const Rule& r : rules)
+    if (InRepoPrefix(repo, r.prefix) && (!best || r.prefix.size() > best->prefix.size())) best = &r;
+  return best;
 }
 
 }  // namespace wharf

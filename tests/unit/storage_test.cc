@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "registry/storage_health.h"
 #include "storage/blob_store.h"
@@ -331,6 +333,50 @@ TEST_F(StorageTest, ManifestDeleteRemovesTagsAndReferrer) {
   refs.clear();
   ASSERT_TRUE(meta_->ListReferrers("r", subj, &refs).ok());
   EXPECT_TRUE(refs.empty());
+}
+
+// An immutable tag: written again at its digest, never moved; the check
+// and the write are one step, so of concurrent pushes of one new tag at
+// different manifests exactly one lands. A delete by digest that would take
+// it is refused whole.
+TEST_F(StorageTest, FixedTagsNeverMoveOrGo) {
+  auto digest = [](char c) { return "sha256:" + std::string(64, c); };
+  ManifestWrite w{"r", digest('a'), ManifestRecord{"a/b", 3, "", "", 0}, std::string("v1"), "", Origin::kPushed, true};
+  ASSERT_TRUE(meta_->PutManifest(w).ok());
+  ASSERT_TRUE(meta_->PutManifest(w).ok());  // a retried push
+  w.digest = digest('b');
+  Status st = meta_->PutManifest(w);
+  EXPECT_EQ(st.code(), Code::kExists);
+  EXPECT_EQ(st.message(), digest('a'));
+  EXPECT_FALSE(meta_->GetManifest("r", digest('b')).ok()) << "a refused write leaves nothing";
+  EXPECT_EQ(meta_->GetTag("r", "v1")->digest, digest('a'));
+  w.tag_fixed = false;  // a mutable tag moves
+  w.tag = "latest";
+  ASSERT_TRUE(meta_->PutManifest(w).ok());
+  w.digest = digest('a');
+  ASSERT_TRUE(meta_->PutManifest(w).ok());
+  EXPECT_EQ(meta_->GetTag("r", "latest")->digest, digest('a'));
+
+  auto fixed = [](const std::string& tag) { return tag == "v1"; };
+  st = meta_->DeleteManifest("r", digest('a'), fixed);
+  EXPECT_EQ(st.code(), Code::kDenied);
+  EXPECT_EQ(st.message(), "v1");
+  EXPECT_TRUE(meta_->GetManifest("r", digest('a')).ok());
+  EXPECT_EQ(meta_->GetTag("r", "latest")->digest, digest('a')) << "nothing removed";
+  ASSERT_TRUE(meta_->DeleteManifest("r", digest('b'), fixed).ok());  // no fixed tag on it
+
+  std::vector<std::thread> pushers;
+  std::atomic<int> landed{0}, refused{0};
+  for (char c = 'c'; c < 'k'; ++c)
+    pushers.emplace_back([&, c] {
+      ManifestWrite mine{"r", digest(c), ManifestRecord{"a/b", 3, "", "", 0}, std::string("v2"), "",
+                         Origin::kPushed, true};
+      Status s = meta_->PutManifest(mine);
+      (s.ok() ? landed : refused) += s.ok() || s.code() == Code::kExists;
+    });
+  for (auto& t : pushers) t.join();
+  EXPECT_EQ(landed.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
 }
 
 // The evictor's clock: last pulls survive a reopen, a later record replaces
