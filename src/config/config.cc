@@ -396,6 +396,14 @@ std::vector<Leaf> Leaves(Config* c) {
                      }
                      u.mirrors.push_back(std::move(mc));
                    }
+                 } else if (f.key() == "allow") {
+                   const json& a = f.value();
+                   if (!a.is_array() || !std::all_of(a.begin(), a.end(), [](const json& p) { return p.is_string(); }))
+                     return Invalid(it.key() + ".allow: expected a list of repository prefixes");
+                   for (std::string p : a.get<std::vector<std::string>>()) {
+                     while (!p.empty() && p.back() == '/') p.pop_back();
+                     u.allow.push_back(std::move(p));
+                   }
                  } else if (f.key() == "username" || f.key() == "password" || f.key() == "ca_file") {
                    if (!f.value().is_string()) return Invalid(it.key() + "." + f.key() + ": expected a string");
                    (f.key() == "username" ? u.username : f.key() == "password" ? u.password : u.ca_file) =
@@ -785,7 +793,7 @@ Status Validate(Config* cfg) {
   if (!p.remote_url.empty() && !url_ok(p.remote_url))
     return Invalid("proxy.remoteurl: '" + p.remote_url + "' must start with http:// or https://");
   if (p.registries.empty())
-    p.registries["docker.io"] = UpstreamRegistryConfig{{MirrorConfig{"https://registry-1.docker.io", "", ""}}, "", "", ""};
+    p.registries["docker.io"] = UpstreamRegistryConfig{{MirrorConfig{"https://registry-1.docker.io", "", ""}}, "", "", "", {}};
   if (!p.remote_url.empty()) {
     // The reference registry's single upstream replaces the default registry's mirrors.
     UpstreamRegistryConfig& d = p.registries[p.default_registry];
@@ -856,7 +864,8 @@ std::string Describe(const Config& c) {
     regs[name] = {{"mirrors", mirrors},
                   {"username", r.username},
                   {"password", mask(r.password)},
-                  {"ca_file", r.ca_file}};
+                  {"ca_file", r.ca_file},
+                  {"allow", r.allow}};
   }
   json headers = json::object();
   for (const auto& [name, value] : c.http.headers) headers[name].push_back(value);

@@ -145,6 +145,9 @@ struct UpstreamRegistryConfig {
   // third-party mirror in a list (see ProxyService).
   std::string username, password;
   std::string ca_file;                // extra CA bundle for these mirrors
+  // Repository prefixes (as the registry names them: "library", "bitnami")
+  // that may be pulled through; empty: every repository.
+  std::vector<std::string> allow;
 };
 
 struct ProxyConfig {

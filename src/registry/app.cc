@@ -257,6 +257,21 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     // A repository pushed here always wins over the upstream.
     if (((read && m.route != kRouteUpload) || purge) && !svc_.meta->RepoExists(repo))
       up = svc_.proxy->Route(req, &repo);
+    // Outside the registry's allow list a repository is local only, as if
+    // the proxy were off: its reads answer from what was pushed here, so
+    // that a first push there, whose client HEADs before it uploads, works.
+    // Nothing was (Route runs only then): a pull is told why.
+    if (up && !svc_.proxy->Allowed(*up, repo)) {
+      if (read && (m.route == kRouteManifest || m.route == kRouteTags)) {
+        res.AddHeader("Docker-Distribution-API-Version", kApiVersion);
+        Fail(res, Err::kNameUnknown,
+             "repository name not known to registry: " + up->name() + "'s " + repo +
+                 " is not pulled through here (proxy.registries." + up->name() + ".allow)",
+             "{\"name\":\"" + std::string(req.params[0]) + "\"}");
+        return BodyMode::kRespond;
+      }
+      up = nullptr;
+    }
     if (up && read) return ProxiedBegin(svc_, ex, up, repo);
     if (up && purge) {
       auto store = std::make_shared<std::string>(ProxyService::StoreRepo(*up, repo));

@@ -1,10 +1,13 @@
 #include "registry/proxy_service.h"
 
+#include <algorithm>
+
 #include "registry/manifest.h"
 #include "registry/manifest_write.h"
 #include "registry/services.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/repo_prefix.h"
 
 namespace wharf::registry {
 namespace {
@@ -166,6 +169,13 @@ proxy::Upstream* ProxyService::Route(const http::Request& req, std::string* repo
   if (up && up->name() == kDockerHub && repo->find('/') == std::string::npos)
     repo->insert(0, "library/");
   return up;
+}
+
+bool ProxyService::Allowed(const proxy::Upstream& up, std::string_view repo) const {
+  auto it = cfg_.registries.find(up.name());
+  if (it == cfg_.registries.end() || it->second.allow.empty()) return true;
+  const auto& allow = it->second.allow;
+  return std::any_of(allow.begin(), allow.end(), [&](const std::string& p) { return InRepoPrefix(repo, p); });
 }
 
 proxy::Upstream* ProxyService::Pick(const http::Request& req, std::string* repo) {

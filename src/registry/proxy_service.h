@@ -75,6 +75,10 @@ class ProxyService {
   // the upstream knows it: a path-prefix registry host is removed, and a
   // one-component name on docker.io gets Docker Hub's "library/".
   proxy::Upstream* Route(const http::Request& req, std::string* repo);
+  // Whether `repo` (as Route() left it) may be pulled through `up` or its
+  // cached copy deleted: under one of proxy.registries.<name>.allow, or that
+  // list is empty.
+  bool Allowed(const proxy::Upstream& up, std::string_view repo) const;
   static std::string StoreRepo(const proxy::Upstream& up, const std::string& repo) {
     return StoreRepo(up.name(), repo);
   }

@@ -787,6 +787,38 @@ def test_upstream_rate_limit_is_passed_on_or_failed_over(make_wharf, upstream, t
         limited.stop()
 
 
+def test_allow_list_limits_what_is_pulled_through(make_wharf, upstream, tmp_path):
+    """proxy.registries.<name>.allow: a mirror that pulls through only the
+    repositories under its prefixes. Any other is local only, in every form
+    a client names it: unknown unless pushed here, and the upstream is never
+    asked. A first push there works (skopeo HEADs its blobs first)."""
+    up = upstream()
+    _, blobs = seed(up, tmp_path)
+    other, other_blobs = seed(up, tmp_path, name="other/app", seed_n=2)
+    regs = {"docker.io": {"mirrors": [up.url], "allow": ["library", "team/"]}}
+    w = make_wharf(env=proxy_env(up.url, WHARF_PROXY_REGISTRIES=json.dumps(regs))).start()
+    seeded = [up.requests(m, "/other/app/") for m in ("GET", "HEAD")]
+    assert pull(w, tmp_path, "library/app:v1") == set(blobs)
+    assert pull(w, tmp_path, "app:v1", "short") == set(blobs)  # Docker Hub's library/, filled in
+    for method, path in (("GET", "other/app/manifests/v1"), ("HEAD", f"other/app/manifests/{other}"),
+                         ("GET", f"other/app/blobs/{other_blobs[-1]}"), ("GET", "other/app/tags/list"),
+                         ("GET", "other/app/manifests/v1?ns=docker.io"), ("GET", "docker.io/other/app/manifests/v1"),
+                         ("GET", "teamwork/app/manifests/v1")):
+        r = call(method, f"{w.url}/v2/{path}")
+        assert r.status == 404, (path, r)
+        if method == "GET" and "/blobs/" not in path:
+            assert r.code() == "NAME_UNKNOWN", (path, r)
+            assert "is not pulled through here (proxy.registries.docker.io.allow)" in r.body.decode(), r.body
+    assert [up.requests(m, "/other/app/") for m in ("GET", "HEAD")] == seeded, "the upstream was asked"
+    assert not on_disk(w, other_blobs[-1])
+    r = skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/other/app:v1", f"dir:{tmp_path / 'refused'}", check=False)
+    assert r.returncode != 0 and "proxy.registries.docker.io.allow" in r.stderr, r.stderr
+    src = str(tmp_path / "mine")
+    images.single(src, tag="v1", seed=9)
+    skopeo("copy", *TLS, f"oci:{src}:v1", f"docker://127.0.0.1:{w.port}/other/mine:v1")
+    assert pull(w, tmp_path, "other/mine:v1", "mine-pulled")
+
+
 def test_hanging_mirror_times_out_then_next_serves(make_wharf, upstream, tmp_path):
     up = upstream()
     _, blobs = seed(up, tmp_path)

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config_refusal.h"
 #include "util/ip_net.h"
 
 #include <gtest/gtest.h>
@@ -138,6 +139,19 @@ TEST(ConfigTest, MirrorsWithALoginOfTheirOwn) {
                           "f", &c);
     EXPECT_FALSE(st.ok()) << bad;
   }
+}
+
+// A registry's allow list: repository prefixes, a trailing '/' dropped;
+// anything but a list of strings is refused.
+TEST(ConfigTest, RegistryAllowListIsReadAndChecked) {
+  Config c;
+  ASSERT_TRUE(ApplyJson(R"({"proxy": {"registries": {"docker.io": {"mirrors": ["https://a"],
+      "allow": ["library", "bitnami/"]}}}})", "f", &c).ok());
+  EXPECT_EQ(c.proxy.registries["docker.io"].allow, (std::vector<std::string>{"library", "bitnami"}));
+  EXPECT_NE(Describe(c).find("\"bitnami\""), std::string::npos);
+  for (const char* bad : {R"("library")", "[3]", R"({"library": true})"})
+    ExpectConfigRefused(std::string(R"({"proxy": {"registries": {"docker.io": {"allow": )") + bad + "}}}}",
+                        "docker.io.allow", "expected a list of repository prefixes");
 }
 
 // The reference registry's read-only maintenance switch, in the forms its
