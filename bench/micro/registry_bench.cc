@@ -1,5 +1,6 @@
 // Micro benchmarks for the registry's hot paths: digests, metadata reads and
-// writes in Wharf's schema, manifest validation, TLS record sealing, ranges.
+// writes in Wharf's schema, quota checks, manifest validation, TLS record
+// sealing, ranges.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "registry/manifest.h"
+#include "registry/quota.h"
 #include "registry/range.h"
 #include "storage/meta_store.h"
 #include "util/digest.h"
@@ -85,6 +87,22 @@ void BM_MetaPutManifestSynced(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MetaPutManifestSynced)->Iterations(200);
+
+// A quota check (registry/quota.h) where the rule governs state.range(0)
+// blob links, spread over 100 repositories, one in ten layers shared: the
+// scan every push to a governed repository pays.
+void BM_QuotaCheck(benchmark::State& state) {
+  Meta m;
+  const int links = static_cast<int>(state.range(0));
+  for (int i = 0; i < links; ++i)
+    (void)m.store().CommitBlob(Name('r', i % 100).insert(0, "team/"), DigestOf(std::to_string(i % 10 ? i : 0)).str(),
+                               1000, storage::Origin::kPushed, "");
+  const std::vector<QuotaRule> rules = {{"team", 1ull << 40}};
+  const std::string d = DigestOf("new").str();
+  for (auto _ : state) benchmark::DoNotOptimize(registry::CheckQuota(rules, m.store(), "team/r1", d, 1000));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * links);
+}
+BENCHMARK(BM_QuotaCheck)->Arg(2000)->Arg(20000)->Unit(benchmark::kMillisecond);
 
 void BM_ParseManifest(benchmark::State& state) {
   std::string layers;

@@ -311,6 +311,23 @@ std::vector<Leaf> Leaves(Config* c) {
             return Invalid("unknown rule field '" + k + "'");
           },
           [](const ImmutableTagRule&) { return Status(); }),
+      PrefixRulesLeaf<QuotaRule>(
+          "storage.quotas", "{prefix, max_bytes}", &c->storage.quotas,
+          [](QuotaRule& r, const std::string& k, const json& f) {
+            if (k != "max_bytes") return Invalid("unknown rule field '" + k + "'");
+            if (f.is_number_unsigned()) {
+              r.max_bytes = f.get<uint64_t>();
+              return Status();
+            }
+            auto n = f.is_string() ? ParseSize(f.get<std::string>()) : Result<uint64_t>(Invalid(""));
+            if (!n.ok()) return FieldExpected(k, "a size such as 50GiB");
+            r.max_bytes = *n;
+            return Status();
+          },
+          [](const QuotaRule& r) {
+            if (r.max_bytes == 0) return Invalid("rule for '" + r.prefix + "': set max_bytes");
+            return Status();
+          }),
       Leaf{"auth.mode", Kind::kString, 0, 0,
            [c](const json& v) {
              std::string s = v.get<std::string>();
@@ -878,6 +895,8 @@ std::string Describe(const Config& c) {
                          {"keep_tags", r.keep_tags}});
   json immutable = json::array();
   for (const auto& r : c.storage.immutable_tags) immutable.push_back({{"prefix", r.prefix}, {"tags", r.tags}});
+  json quotas = json::array();
+  for (const auto& r : c.storage.quotas) quotas.push_back({{"prefix", r.prefix}, {"max_bytes", r.max_bytes}});
   json j = {
       {"log", {{"level", c.log_level}}},
       {"http",
@@ -909,7 +928,8 @@ std::string Describe(const Config& c) {
         {"gc_interval_seconds", c.storage.gc_interval_seconds},
         {"gc_delete_untagged", c.storage.gc_delete_untagged},
         {"retention", retention},
-        {"immutable_tags", immutable}}},
+        {"immutable_tags", immutable},
+        {"quotas", quotas}}},
       {"health",
        {{"storage",
          {{"enabled", c.health.storage_enabled},

@@ -80,6 +80,12 @@ struct ImmutableTagRule {
   std::vector<std::string> tags;  // globs (* and ?) of the tags that cannot move or go
 };
 
+// A storage quota for pushed content (storage.quotas); see registry/quota.h.
+struct QuotaRule {
+  std::string prefix;      // the repositories it governs; the longest prefix wins
+  uint64_t max_bytes = 0;  // what they may hold together
+};
+
 struct StorageConfig {
   std::string root = "./data";
   bool delete_enabled = false;
@@ -96,6 +102,7 @@ struct StorageConfig {
   bool gc_delete_untagged = false;
   std::vector<RetentionRuleConfig> retention;
   std::vector<ImmutableTagRule> immutable_tags;
+  std::vector<QuotaRule> quotas;
 };
 
 // The storage probe behind /healthz (see registry/storage_health.h), as the

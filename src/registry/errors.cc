@@ -33,6 +33,10 @@ void Fail(http::Response& res, Err e, std::string_view message, std::string_view
 }
 
 void FailStorage(http::Response& res, const Status& st) {
+  if (st.code() == Code::kDenied) {  // a policy's refusal (a quota), its message for the client
+    Fail(res, Err::kDenied, st.message());
+    return;
+  }
   if (st.code() == Code::kNoSpace) {
     WLOG_ERROR("storage full: %s", st.message().c_str());
     Fail(res, Err::kStorageFull, "storage is full");

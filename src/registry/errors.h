@@ -44,7 +44,7 @@ const char* CodeOf(Err e);
 
 void Fail(http::Response& res, Err e, std::string_view message, std::string_view detail_json = {});
 // Maps a storage Status to the closest answer (no space, out of
-// descriptors with Retry-After, I/O error).
+// descriptors with Retry-After, a policy's refusal, I/O error).
 void FailStorage(http::Response& res, const Status& st);
 
 }  // namespace wharf::registry

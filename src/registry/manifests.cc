@@ -9,6 +9,7 @@
 #include "registry/manifest.h"
 #include "registry/manifest_write.h"
 #include "registry/names.h"
+#include "registry/quota.h"
 #include "registry/reference.h"
 #include "util/log.h"
 
@@ -161,6 +162,7 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
           if (!s.blobs->Exists(*Digest::Parse(b))) *st = NotFound(b);
         for (const auto& c : children)
           if (!s.meta->GetManifest(w.repo, c).ok()) *st = NotFound(c);
+        if (st->ok()) *st = CheckQuota(s.cfg.storage.quotas, *s.meta, w.repo, w.digest, bytes->size());
         if (!st->ok()) return;
         *st = s.blobs->Write(digest, *bytes);  // durable before the record
         if (st->ok()) *st = s.meta->PutManifest(w);

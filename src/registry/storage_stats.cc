@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "registry/quota.h"
 #include "util/clock.h"
 #include "util/metrics.h"
 
@@ -37,9 +38,14 @@ Status StorageStats::Refresh(const storage::MetaStore& meta, storage::UploadMana
     s.fs_free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
     s.fs_total_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
   }
+  for (const QuotaRule& q : quotas_) {
+    auto used = QuotaUsage(quotas_, q, meta);
+    if (!used.ok()) return used.status();
+    s.quota_used.push_back(*used);
+  }
   s.taken_ms = WallMs();
   std::lock_guard<std::mutex> lock(mu_);
-  s_ = s;
+  s_ = std::move(s);
   return Status();
 }
 
@@ -101,6 +107,20 @@ std::string StorageStats::Render() const {
                "Free bytes on the filesystem of storage.root (for unprivileged users).", s.fs_free_bytes);
   AppendScalar(&out, "wharf_storage_filesystem_size_bytes", "gauge",
                "Size of the filesystem of storage.root.", s.fs_total_bytes);
+  if (!quotas_.empty()) {
+    std::string used, limit;
+    for (size_t i = 0; i < quotas_.size() && i < s.quota_used.size(); ++i) {
+      std::string label = "{prefix=\"";
+      for (char c : quotas_[i].prefix) label += c == '"' || c == '\\' ? std::string{'\\', c} : std::string(1, c);
+      label += "\"} ";
+      used += "wharf_storage_quota_used_bytes" + label + std::to_string(s.quota_used[i]) + "\n";
+      limit += "wharf_storage_quota_limit_bytes" + label + std::to_string(quotas_[i].max_bytes) + "\n";
+    }
+    out += "# HELP wharf_storage_quota_used_bytes What the repositories a storage.quotas rule governs hold.\n"
+           "# TYPE wharf_storage_quota_used_bytes gauge\n" + used +
+           "# HELP wharf_storage_quota_limit_bytes The rule's max_bytes.\n"
+           "# TYPE wharf_storage_quota_limit_bytes gauge\n" + limit;
+  }
   AppendScalar(&out, "wharf_storage_stats_age_seconds", "gauge",
                "Seconds since the storage figures above were taken.",
                static_cast<uint64_t>((WallMs() - s.taken_ms) / 1000));

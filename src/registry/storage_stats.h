@@ -5,7 +5,8 @@
 // and asks the filesystem for free space; the maintenance thread calls it at
 // startup and every 30 seconds, so a scrape never pays for a scan. Render()
 // prints the last snapshot in the Prometheus text format, with its age, and
-// the gc counters.
+// the gc counters. With storage.quotas, each rule's usage is taken too (one
+// scan of the metadata of the repositories it governs).
 //
 // Thread-safety: thread-safe. Refresh() is blocking; Render() is not.
 #pragma once
@@ -13,7 +14,9 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "config/config.h"
 #include "registry/gc.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
@@ -24,7 +27,8 @@ namespace wharf::registry {
 
 class StorageStats {
  public:
-  explicit StorageStats(std::string root) : root_(std::move(root)) {}
+  StorageStats(std::string root, std::vector<QuotaRule> quotas)
+      : root_(std::move(root)), quotas_(std::move(quotas)) {}
   Status Refresh(const storage::MetaStore& meta, storage::UploadManager& uploads);
   std::string Render() const;
   // Bytes of cached (proxied) blobs at the last Refresh().
@@ -40,6 +44,7 @@ class StorageStats {
     uint64_t uploads = 0;
     uint64_t quarantined = 0;
     uint64_t fs_free_bytes = 0, fs_total_bytes = 0;
+    std::vector<uint64_t> quota_used;  // by quotas_' order
     int64_t taken_ms = 0;  // 0: never
   };
   struct GcCounts {
@@ -48,6 +53,7 @@ class StorageStats {
     int64_t last_ok_ms = 0;  // 0: never
   };
   const std::string root_;
+  const std::vector<QuotaRule> quotas_;
   mutable std::mutex mu_;
   Snapshot s_;
   GcCounts gc_;

@@ -3,6 +3,7 @@
 #include "registry/errors.h"
 #include "registry/handlers.h"
 #include "registry/names.h"
+#include "registry/quota.h"
 #include "registry/range.h"
 
 namespace wharf::registry {
@@ -137,9 +138,17 @@ BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, 
 void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Digest want) {
   auto st = std::make_shared<Status>();
   RunBlocking(
-      ex, [&s, u, want, st] { *st = s.uploads->Commit(u, want); },
+      ex,
+      [&s, u, want, st] {
+        *st = CheckQuota(s.cfg.storage.quotas, *s.meta, u->repo, want.str(), u->size);
+        if (st->ok()) *st = s.uploads->Commit(u, want);
+      },
       [&s, &ex, u, want, st] {
-        s.uploads->Release(u);
+        // Refused by the quota, the upload could only wait to expire.
+        if (st->code() == Code::kDenied)
+          (void)s.uploads->Cancel(u);
+        else
+          s.uploads->Release(u);
         if (st->ok())
           BlobCreated(ex.res, u->repo, want.str());
         else if (st->code() == Code::kInvalid)
@@ -221,8 +230,8 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
         std::shared_lock<std::shared_mutex> gc(s.gc_lock);
         auto size = s.meta->LinkedSize(from, digest);
         if (size.ok() && !s.blobs->Exists(*Digest::Parse(digest))) size = NotFound(digest);
-        *st = size.ok() ? s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "")
-                        : size.status();
+        *st = size.ok() ? CheckQuota(s.cfg.storage.quotas, *s.meta, repo, digest, *size) : size.status();
+        if (st->ok()) *st = s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "");
       },
       [&ex, st, repo, digest] {
         if (st->ok())

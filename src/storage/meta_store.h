@@ -109,6 +109,13 @@ class MetaStore {
   Status TagsPointingAt(const std::string& repo, const std::string& digest,
                         std::vector<std::string>* tags) const;
 
+  // Every blob link and every manifest of the repositories whose names
+  // begin with `name_start` ("team" reaches "team/app" and "teamwork"):
+  // fn(repo, digest, size). One ordered scan of each key family.
+  Status ForEachStoredUnder(const std::string& name_start,
+                            const std::function<void(std::string_view repo, std::string_view digest,
+                                                     uint64_t size)>& fn) const;
+
   // --- listing (lexical order, strictly after `last`, at most n; *more tells
   // whether further entries exist)
   Status ListTags(const std::string& repo, const std::string& last, size_t n,

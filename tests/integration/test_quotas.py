@@ -1,0 +1,68 @@
+"""storage.quotas: what the repositories under a prefix may hold together,
+against skopeo pushes, a curl upload, a mount and a delete with gc."""
+import hashlib
+import json
+import os
+
+import images
+from conftest import call
+from test_gc import gc
+from test_skopeo import TLS, check_dir_blobs, skopeo
+
+
+def test_quota_refuses_what_does_not_fit_and_counts_shared_content_once(make_wharf, tmp_path):
+    w = make_wharf(env={"REGISTRY_STORAGE_DELETE_ENABLED": "true", "WHARF_STORAGE_GC_GRACE_MINUTES": "0",
+                        "WHARF_STORAGE_QUOTAS": json.dumps([{"prefix": "team", "max_bytes": 400000}])}).start()
+    src, digests, blobs = {}, {}, {}
+    for n in (1, 2):
+        src[n] = str(tmp_path / f"img{n}")
+        digests[n], blobs[n] = images.single(src[n], tag="x", seed=n)  # about 321 kB each
+
+    def push(n, target, check=True):
+        return skopeo("copy", *TLS, f"oci:{src[n]}:x", f"docker://127.0.0.1:{w.port}/{target}", check=check)
+
+    push(1, "team/app:v1")
+    r = push(2, "team/app:v2", check=False)
+    assert r.returncode != 0 and "quota exceeded: the repositories under team hold" in r.stderr, r.stderr
+    # What team holds already costs nothing more, in another of its repositories too.
+    push(1, "team/web:v1")
+    push(1, "team/app:again")
+    push(2, "other/app:v1")  # no rule governs it
+
+    # A plain client's upload: 403 DENIED with the figures, and nothing left behind.
+    data = os.urandom(100000)
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = call("POST", f"{w.url}/v2/team/tool/blobs/uploads/?digest={d}", data)
+    assert r.status == 403 and r.code() == "DENIED", r
+    assert "(storage.quotas), and this adds 97.7 KiB" in r.json()["errors"][0]["message"], r.body
+    assert call("HEAD", f"{w.url}/v2/team/tool/blobs/{d}").status == 404
+    assert os.listdir(os.path.join(w.env["WHARF_STORAGE_ROOT"], "uploads")) == []
+    # A chunked upload is refused when it completes, and is gone then too.
+    r = call("POST", f"{w.url}/v2/team/tool/blobs/uploads/")
+    assert r.status == 202, r
+    loc = r.headers["location"]
+    r = call("PUT", f"{w.url}{loc}{'&' if '?' in loc else '?'}digest={d}", data)
+    assert r.status == 403 and r.code() == "DENIED", r
+    assert call("GET", f"{w.url}{loc}").status == 404
+    # A mount of another repository's blob into team counts like an upload.
+    r = call("POST", f"{w.url}/v2/team/tool/blobs/uploads/?mount={blobs[2][-1]}&from=other/app")
+    assert r.status == 403 and r.code() == "DENIED", r
+    r = call("POST", f"{w.url}/v2/team/tool/blobs/uploads/?mount={blobs[1][-1]}&from=team/app")
+    assert r.status == 201, r
+
+    # Deleting team's image and collecting frees its quota.
+    for repo in ("team/app", "team/web"):
+        assert call("DELETE", f"{w.url}/v2/{repo}/manifests/{digests[1]}").status == 202
+    call("DELETE", f"{w.url}/v2/team/tool/blobs/{blobs[1][-1]}")
+    assert gc(w)["blobs_deleted"] > 0
+    push(2, "team/app:v2")
+    out = str(tmp_path / "pulled")
+    skopeo("copy", *TLS, f"docker://127.0.0.1:{w.port}/team/app:v2", f"dir:{out}")
+    assert check_dir_blobs(out) == set(blobs[2])
+    # /metrics shows each rule's usage (taken at start and every 30 s).
+    w.stop()
+    w.start()
+    held = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if f != "version")
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert f'\nwharf_storage_quota_used_bytes{{prefix="team"}} {held}\n' in m, m
+    assert '\nwharf_storage_quota_limit_bytes{prefix="team"} 400000\n' in m
