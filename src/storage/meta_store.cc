@@ -109,7 +109,22 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir) {
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opt, dir, &db);
   if (!s.ok()) return Status(Code::kIO, "open metadata " + dir + ": " + s.ToString());
-  return std::unique_ptr<MetaStore>(new MetaStore(db));
+  std::unique_ptr<MetaStore> store(new MetaStore(db));
+  std::string v;
+  Status st = store->Get(Key('v', ""), &v);
+  if (st.code() == Code::kNotFound) {
+    rocksdb::WriteBatch b;
+    b.Put(Key('v', ""), std::to_string(kFormat));
+    st = store->Write(&b);
+  } else if (st.ok() && Num<int>(v) > kFormat) {
+    return Status(Code::kUnsupported, "metadata in " + dir + " is of format " + v +
+                                          ", which a newer Wharf wrote; this one reads format " +
+                                          std::to_string(kFormat) + ": run that version (or a later one) on it");
+  } else if (st.ok() && Num<int>(v) != kFormat) {
+    return Status(Code::kUnsupported, "metadata in " + dir + " has an unknown format mark '" + v + "'");
+  }
+  if (!st.ok()) return st;
+  return store;
 }
 
 MetaStore::~MetaStore() {

@@ -12,6 +12,8 @@
 //   u\0<uuid>                      -> UploadRecord
 //   a\0<digest>                    -> last pull of cached content, ms (decimal)
 //   h\0                            -> the health probe's last write, ms (decimal)
+//   v\0                            -> the format of all of the above (decimal),
+//                                     MetaStore::kFormat when this binary wrote it
 // Every mutation that must be durable when a client gets its 201/202 is one
 // WriteBatch written with sync=true, so it lands whole or not at all.
 //
@@ -76,7 +78,14 @@ struct ManifestWrite {
 
 class MetaStore {
  public:
-  // Opens (creating if needed) the database in `dir`.
+  // The format this binary reads and writes. A change of key families or
+  // records that an older binary would misread raises it, and Open() then
+  // migrates older data.
+  static constexpr int kFormat = 1;
+  // Opens (creating if needed) the database in `dir`; a new or unmarked one
+  // is marked with kFormat. kUnsupported, with nothing written, when the
+  // data is of a later format: a newer Wharf wrote it, and this one could
+  // misread it (e.g. after a downgrade).
   static Result<std::unique_ptr<MetaStore>> Open(const std::string& dir);
   MetaStore(const MetaStore&) = delete;
   MetaStore& operator=(const MetaStore&) = delete;

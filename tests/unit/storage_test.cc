@@ -2,6 +2,7 @@
 // RocksDB and real files in a temporary directory.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -377,6 +378,36 @@ TEST_F(StorageTest, FixedTagsNeverMoveOrGo) {
   for (auto& t : pushers) t.join();
   EXPECT_EQ(landed.load(), 1);
   EXPECT_EQ(refused.load(), 7);
+}
+
+// The metadata carries its format: a new store is marked, reopening it
+// works, and data that a newer Wharf marked is refused untouched (a
+// downgrade must not misread it), as is a mark this one does not know.
+TEST_F(StorageTest, MetadataOfALaterFormatIsRefused) {
+  Reopen();
+  meta_.reset();
+  // Sets the mark straight in RocksDB; returns the one it replaced.
+  auto mark = [&](const std::string& v) -> std::string {
+    rocksdb::DB* db = nullptr;
+    if (!rocksdb::DB::Open(rocksdb::Options(), root_ + "/meta", &db).ok()) return "(cannot open)";
+    std::string was;
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), std::string("v\0", 2), &was).ok());
+    EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), std::string("v\0", 2), v).ok());
+    delete db;
+    return was;
+  };
+  EXPECT_EQ(mark("2"), std::to_string(MetaStore::kFormat));
+  auto m = MetaStore::Open(root_ + "/meta");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kUnsupported);
+  EXPECT_NE(m.status().message().find("is of format 2, which a newer Wharf wrote; this one reads format 1"),
+            std::string::npos) << m.status().message();
+  EXPECT_EQ(mark("x"), "2");  // refused untouched
+  m = MetaStore::Open(root_ + "/meta");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("unknown format mark 'x'"), std::string::npos) << m.status().message();
+  mark("1");
+  Reopen();
 }
 
 // The evictor's clock: last pulls survive a reopen, a later record replaces
