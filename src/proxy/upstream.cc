@@ -1,5 +1,6 @@
 #include "proxy/upstream.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "auth/token.h"
@@ -250,6 +251,21 @@ void Upstream::NoteRateLimit(Mirror& m, const ClientResponse& resp) {
   m.ratelimit_remaining = remaining;
 }
 
+void Upstream::NoteRetryAfter(const ClientResponse& resp) {
+  // Delta-seconds only, as registries send it; a day at most, so that a
+  // wrong answer cannot tell clients to stay away for a month.
+  const int64_t secs = std::min<int64_t>(RateLimitCount(resp.Header("retry-after")), 86400);
+  if (secs < 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  retry_until_ms_ = MonotonicMs() + secs * 1000;
+}
+
+int64_t Upstream::RetryAfterSeconds() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t left = retry_until_ms_ - MonotonicMs();
+  return left > 0 ? (left + 999) / 1000 : 0;
+}
+
 Status Upstream::Fetch(const std::string& method, const std::string& repo, const std::string& path,
                        const FetchOptions& opt, ClientResponse* resp, const BodyFn& on_body,
                        std::string* served_by) {
@@ -290,6 +306,7 @@ Status Upstream::Fetch(const std::string& method, const std::string& repo, const
       std::string why;
       bool bad = false;
       if (st.ok()) {
+        if (resp->status == 429) NoteRetryAfter(*resp);
         answer = *resp;
         have_answer = true;
         why = m.base.Origin() + " answered " + std::to_string(resp->status) +

@@ -106,6 +106,9 @@ class Upstream {
   };
   // Each mirror's state, in configuration order, for metrics.
   std::vector<MirrorState> Mirrors();
+  // Seconds (rounded up) until the Retry-After of the latest 429 a mirror
+  // answered runs out; 0 when none runs. For the 429 passed on to clients.
+  int64_t RetryAfterSeconds();
 
  private:
   struct Mirror {
@@ -131,6 +134,8 @@ class Upstream {
   void MarkResult(Mirror& m, bool ok);
   // Keeps the rate limit an answer of `m` announced, if any.
   void NoteRateLimit(Mirror& m, const ClientResponse& resp);
+  // Keeps the Retry-After of a 429, if any.
+  void NoteRetryAfter(const ClientResponse& resp);
   void MarkDown(Mirror& m);  // caller holds mu_
 
   UpstreamConfig cfg_;
@@ -140,6 +145,7 @@ class Upstream {
   std::mutex mu_;
   std::vector<Mirror> mirrors_;
   std::map<std::string, Token> tokens_;  // "<origin> <scope>" -> token
+  int64_t retry_until_ms_ = 0;           // see RetryAfterSeconds
 };
 
 }  // namespace wharf::proxy

@@ -28,16 +28,19 @@ BodyMode WaitFor(http::Exchange& ex, const std::shared_ptr<Job>& job,
 
 // `upstream_status`: the last answer a mirror gave (0: none answered). A
 // rate limit (Docker Hub's 429 for anonymous pulls) is passed on as one, so
-// that `docker pull` and the kubelet show its cause instead of a 502.
-void UpstreamFailed(http::Response& res, int upstream_status, const std::string& why) {
-  if (upstream_status == 429)
-    Fail(res, Err::kTooManyRequests, "upstream registry rate limit: " + why);
-  else
+// that `docker pull` and the kubelet show its cause instead of a 502, with
+// what is left of the upstream's Retry-After.
+void UpstreamFailed(http::Response& res, proxy::Upstream& up, int upstream_status, const std::string& why) {
+  if (upstream_status != 429) {
     Fail(res, Err::kUpstreamUnavailable, "upstream registry unavailable: " + why);
+    return;
+  }
+  Fail(res, Err::kTooManyRequests, "upstream registry rate limit: " + why);
+  if (int64_t secs = up.RetryAfterSeconds()) res.AddHeader("Retry-After", std::to_string(secs));
 }
 
-void UpstreamFailed(http::Response& res, UpstreamJob& job) {
-  UpstreamFailed(res, job.upstream_status(),
+void UpstreamFailed(http::Response& res, proxy::Upstream& up, UpstreamJob& job) {
+  UpstreamFailed(res, up, job.upstream_status(),
                  job.status().ok() ? std::to_string(job.upstream_status()) : job.status().message());
 }
 
@@ -78,7 +81,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     } else if (job->status().ok() && Unknown(job->upstream_status())) {
       Fail(ex.res, Err::kBlobUnknown, "blob unknown to registry");
     } else {
-      UpstreamFailed(ex.res, *job);
+      UpstreamFailed(ex.res, *up, *job);
     }
     return BodyMode::kRespond;
   }
@@ -92,7 +95,7 @@ BodyMode Blob(Services& s, http::Exchange& ex, proxy::Upstream* up, const std::s
     else if (fetch->storage_full())
       FailStorage(ex.res, Status(Code::kNoSpace, fetch->error()));
     else
-      UpstreamFailed(ex.res, fetch->upstream_status(), fetch->error());
+      UpstreamFailed(ex.res, *up, fetch->upstream_status(), fetch->error());
     return BodyMode::kRespond;
   }
   // Streaming: headers now, bytes as they arrive; a Range (containerd
@@ -158,7 +161,7 @@ BodyMode Manifest(Services& s, http::Exchange& ex, proxy::Upstream* up, const st
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kManifestUnknown, "manifest unknown");
   } else {
-    UpstreamFailed(ex.res, *job);
+    UpstreamFailed(ex.res, *up, *job);
   }
   return BodyMode::kRespond;
 }
@@ -173,7 +176,7 @@ BodyMode PassThrough(Services& s, http::Exchange& ex, proxy::Upstream* up, const
   } else if (job->status().ok() && Unknown(job->upstream_status())) {
     Fail(ex.res, Err::kNameUnknown, "repository name not known to registry");
   } else {
-    UpstreamFailed(ex.res, *job);
+    UpstreamFailed(ex.res, *up, *job);
   }
   return BodyMode::kRespond;
 }

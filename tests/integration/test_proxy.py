@@ -753,16 +753,17 @@ def test_upstream_rate_limit_is_passed_on_or_failed_over(make_wharf, upstream, t
     """Docker Hub's 429 past its pull rate limit (nginx answering as it
     does). With no other mirror the client gets 429 TOOMANYREQUESTS with
     Docker Hub's own words, which is what `docker pull` and the kubelet then
-    show, instead of an anonymous 502; with another mirror the pull goes on
-    there."""
+    show, instead of an anonymous 502, with what is left of the mirror's
+    Retry-After; with another mirror the pull goes on there."""
     up = upstream()
     mdigest, blobs = seed(up, tmp_path)
-    limited = RateLimitedMirror(str(tmp_path / "limited"), up)
+    limited = RateLimitedMirror(str(tmp_path / "limited"), up, retry_after=1800)
     try:
         w = make_wharf(env=proxy_env(limited.url)).start()
         for path in ("manifests/v1", f"manifests/{mdigest}", f"blobs/{blobs[-1]}"):
             r = call("GET", f"{w.url}/v2/library/app/{path}")
             assert r.status == 429 and r.code() == "TOOMANYREQUESTS", (path, r)
+            assert 1790 <= int(r.headers["retry-after"]) <= 1800, r.headers
             message = r.json()["errors"][0]["message"]
             assert "upstream registry rate limit" in message and "You have reached your pull rate limit" in message
             assert limited.url in message

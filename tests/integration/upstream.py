@@ -110,9 +110,10 @@ class RateLimitedMirror:
     """nginx in front of `registry`: /v2/ and HEADs (which Docker Hub does
     not count) are passed on; every other request gets Docker Hub's 429.
     Every answer announces the limit as Docker Hub does: 100 pulls per six
-    hours, none left."""
+    hours, none left; with `retry_after`, a Retry-After of that many seconds
+    too."""
 
-    def __init__(self, tmp, registry):
+    def __init__(self, tmp, registry, retry_after=None):
         os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
         self.log_path = os.path.join(tmp, "error.log")
@@ -125,6 +126,7 @@ http {{ access_log {tmp}/access.log; {temp}
   server {{ listen 127.0.0.1:{self.port};
     add_header RateLimit-Limit "100;w=21600" always;
     add_header RateLimit-Remaining "0;w=21600" always;
+    {f'add_header Retry-After {retry_after} always;' if retry_after else ''}
     location = /v2/ {{ proxy_pass {registry.url}; }}
     location /v2/ {{
       if ($request_method != HEAD) {{ return 429 '{RATE_LIMIT_BODY}'; }}
