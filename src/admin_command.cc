@@ -17,6 +17,7 @@
 #include "registry/fsck.h"
 #include "registry/gc.h"
 #include "registry/import.h"
+#include "registry/usage.h"
 #include "util/encoding.h"
 
 namespace wharf {
@@ -154,6 +155,14 @@ int ImportCommand(const Config& cfg, const std::string& dir, const std::string& 
   if (!out) return 1;
   auto j = nlohmann::json::parse(*out, nullptr, false);
   return j.is_object() && j.contains("skipped") && j["skipped"].empty() ? 0 : 1;
+}
+
+int UsageCommand(const Config& cfg, const std::string& prefix) {
+  auto out = RunHere(cfg, "usage", "/admin/usage?prefix=" + UrlEncode(prefix),
+                     [&](storage::BlobStore&, storage::MetaStore& meta, std::shared_mutex&) {
+                       return AsJson(registry::RunUsage(meta, cfg.storage.quotas, prefix));
+                     });
+  return out ? 0 : 1;
 }
 
 }  // namespace wharf

@@ -1,4 +1,5 @@
-// Maintenance commands: `wharf gc`, `wharf fsck` and `wharf import-registry`.
+// Maintenance commands: `wharf gc`, `wharf fsck`, `wharf import-registry`
+// and `wharf usage`.
 //
 // If no server holds the storage root, the work runs in this process. If a
 // server is running (RocksDB's lock is held), the request goes to the
@@ -24,5 +25,9 @@ int FsckCommand(const Config& cfg, bool repair);
 // was imported, 1 if something was skipped (the report names it) or the
 // import could not run, 2 for a registry the proxy does not serve.
 int ImportCommand(const Config& cfg, const std::string& dir, const std::string& cache_registry);
+
+// What the hosted repositories under `prefix` ("" for all) hold, and each
+// quota's usage (see registry/usage.h). Exit code 0, or 1 if it could not run.
+int UsageCommand(const Config& cfg, const std::string& prefix);
 
 }  // namespace wharf

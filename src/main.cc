@@ -3,6 +3,7 @@
 //   wharf check-config [--config FILE]  validate and print the effective config
 //   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
 //   wharf fsck [--config FILE] [--repair]  verify every blob and reference
+//   wharf usage [--config FILE] [PREFIX]   what the hosted repositories hold
 //   wharf import-registry [--config FILE] [--cache REGISTRY] DIR
 //                                       import a reference registry's storage
 //   wharf version                       print versions
@@ -41,6 +42,7 @@ int Usage() {
           "       wharf check-config [--config FILE]\n"
           "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
           "       wharf fsck [--config FILE] [--repair]\n"
+          "       wharf usage [--config FILE] [PREFIX]\n"
           "       wharf import-registry [--config FILE] [--cache REGISTRY] DIR\n"
           "       wharf version\n");
   return 2;
@@ -70,6 +72,7 @@ struct Flags {
   bool delete_untagged = false;
   bool repair = false;
   std::string dir;    // import-registry
+  std::string prefix; // usage
   std::string cache;  // import-registry --cache
 };
 
@@ -93,6 +96,8 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       f->cache = argv[++i];
     } else if (cmd == "import-registry" && f->dir.empty() && !a.empty() && a[0] != '-') {
       f->dir = a;
+    } else if (cmd == "usage" && f->prefix.empty() && !a.empty() && a[0] != '-') {
+      f->prefix = a;
     } else {
       return false;
     }
@@ -238,7 +243,8 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   std::string cmd = argv[1];
   if (cmd == "version" || cmd == "--version") return Version();
-  if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck" && cmd != "import-registry")
+  if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck" && cmd != "import-registry" &&
+      cmd != "usage")
     return Usage();
   Flags flags;
   if (!ParseFlags(argc, argv, cmd, &flags) || (cmd == "import-registry" && flags.dir.empty())) return Usage();
@@ -251,5 +257,6 @@ int main(int argc, char** argv) {
   if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
   if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir, flags.cache);
+  if (cmd == "usage") return UsageCommand(*cfg, flags.prefix);
   return Serve(*cfg);
 }

@@ -16,6 +16,7 @@
 #include "registry/proxied.h"
 #include "registry/routes.h"
 #include "registry/token_key.h"
+#include "registry/usage.h"
 #include "util/log.h"
 
 namespace wharf::registry {
@@ -214,7 +215,8 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
   }
   req.route = m.route;
   req.params = m.params;
-  if (m.route == kRouteAdminGc || m.route == kRouteAdminFsck || m.route == kRouteAdminImport) {
+  if (m.route == kRouteAdminGc || m.route == kRouteAdminFsck || m.route == kRouteAdminImport ||
+      m.route == kRouteAdminUsage) {
     if (req.peer != kAdminPeer) {  // never over TCP
       res.Error(404, "NOT_FOUND", "no such endpoint");
       return BodyMode::kRespond;
@@ -324,6 +326,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
     case kRouteAdminGc:
     case kRouteAdminFsck:
     case kRouteAdminImport:
+    case kRouteAdminUsage:
     case kRouteToken:
       break;  // handled above
   }
@@ -351,6 +354,8 @@ void Registry::Finish(Exchange& ex) {
       return CheckStore(ex);
     case kRouteAdminImport:
       return Import(ex);
+    case kRouteAdminUsage:
+      return ReportUsage(ex);
     case kRouteToken:
       return TokenFinish(svc_, ex);
   }
@@ -389,6 +394,14 @@ void Registry::Import(Exchange& ex) {
         // The size cap counts what came in, from now on.
         if (report->ok() && (*report)->cached && svc_.proxy) svc_.proxy->evictor().Added((*report)->bytes);
       },
+      [&ex, report] { SendReport(ex, *report); });
+}
+
+void Registry::ReportUsage(Exchange& ex) {
+  const std::string prefix = ex.req.QueryParam("prefix");
+  auto report = std::make_shared<Result<UsageReport>>(Internal("not run"));
+  RunBlocking(
+      ex, [this, prefix, report] { *report = RunUsage(*svc_.meta, svc_.cfg.storage.quotas, prefix); },
       [&ex, report] { SendReport(ex, *report); });
 }
 

@@ -59,6 +59,7 @@ class Registry final : public http::Handler {
   void CollectGarbage(http::Exchange& ex);
   void CheckStore(http::Exchange& ex);
   void Import(http::Exchange& ex);
+  void ReportUsage(http::Exchange& ex);
 
   Services svc_;
   Metrics* metrics_;

@@ -33,7 +33,7 @@ Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule
   std::unordered_set<std::string> seen;
   uint64_t used = 0;
   bool found = false;
-  Status st = meta.ForEachStoredUnder(rule.prefix, [&](std::string_view repo, std::string_view d, uint64_t size) {
+  Status st = meta.ForEachStoredUnder(rule.prefix, [&](std::string_view repo, std::string_view d, uint64_t size, bool) {
     if (QuotaRuleFor(rules, repo) != &rule) return;  // another rule's, or not under the prefix
     if (!seen.emplace(d).second) return;
     used += size;

@@ -23,6 +23,7 @@ const std::vector<RouteSpec>& RouteTable() {
       {kRouteAdminGc, "/admin/gc", kPost, "admin_gc"},
       {kRouteAdminFsck, "/admin/fsck", kPost, "admin_fsck"},
       {kRouteAdminImport, "/admin/import", kPost, "admin_import"},
+      {kRouteAdminUsage, "/admin/usage", kPost, "admin_usage"},
       {kRouteToken, "/auth/token", kGet | kPost, "token"},
   };
   return t;

@@ -25,6 +25,7 @@ enum RouteId : int {
   kRouteAdminGc,
   kRouteAdminFsck,
   kRouteAdminImport,
+  kRouteAdminUsage,
   kRouteToken,
   kRouteCount,
 };

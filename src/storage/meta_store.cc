@@ -408,14 +408,14 @@ Status MetaStore::ForEachManifest(
 
 Status MetaStore::ForEachStoredUnder(
     const std::string& name_start,
-    const std::function<void(std::string_view, std::string_view, uint64_t)>& fn) const {
+    const std::function<void(std::string_view, std::string_view, uint64_t, bool)>& fn) const {
   std::string repo;
   for (char family : {'l', 'm'}) {
     WHARF_RETURN_IF_ERROR(Scan(Key(family, name_start), "", [&](std::string_view rest, std::string_view v) {
       const size_t sep = rest.find('\0');
       if (sep == std::string_view::npos) return true;
       repo.assign(name_start).append(rest.substr(0, sep));
-      fn(repo, rest.substr(sep + 1), family == 'l' ? Num<uint64_t>(v) : DecodeManifest(v).size);
+      fn(repo, rest.substr(sep + 1), family == 'l' ? Num<uint64_t>(v) : DecodeManifest(v).size, family == 'm');
       return true;
     }));
   }

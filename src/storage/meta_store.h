@@ -120,10 +120,11 @@ class MetaStore {
 
   // Every blob link and every manifest of the repositories whose names
   // begin with `name_start` ("team" reaches "team/app" and "teamwork"):
-  // fn(repo, digest, size). One ordered scan of each key family.
+  // fn(repo, digest, size, manifest), the links first. One ordered scan of
+  // each key family.
   Status ForEachStoredUnder(const std::string& name_start,
                             const std::function<void(std::string_view repo, std::string_view digest,
-                                                     uint64_t size)>& fn) const;
+                                                     uint64_t size, bool manifest)>& fn) const;
 
   // --- listing (lexical order, strictly after `last`, at most n; *more tells
   // whether further entries exist)

@@ -3,9 +3,10 @@ against skopeo pushes, a curl upload, a mount and a delete with gc."""
 import hashlib
 import json
 import os
+import subprocess
 
 import images
-from conftest import call
+from conftest import WHARF_BIN, call
 from test_gc import gc
 from test_skopeo import TLS, check_dir_blobs, skopeo
 
@@ -66,3 +67,17 @@ def test_quota_refuses_what_does_not_fit_and_counts_shared_content_once(make_wha
     m = call("GET", f"{w.url}/metrics").body.decode()
     assert f'\nwharf_storage_quota_used_bytes{{prefix="team"}} {held}\n' in m, m
     assert '\nwharf_storage_quota_limit_bytes{prefix="team"} 400000\n' in m
+    # `wharf usage`: which repositories hold what, through the running
+    # server and offline alike.
+    def usage(*args):
+        r = subprocess.run([WHARF_BIN, "usage", *args], env=w.env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+    rep = usage()
+    assert rep["quotas"] == [{"prefix": "team", "used_bytes": held, "max_bytes": 400000}], rep
+    names = [r["name"] for r in rep["repositories"]]
+    assert set(names) == {"team/app", "other/app"}, rep
+    team_app = next(r for r in rep["repositories"] if r["name"] == "team/app")
+    assert team_app == {"name": "team/app", "bytes": held, "blobs": len(blobs[2]), "manifests": 1}, rep
+    w.stop()
+    assert usage("team/")["repositories"] == [team_app]

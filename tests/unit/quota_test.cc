@@ -1,5 +1,6 @@
-// Storage quotas: which rule governs a repository, what it counts, when an
-// addition is refused, and how storage.quotas is read.
+// Storage accounting: which quota rule governs a repository, what it counts,
+// when an addition is refused, how storage.quotas is read, and what
+// `wharf usage` reports.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -9,6 +10,7 @@
 #include "config/config.h"
 #include "config_refusal.h"
 #include "registry/quota.h"
+#include "registry/usage.h"
 #include "storage/meta_store.h"
 
 namespace wharf::registry {
@@ -83,6 +85,35 @@ TEST_F(QuotaTest, AnAdditionMustFitUnlessAlreadyCounted) {
   // Outside the rule, and in the proxy's cache, nothing is counted.
   EXPECT_TRUE(CheckQuota(rules, *meta_, "other/app", D('c'), 1 << 30).ok());
   EXPECT_TRUE(CheckQuota(rules, *meta_, "~docker.io/team/app", D('c'), 1 << 30).ok());
+}
+
+TEST_F(QuotaTest, UsageListsRepositoriesLargestFirstAndEachQuota) {
+  const std::vector<QuotaRule> rules = {{"team", 1000}};
+  Link("team/app", 'a', 300);
+  Link("team/web", 'a', 300);
+  Link("team/web", 'b', 200);
+  Manifest("team/web", 'c', 50);
+  Link("teamwork/app", 'd', 700);
+  Link("~docker.io/team/app", 'e', 9999);  // the proxy's cache: left out
+  auto rep = RunUsage(*meta_, rules, "");
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  ASSERT_EQ(rep->repositories.size(), 3u);
+  EXPECT_EQ(rep->repositories[0].name, "teamwork/app");
+  EXPECT_EQ(rep->repositories[1].name, "team/web");
+  EXPECT_EQ(rep->repositories[1].bytes, 550u);
+  EXPECT_EQ(rep->repositories[1].blobs, 2u);
+  EXPECT_EQ(rep->repositories[1].manifests, 1u);
+  EXPECT_EQ(rep->repositories[2].bytes, 300u);
+  EXPECT_EQ(rep->bytes, 1250u);  // the shared layer once
+  ASSERT_EQ(rep->quotas.size(), 1u);
+  EXPECT_EQ(rep->quotas[0].used_bytes, 550u);
+  EXPECT_EQ(rep->quotas[0].max_bytes, 1000u);
+  rep = RunUsage(*meta_, rules, "team/");
+  ASSERT_TRUE(rep.ok());
+  ASSERT_EQ(rep->repositories.size(), 2u);  // not teamwork
+  EXPECT_EQ(rep->bytes, 550u);
+  EXPECT_NE(rep->ToJson().find(R"("quotas":[{"max_bytes":1000,"prefix":"team","used_bytes":550}])"),
+            std::string::npos) << rep->ToJson();
 }
 
 TEST(QuotaConfigTest, ConfigIsReadAndChecked) {
