@@ -44,6 +44,16 @@ Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule
   return used;
 }
 
+namespace {
+
+Status Exceeded(const QuotaRule& rule, uint64_t used, const std::string& what) {
+  const std::string who = rule.prefix.empty() ? "this registry's repositories" : "the repositories under " + rule.prefix;
+  return Status(Code::kDenied, "quota exceeded: " + who + " hold " + Bytes(used) + " of their " +
+                                   Bytes(rule.max_bytes) + " (storage.quotas)" + what);
+}
+
+}  // namespace
+
 Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
                   std::string_view repo, std::string_view digest, uint64_t size) {
   const QuotaRule* rule = QuotaRuleFor(rules, repo);
@@ -52,9 +62,16 @@ Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore&
   auto used = QuotaUsage(rules, *rule, meta, digest, &holds);
   if (!used.ok()) return used.status();
   if (holds || *used + size <= rule->max_bytes) return Status();
-  const std::string who = rule->prefix.empty() ? "this registry's repositories" : "the repositories under " + rule->prefix;
-  return Status(Code::kDenied, "quota exceeded: " + who + " hold " + Bytes(*used) + " of their " +
-                                   Bytes(rule->max_bytes) + " (storage.quotas), and this adds " + Bytes(size));
+  return Exceeded(*rule, *used, ", and this adds " + Bytes(size));
+}
+
+Status CheckQuotaRoom(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
+                      std::string_view repo) {
+  const QuotaRule* rule = QuotaRuleFor(rules, repo);
+  if (!rule) return Status();
+  auto used = QuotaUsage(rules, *rule, meta);
+  if (!used.ok()) return used.status();
+  return *used < rule->max_bytes ? Status() : Exceeded(*rule, *used, ": no room for another upload");
 }
 
 }  // namespace wharf::registry

@@ -9,7 +9,8 @@
 //
 // The check runs when content is added to a repository (an upload
 // completed, a blob mounted, a manifest pushed): content already counted in
-// the rule costs nothing, anything else must fit under max_bytes. Additions
+// the rule costs nothing, anything else must fit under max_bytes. An upload
+// is also refused at its start when the rule is full already. Additions
 // that run at the same moment are checked apart, so they can overrun the
 // limit by what they add together; the next addition sees it.
 //
@@ -42,5 +43,11 @@ Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule
 // metadata error as it came.
 Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
                   std::string_view repo, std::string_view digest, uint64_t size);
+
+// For an upload about to start, its size unknown: kDenied when the rule
+// governing `repo` has no byte left, so that the client hears it before it
+// sends the blob rather than after.
+Status CheckQuotaRoom(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
+                      std::string_view repo);
 
 }  // namespace wharf::registry

@@ -160,6 +160,13 @@ void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Di
       });
 }
 
+// Answers 202 for new upload session `u` and lets it wait for its chunks.
+void OpenSession(Services& s, http::Exchange& ex, const std::string& repo, const std::shared_ptr<Upload>& u) {
+  ex.res.status = 202;
+  UploadHeaders(ex.res, repo, u->uuid, 0);
+  s.uploads->Release(u);
+}
+
 // Parses the required ?digest= of a completing request.
 bool WantDigest(http::Exchange& ex, Digest* out) {
   bool has = false;
@@ -201,15 +208,20 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
   req.QueryParam("digest", &monolithic);
   Digest want;
   if (monolithic && !WantDigest(ex, &want)) return BodyMode::kRespond;
+  if (!monolithic && QuotaRuleFor(s.cfg.storage.quotas, repo)) {
+    // Is the quota full already? That reads metadata: off the loop, in
+    // UploadStartFinish, before the session is opened.
+    ex.body_limit = 0;
+    ex.scratch = std::make_shared<bool>(true);
+    return BodyMode::kBuffer;
+  }
   auto u = s.uploads->Start(repo);
   if (!u.ok()) {
     FailStorage(ex.res, u.status());
     return BodyMode::kRespond;
   }
   if (monolithic) return StreamInto(s, ex, *u, /*ephemeral=*/true);
-  ex.res.status = 202;
-  UploadHeaders(ex.res, repo, (*u)->uuid, 0);
-  s.uploads->Release(*u);
+  OpenSession(s, ex, repo, *u);
   return BodyMode::kRespond;
 }
 
@@ -217,6 +229,21 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
   if (ex.sink) {  // monolithic POST ?digest=
     Digest want = *Digest::Parse(ex.req.QueryParam("digest"));
     CommitUpload(s, ex, static_cast<UploadSink*>(ex.sink.get())->Take(), want);
+    return;
+  }
+  if (ex.scratch) {  // a session in a repository under a quota (see UploadStartBegin)
+    const std::string repo(ex.req.params[0]);
+    auto st = std::make_shared<Status>();
+    RunBlocking(
+        ex, [&s, st, repo] { *st = CheckQuotaRoom(s.cfg.storage.quotas, *s.meta, repo); },
+        [&s, &ex, st, repo] {
+          auto u = st->ok() ? s.uploads->Start(repo) : Result<std::shared_ptr<Upload>>(*st);
+          if (!u.ok()) {
+            FailStorage(ex.res, u.status());
+            return;
+          }
+          OpenSession(s, ex, repo, *u);
+        });
     return;
   }
   // Cross-repository mount.

@@ -81,3 +81,22 @@ def test_quota_refuses_what_does_not_fit_and_counts_shared_content_once(make_wha
     assert team_app == {"name": "team/app", "bytes": held, "blobs": len(blobs[2]), "manifests": 1}, rep
     w.stop()
     assert usage("team/")["repositories"] == [team_app]
+
+
+def test_a_full_quota_refuses_an_upload_before_its_bytes(make_wharf):
+    """docker and skopeo open an upload session, then send the blob: when
+    the quota has no byte left, the session is refused, not the blob after
+    it was sent."""
+    w = make_wharf(env={"WHARF_STORAGE_QUOTAS": json.dumps([{"prefix": "team", "max_bytes": 1000}])}).start()
+    r = call("POST", f"{w.url}/v2/team/a/blobs/uploads/")
+    assert r.status == 202, r
+    data = os.urandom(1000)
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert call("POST", f"{w.url}/v2/team/a/blobs/uploads/?digest={d}", data).status == 201  # exactly full
+    r = call("POST", f"{w.url}/v2/team/b/blobs/uploads/")
+    assert r.status == 403 and r.code() == "DENIED", r
+    assert "hold 1000 B of their 1000 B (storage.quotas): no room for another upload" in r.body.decode(), r.body
+    assert "location" not in r.headers
+    # What the rule holds already may still be added; other repositories are free.
+    assert call("POST", f"{w.url}/v2/team/b/blobs/uploads/?mount={d}&from=team/a").status == 201
+    assert call("POST", f"{w.url}/v2/other/blobs/uploads/").status == 202
