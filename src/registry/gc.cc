@@ -10,8 +10,9 @@
 #include <set>
 #include <vector>
 
-#include "registry/manifest.h"
+#include "registry/hosted_rule.h"
 #include "registry/immutable_tags.h"
+#include "registry/manifest.h"
 #include "registry/retention.h"
 #include "util/log.h"
 
@@ -57,14 +58,14 @@ Status ExpireTags(storage::MetaStore& meta, const std::vector<Entry>& entries, c
   std::map<std::pair<std::string, std::string>, std::string> target;  // repository, tag -> digest
   WHARF_RETURN_IF_ERROR(meta.ForEachTag([&](const std::string& repo, const std::string& tag,
                                             const storage::TagRecord& t) {
-    if (!RetentionRuleFor(opt.retention, repo)) return;
+    if (!HostedRuleFor(opt.retention, repo)) return;
     auto it = pushed.find({repo, t.digest});
     governed[repo].push_back({tag, it == pushed.end() ? 0 : it->second});
     target[{repo, tag}] = t.digest;
   }));
   const int64_t now_ms = storage::NowMs();
   for (auto& [repo, tags] : governed)
-    for (std::string& tag : ExpiredTags(*RetentionRuleFor(opt.retention, repo), std::move(tags), now_ms)) {
+    for (std::string& tag : ExpiredTags(*HostedRuleFor(opt.retention, repo), std::move(tags), now_ms)) {
       if (TagImmutable(opt.immutable_tags, repo, tag)) continue;
       (*candidates)[repo].insert(target[{repo, tag}]);
       expired->emplace(repo, std::move(tag));

@@ -3,7 +3,7 @@
 // pushed as, so that every later pull of it gets the same bytes.
 //
 // A repository is governed by the rule with the longest prefix that holds it
-// (InRepoPrefix), so a narrower rule with no tags frees a subtree. A tag of a
+// (HostedRuleFor), so a narrower rule with no tags frees a subtree. A tag of a
 // governed repository is immutable when it matches one of the rule's globs.
 // An immutable tag can be pushed again at the manifest it points at (a
 // retried push succeeds), but it cannot be moved to another manifest, be

@@ -4,7 +4,7 @@
 #include <iterator>
 #include <unordered_set>
 
-#include "util/repo_prefix.h"
+#include "registry/hosted_rule.h"
 
 namespace wharf::registry {
 namespace {
@@ -23,18 +23,13 @@ std::string Bytes(uint64_t n) {
 
 }  // namespace
 
-const QuotaRule* QuotaRuleFor(const std::vector<QuotaRule>& rules, std::string_view repo) {
-  if (rules.empty() || repo.starts_with('~')) return nullptr;  // none set; the proxy's cache
-  return LongestPrefixRule(rules, repo);
-}
-
 Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
                             const storage::MetaStore& meta, std::string_view digest, bool* holds) {
   std::unordered_set<std::string> seen;
   uint64_t used = 0;
   bool found = false;
   Status st = meta.ForEachStoredUnder(rule.prefix, [&](std::string_view repo, std::string_view d, uint64_t size, bool) {
-    if (QuotaRuleFor(rules, repo) != &rule) return;  // another rule's, or not under the prefix
+    if (HostedRuleFor(rules, repo) != &rule) return;  // another rule's, or not under the prefix
     if (!seen.emplace(d).second) return;
     used += size;
     found |= d == digest;
@@ -56,7 +51,7 @@ Status Exceeded(const QuotaRule& rule, uint64_t used, const std::string& what) {
 
 Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
                   std::string_view repo, std::string_view digest, uint64_t size) {
-  const QuotaRule* rule = QuotaRuleFor(rules, repo);
+  const QuotaRule* rule = HostedRuleFor(rules, repo);
   if (!rule) return Status();
   bool holds = false;
   auto used = QuotaUsage(rules, *rule, meta, digest, &holds);
@@ -67,7 +62,7 @@ Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore&
 
 Status CheckQuotaRoom(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
                       std::string_view repo) {
-  const QuotaRule* rule = QuotaRuleFor(rules, repo);
+  const QuotaRule* rule = HostedRuleFor(rules, repo);
   if (!rule) return Status();
   auto used = QuotaUsage(rules, *rule, meta);
   if (!used.ok()) return used.status();

@@ -2,7 +2,7 @@
 // cannot fill the disk that every other team pushes to.
 //
 // A repository is governed by the rule with the longest prefix that holds it
-// (InRepoPrefix); a rule counts what the repositories it governs hold
+// (HostedRuleFor); a rule counts what the repositories it governs hold
 // together: every distinct blob linked into them and every manifest, each
 // digest once however many of them hold it. Cached (proxied) repositories are
 // never governed: proxy.cache_max_bytes bounds them.
@@ -29,11 +29,8 @@
 
 namespace wharf::registry {
 
-// The rule governing `repo`, or nullptr.
-const QuotaRule* QuotaRuleFor(const std::vector<QuotaRule>& rules, std::string_view repo);
-
-// What the repositories that `rule` governs hold, in bytes; `*holds` (may be
-// null) tells whether `digest` is among it.
+// What the repositories that `rule` (an element of `rules`) governs hold,
+// in bytes; `*holds` (may be null) tells whether `digest` is among it.
 Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
                             const storage::MetaStore& meta, std::string_view digest = {},
                             bool* holds = nullptr);

@@ -3,14 +3,8 @@
 #include <algorithm>
 
 #include "registry/tag_glob.h"
-#include "util/repo_prefix.h"
 
 namespace wharf::registry {
-
-const RetentionRuleConfig* RetentionRuleFor(const std::vector<RetentionRuleConfig>& rules, std::string_view repo) {
-  if (repo.starts_with('~')) return nullptr;  // the proxy's cache
-  return LongestPrefixRule(rules, repo);
-}
 
 std::vector<std::string> ExpiredTags(const RetentionRuleConfig& rule, std::vector<TagAge> tags, int64_t now_ms) {
   // Newest first; equal ages by name, so that the outcome never depends on

@@ -4,7 +4,7 @@
 // proxy.cache_max_idle look after them.
 //
 // A repository is governed by the rule with the longest prefix that holds it
-// (InRepoPrefix). A tag of a governed repository stays if it is one of the
+// (HostedRuleFor). A tag of a governed repository stays if it is one of the
 // rule's keep_last newest, or was pushed within keep_days, or matches one of
 // keep_tags; every other tag goes. A tag's age is its manifest's last push
 // (a push of a tag, or of the same manifest again, renews it).
@@ -20,9 +20,6 @@
 #include "config/config.h"
 
 namespace wharf::registry {
-
-// The rule governing `repo`, or nullptr.
-const RetentionRuleConfig* RetentionRuleFor(const std::vector<RetentionRuleConfig>& rules, std::string_view repo);
 
 struct TagAge {
   std::string tag;

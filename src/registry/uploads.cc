@@ -2,6 +2,7 @@
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
+#include "registry/hosted_rule.h"
 #include "registry/names.h"
 #include "registry/quota.h"
 #include "registry/range.h"
@@ -208,7 +209,7 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
   req.QueryParam("digest", &monolithic);
   Digest want;
   if (monolithic && !WantDigest(ex, &want)) return BodyMode::kRespond;
-  if (!monolithic && QuotaRuleFor(s.cfg.storage.quotas, repo)) {
+  if (!monolithic && HostedRuleFor(s.cfg.storage.quotas, repo)) {
     // Is the quota full already? That reads metadata: off the loop, in
     // UploadStartFinish, before the session is opened.
     ex.body_limit = 0;

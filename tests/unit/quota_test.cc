@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "config_refusal.h"
+#include "registry/hosted_rule.h"
 #include "registry/quota.h"
 #include "registry/usage.h"
 #include "storage/meta_store.h"
@@ -62,9 +63,9 @@ TEST_F(QuotaTest, EachRuleCountsWhatItGovernsOnce) {
   EXPECT_EQ(Used(rules, 1), 550u);
   EXPECT_EQ(Used(rules, 2), 4000u);
   EXPECT_EQ(Used(rules, 0), 1000u);
-  EXPECT_EQ(QuotaRuleFor(rules, "team/big/x/y"), &rules[2]);
-  EXPECT_EQ(QuotaRuleFor(rules, "~docker.io/library/alpine"), nullptr);
-  EXPECT_EQ(QuotaRuleFor({}, "team/app"), nullptr);
+  EXPECT_EQ(HostedRuleFor(rules, "team/big/x/y"), &rules[2]);
+  EXPECT_EQ(HostedRuleFor(rules, "~docker.io/library/alpine"), nullptr);
+  EXPECT_EQ(HostedRuleFor<QuotaRule>({}, "team/app"), nullptr);
 }
 
 TEST_F(QuotaTest, AnAdditionMustFitUnlessAlreadyCounted) {

@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "config_refusal.h"
+#include "registry/hosted_rule.h"
 #include "registry/retention.h"
 #include "registry/tag_glob.h"
 
@@ -28,13 +29,13 @@ TEST(RetentionTest, GlobsMatchWholeTags) {
 
 TEST(RetentionTest, LongestPrefixGovernsHostedRepositoriesOnly) {
   std::vector<RetentionRuleConfig> rules = {{"", 50, 0, {}}, {"ci", 5, 0, {}}, {"ci/nightly", 1, 0, {}}};
-  EXPECT_EQ(RetentionRuleFor(rules, "team/app")->keep_last, 50u);
-  EXPECT_EQ(RetentionRuleFor(rules, "ci/app")->keep_last, 5u);
-  EXPECT_EQ(RetentionRuleFor(rules, "ci")->keep_last, 5u);
-  EXPECT_EQ(RetentionRuleFor(rules, "ci/nightly/x")->keep_last, 1u);
-  EXPECT_EQ(RetentionRuleFor(rules, "cinema/app")->keep_last, 50u);  // not under "ci"
-  EXPECT_EQ(RetentionRuleFor(rules, "~docker.io/library/alpine"), nullptr);  // the proxy's cache
-  EXPECT_EQ(RetentionRuleFor({{"ci", 5, 0, {}}}, "team/app"), nullptr);
+  EXPECT_EQ(HostedRuleFor(rules, "team/app")->keep_last, 50u);
+  EXPECT_EQ(HostedRuleFor(rules, "ci/app")->keep_last, 5u);
+  EXPECT_EQ(HostedRuleFor(rules, "ci")->keep_last, 5u);
+  EXPECT_EQ(HostedRuleFor(rules, "ci/nightly/x")->keep_last, 1u);
+  EXPECT_EQ(HostedRuleFor(rules, "cinema/app")->keep_last, 50u);  // not under "ci"
+  EXPECT_EQ(HostedRuleFor(rules, "~docker.io/library/alpine"), nullptr);  // the proxy's cache
+  EXPECT_EQ(HostedRuleFor<RetentionRuleConfig>({{"ci", 5, 0, {}}}, "team/app"), nullptr);
 }
 
 TEST(RetentionTest, ExpiredTagsKeepTheNewestTheYoungAndTheNamed) {
