@@ -14,8 +14,7 @@ bool ParseAccess(const std::string& s, Access* out) {
 
 Policy::Policy(bool anonymous_pull, Access default_access, std::vector<Rule> rules)
     : anonymous_pull_(anonymous_pull), default_(default_access), rules_(std::move(rules)) {
-  for (Rule& r : rules_)
-    while (!r.prefix.empty() && r.prefix.back() == '/') r.prefix.pop_back();
+  for (Rule& r : rules_) r.prefix = RepoPrefix(std::move(r.prefix));
 }
 
 Access Policy::For(const std::string& user, const std::string& repo) const {

@@ -20,6 +20,7 @@
 #include "util/ip_net.h"
 #include "util/log.h"
 #include "util/json_text.h"
+#include "util/repo_prefix.h"
 
 extern char** environ;
 
@@ -180,9 +181,12 @@ Status FieldExpected(const std::string& field, const char* what) {
   return Invalid("rule field '" + field + "': expected " + what);
 }
 
+bool IsStringList(const json& v) {
+  return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& s) { return s.is_string(); });
+}
+
 Status TagGlobs(const std::string& field, const json& f, std::vector<std::string>* out) {
-  if (!f.is_array() || !std::all_of(f.begin(), f.end(), [](const json& t) { return t.is_string(); }))
-    return FieldExpected(field, "a list of tag globs");
+  if (!IsStringList(f)) return FieldExpected(field, "a list of tag globs");
   *out = f.get<std::vector<std::string>>();
   return Status();
 }
@@ -207,8 +211,7 @@ Leaf PrefixRulesLeaf(const char* path, const char* shape, std::vector<Rule>* tar
                       continue;
                     }
                     if (!it.value().is_string()) return FieldExpected("prefix", "a string");
-                    rule.prefix = it.value().get<std::string>();
-                    while (!rule.prefix.empty() && rule.prefix.back() == '/') rule.prefix.pop_back();
+                    rule.prefix = RepoPrefix(it.value().get<std::string>());
                   }
                   WHARF_RETURN_IF_ERROR(check(rule));
                   for (const auto& other : rules)
@@ -414,13 +417,9 @@ std::vector<Leaf> Leaves(Config* c) {
                      u.mirrors.push_back(std::move(mc));
                    }
                  } else if (f.key() == "allow") {
-                   const json& a = f.value();
-                   if (!a.is_array() || !std::all_of(a.begin(), a.end(), [](const json& p) { return p.is_string(); }))
+                   if (!IsStringList(f.value()))
                      return Invalid(it.key() + ".allow: expected a list of repository prefixes");
-                   for (std::string p : a.get<std::vector<std::string>>()) {
-                     while (!p.empty() && p.back() == '/') p.pop_back();
-                     u.allow.push_back(std::move(p));
-                   }
+                   for (const json& p : f.value()) u.allow.push_back(RepoPrefix(p.get<std::string>()));
                  } else if (f.key() == "username" || f.key() == "password" || f.key() == "ca_file") {
                    if (!f.value().is_string()) return Invalid(it.key() + "." + f.key() + ": expected a string");
                    (f.key() == "username" ? u.username : f.key() == "password" ? u.password : u.ca_file) =

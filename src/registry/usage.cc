@@ -21,8 +21,8 @@ std::string UsageReport::ToJson() const {
 }
 
 Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<QuotaRule>& quotas,
-                             std::string prefix) {
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+                             const std::string& asked) {
+  const std::string prefix = RepoPrefix(asked);
   struct Seen {
     RepoUsage usage;
     std::unordered_set<std::string> digests;

@@ -44,6 +44,6 @@ struct UsageReport {
 // The repositories under `prefix` ("" for all; "team" or "team/" holds
 // "team/app", not "teamwork"), and every quota rule.
 Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<QuotaRule>& quotas,
-                             std::string prefix);
+                             const std::string& prefix);
 
 }  // namespace wharf::registry

@@ -1,6 +1,7 @@
 // Repository name prefixes, as access rules and retention rules name them.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,13 @@ namespace wharf {
 inline bool InRepoPrefix(std::string_view repo, std::string_view prefix) {
   return prefix.empty() || repo == prefix ||
          (repo.size() > prefix.size() && repo.starts_with(prefix) && repo[prefix.size()] == '/');
+}
+
+// `prefix` as a configuration or a command line gives it, in the form
+// InRepoPrefix takes: "team/" names "team".
+inline std::string RepoPrefix(std::string prefix) {
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  return prefix;
 }
 
 // The rule of `rules` (each with a `prefix` member) whose prefix holds
