@@ -116,12 +116,14 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir) {
     rocksdb::WriteBatch b;
     b.Put(Key('v', ""), std::to_string(kFormat));
     st = store->Write(&b);
-  } else if (st.ok() && Num<int>(v) > kFormat) {
-    return Status(Code::kUnsupported, "metadata in " + dir + " is of format " + v +
-                                          ", which a newer Wharf wrote; this one reads format " +
-                                          std::to_string(kFormat) + ": run that version (or a later one) on it");
-  } else if (st.ok() && Num<int>(v) != kFormat) {
-    return Status(Code::kUnsupported, "metadata in " + dir + " has an unknown format mark '" + v + "'");
+  } else if (st.ok()) {
+    const int format = Num<int>(v);
+    if (format > kFormat)
+      return Status(Code::kUnsupported, "metadata in " + dir + " is of format " + v +
+                                            ", which a newer Wharf wrote; this one reads format " +
+                                            std::to_string(kFormat) + ": run that version (or a later one) on it");
+    if (format != kFormat)
+      return Status(Code::kUnsupported, "metadata in " + dir + " has an unknown format mark '" + v + "'");
   }
   if (!st.ok()) return st;
   return store;
