@@ -527,7 +527,7 @@ def test_memory_of_a_tls_burst_is_given_back(make_wharf, tmp_path):
     heaps, and the next burst touched other pages of it: the size crept up
     by megabytes per burst (bench/RESULTS.md, "Memory after TLS bursts").
     Measured on the heap (RssAnon), which is what the trim governs: the
-    binary without the trim keeps 3.0-6.4 MiB of this burst, with it
+    binary without the trim keeps 2.6-6.4 MiB of this burst, with it
     0.2-1.0 MiB stays (the arenas' top chunks, which malloc_trim leaves)."""
     import tls_setup
     from conftest import free_port
