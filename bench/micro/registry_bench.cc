@@ -99,7 +99,8 @@ void BM_QuotaCheck(benchmark::State& state) {
                                1000, storage::Origin::kPushed, "");
   const std::vector<QuotaRule> rules = {{"team", 1ull << 40}};
   const std::string d = DigestOf("new").str();
-  for (auto _ : state) benchmark::DoNotOptimize(registry::CheckQuota(rules, m.store(), "team/r1", d, 1000));
+  registry::QuotaGate gate(rules, m.store());
+  for (auto _ : state) benchmark::DoNotOptimize(gate.Admit("team/r1", d, 1000).ok());
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * links);
 }
 BENCHMARK(BM_QuotaCheck)->Arg(2000)->Arg(20000)->Unit(benchmark::kMillisecond);

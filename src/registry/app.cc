@@ -71,6 +71,7 @@ Result<std::unique_ptr<Registry>> Registry::Open(const Config& cfg, Metrics* met
   st = s.uploads->Init();
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());
   s.manifests = std::make_unique<ManifestCache>(kManifestCacheBytes);
+  s.quotas = std::make_unique<QuotaGate>(s.cfg.storage.quotas, *s.meta);
   s.stats = std::make_unique<StorageStats>(root, cfg.storage.quotas);
   st = s.stats->Refresh(*s.meta, *s.uploads);
   if (!st.ok()) return Status(st.code(), "storage.root: " + st.message());

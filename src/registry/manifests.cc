@@ -162,8 +162,12 @@ void Put(Services& s, http::Exchange& ex, const std::string& repo, const Referen
           if (!s.blobs->Exists(*Digest::Parse(b))) *st = NotFound(b);
         for (const auto& c : children)
           if (!s.meta->GetManifest(w.repo, c).ok()) *st = NotFound(c);
-        if (st->ok()) *st = CheckQuota(s.cfg.storage.quotas, *s.meta, w.repo, w.digest, bytes->size());
         if (!st->ok()) return;
+        auto ticket = s.quotas->Admit(w.repo, w.digest, bytes->size());
+        if (!ticket.ok()) {
+          *st = ticket.status();
+          return;
+        }
         *st = s.blobs->Write(digest, *bytes);  // durable before the record
         if (st->ok()) *st = s.meta->PutManifest(w);
       },

@@ -1,7 +1,9 @@
 #include "registry/quota.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <limits>
 #include <unordered_set>
 
 #include "registry/hosted_rule.h"
@@ -21,52 +23,110 @@ std::string Bytes(uint64_t n) {
   return buf;
 }
 
-}  // namespace
-
-Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
-                            const storage::MetaStore& meta, std::string_view digest, bool* holds) {
-  std::unordered_set<std::string> seen;
-  uint64_t used = 0;
-  bool found = false;
-  Status st = meta.ForEachStoredUnder(rule.prefix, [&](std::string_view repo, std::string_view d, uint64_t size, bool) {
-    if (HostedRuleFor(rules, repo) != &rule) return;  // another rule's, or not under the prefix
-    if (!seen.emplace(d).second) return;
-    used += size;
-    found |= d == digest;
-  });
-  if (!st.ok()) return st;
-  if (holds) *holds = found;
-  return used;
-}
-
-namespace {
-
 Status Exceeded(const QuotaRule& rule, uint64_t used, const std::string& what) {
   const std::string who = rule.prefix.empty() ? "this registry's repositories" : "the repositories under " + rule.prefix;
   return Status(Code::kDenied, "quota exceeded: " + who + " hold " + Bytes(used) + " of their " +
                                    Bytes(rule.max_bytes) + " (storage.quotas)" + what);
 }
 
-}  // namespace
-
-Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
-                  std::string_view repo, std::string_view digest, uint64_t size) {
-  const QuotaRule* rule = HostedRuleFor(rules, repo);
-  if (!rule) return Status();
-  bool holds = false;
-  auto used = QuotaUsage(rules, *rule, meta, digest, &holds);
-  if (!used.ok()) return used.status();
-  if (holds || *used + size <= rule->max_bytes) return Status();
-  return Exceeded(*rule, *used, ", and this adds " + Bytes(size));
+// Calls fn(digest, size) once for each distinct digest that the metadata
+// counts for `rule`; `seen` collects them.
+template <typename Fn>
+Status ForEachCounted(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
+                      const storage::MetaStore& meta, std::unordered_set<std::string>& seen, Fn fn) {
+  return meta.ForEachStoredUnder(rule.prefix, [&](std::string_view repo, std::string_view d, uint64_t size, bool) {
+    if (HostedRuleFor(rules, repo) != &rule) return;  // another rule's, or not under the prefix
+    if (seen.emplace(d).second) fn(d, size);
+  });
 }
 
-Status CheckQuotaRoom(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
-                      std::string_view repo) {
-  const QuotaRule* rule = HostedRuleFor(rules, repo);
+}  // namespace
+
+Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
+                            const storage::MetaStore& meta) {
+  std::unordered_set<std::string> seen;
+  uint64_t used = 0;
+  Status st = ForEachCounted(rules, rule, meta, seen, [&](std::string_view, uint64_t size) { used += size; });
+  if (!st.ok()) return st;
+  return used;
+}
+
+QuotaGate::QuotaGate(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta)
+    : rules_(rules), meta_(meta) {}
+
+QuotaGate::Ticket::Ticket(Ticket&& o) noexcept : gate_(o.gate_), id_(o.id_) { o.gate_ = nullptr; }
+
+QuotaGate::Ticket& QuotaGate::Ticket::operator=(Ticket&& o) noexcept {
+  if (this != &o) {
+    Ticket old(std::move(*this));
+    gate_ = o.gate_;
+    id_ = o.id_;
+    o.gate_ = nullptr;
+  }
+  return *this;
+}
+
+QuotaGate::Ticket::~Ticket() {
+  if (!gate_) return;
+  std::lock_guard<std::mutex> lock(gate_->mu_);
+  gate_->pending_.erase(id_);
+}
+
+Result<QuotaGate::View> QuotaGate::ViewOf(const QuotaRule& rule, std::string_view digest) {
+  View v;
+  std::unordered_set<std::string> seen;
+  auto count = [&](std::string_view d, uint64_t size) {
+    v.used += size;
+    v.largest = std::max(v.largest, size);
+    v.holds |= d == digest;
+  };
+  Status st = ForEachCounted(rules_, rule, meta_, seen, count);
+  if (!st.ok()) return st;
+  // Admitted, and not yet in the metadata (or just written: counted once).
+  for (const auto& [id, p] : pending_)
+    if (p.rule == &rule && seen.insert(p.digest).second) count(p.digest, p.size);
+  return v;
+}
+
+Result<QuotaGate::Ticket> QuotaGate::Admit(std::string_view repo, std::string_view digest, uint64_t size) {
+  const QuotaRule* rule = HostedRuleFor(rules_, repo);
+  if (!rule) return Ticket();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto v = ViewOf(*rule, digest);
+  if (!v.ok()) return v.status();
+  if (!v->holds && v->used + size > rule->max_bytes) return Exceeded(*rule, v->used, ", and this adds " + Bytes(size));
+  // Held even when the rule counts the digest already: what counts it may
+  // be another admitted addition, which can still fail.
+  const uint64_t id = next_id_++;
+  pending_.emplace(id, Pending{rule, std::string(digest), size});
+  return Ticket(this, id);
+}
+
+Status QuotaGate::CheckRoom(std::string_view repo) {
+  const QuotaRule* rule = HostedRuleFor(rules_, repo);
   if (!rule) return Status();
-  auto used = QuotaUsage(rules, *rule, meta);
-  if (!used.ok()) return used.status();
-  return *used < rule->max_bytes ? Status() : Exceeded(*rule, *used, ": no room for another upload");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto v = ViewOf(*rule, {});
+  if (!v.ok()) return v.status();
+  return v->used < rule->max_bytes ? Status() : Exceeded(*rule, v->used, ": no room for another upload");
+}
+
+Result<UploadCap> QuotaGate::UploadCapFor(std::string_view repo) {
+  UploadCap cap;
+  cap.rule = HostedRuleFor(rules_, repo);
+  if (!cap.rule) return cap;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto v = ViewOf(*cap.rule, {});
+  if (!v.ok()) return v.status();
+  cap.used = v->used;
+  const uint64_t room = v->used < cap.rule->max_bytes ? cap.rule->max_bytes - v->used : 0;
+  cap.bytes = std::max(room, v->largest);
+  return cap;
+}
+
+Status UploadCap::Check(uint64_t size) const {
+  if (size <= bytes) return Status();
+  return Exceeded(*rule, used, ", and this upload comes to at least " + Bytes(size));
 }
 
 }  // namespace wharf::registry

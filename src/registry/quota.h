@@ -7,18 +7,16 @@
 // digest once however many of them hold it. Cached (proxied) repositories are
 // never governed: proxy.cache_max_bytes bounds them.
 //
-// The check runs when content is added to a repository (an upload
-// completed, a blob mounted, a manifest pushed): content already counted in
-// the rule costs nothing, anything else must fit under max_bytes. An upload
-// is also refused at its start when the rule is full already. Additions
-// that run at the same moment are checked apart, so they can overrun the
-// limit by what they add together; the next addition sees it.
-//
-// Each check scans the metadata of the governed repositories (in key order,
-// no blob files are read). Thread-safe, blocking: call off the event loop.
+// Content added to a repository (an upload completed, a blob mounted, a
+// manifest pushed) must fit; content the rule already counts costs nothing.
+// An upload is refused at its start when the rule is full already, and as
+// soon as its bytes prove that it cannot fit when it completes.
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,21 +28,86 @@
 namespace wharf::registry {
 
 // What the repositories that `rule` (an element of `rules`) governs hold,
-// in bytes; `*holds` (may be null) tells whether `digest` is among it.
+// in bytes, as the metadata says. Thread-safe, blocking (one ordered
+// metadata scan, no blob file read): call off the event loop.
 Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
-                            const storage::MetaStore& meta, std::string_view digest = {},
-                            bool* holds = nullptr);
+                            const storage::MetaStore& meta);
 
-// OK when `digest` (`size` bytes) may be added to `repo`; kDenied with the
-// client's explanation when it would take its rule over max_bytes; a
-// metadata error as it came.
-Status CheckQuota(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
-                  std::string_view repo, std::string_view digest, uint64_t size);
+// How far an upload into a repository may grow (QuotaGate::UploadCapFor).
+struct UploadCap {
+  uint64_t bytes = std::numeric_limits<uint64_t>::max();
+  const QuotaRule* rule = nullptr;  // null: no rule governs the repository
+  uint64_t used = 0;                // what the rule counted
+  // OK while `size` is within `bytes`; otherwise kDenied, explained for the
+  // client.
+  Status Check(uint64_t size) const;
+};
 
-// For an upload about to start, its size unknown: kDenied when the rule
-// governing `repo` has no byte left, so that the client hears it before it
-// sends the blob rather than after.
-Status CheckQuotaRoom(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta,
-                      std::string_view repo);
+// Decides additions under storage.quotas. Additions that run at the same
+// moment are decided one after the other, and each counts what the metadata
+// holds plus what the additions admitted before it will add, so together
+// they cannot take a rule over its limit.
+//
+// Thread-safe; every call may scan metadata (blocking: off the event loop).
+// The calls of one gate are serialised, which costs only repositories under
+// a quota (each call returns at once for any other).
+class QuotaGate {
+ public:
+  // `rules` and `meta` must outlive the gate and every ticket it issued.
+  QuotaGate(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta);
+
+  // The room an admitted addition holds. Destroy it once the addition is
+  // written, or has failed: from then on the metadata counts it, or nothing
+  // does. Movable; an empty ticket holds nothing.
+  class Ticket {
+   public:
+    Ticket() = default;
+    Ticket(Ticket&& o) noexcept;
+    Ticket& operator=(Ticket&& o) noexcept;
+    ~Ticket();
+
+   private:
+    friend class QuotaGate;
+    Ticket(QuotaGate* gate, uint64_t id) : gate_(gate), id_(id) {}
+    QuotaGate* gate_ = nullptr;
+    uint64_t id_ = 0;
+  };
+
+  // A ticket when `digest` (`size` bytes) may be added to `repo`: it fits,
+  // or the rule counts it already. kDenied, explained for the client, when it
+  // would take the rule over max_bytes; a metadata error as it came.
+  Result<Ticket> Admit(std::string_view repo, std::string_view digest, uint64_t size);
+
+  // For an upload about to start, its content unknown: kDenied when the rule
+  // governing `repo` has no byte left, so that the client hears it before
+  // it sends the blob rather than after.
+  Status CheckRoom(std::string_view repo);
+
+  // The most bytes an upload into `repo` may reach and still be admitted
+  // when it completes (no limit for an ungoverned repository): beyond that,
+  // it neither fits nor can equal anything the rule counts. Admits nothing;
+  // a metadata error as it came.
+  Result<UploadCap> UploadCapFor(std::string_view repo);
+
+ private:
+  struct Pending {
+    const QuotaRule* rule;
+    std::string digest;
+    uint64_t size;
+  };
+  struct View {
+    uint64_t used = 0;     // distinct bytes, stored or admitted
+    uint64_t largest = 0;  // the largest of them
+    bool holds = false;    // whether the digest asked about is among them
+  };
+  // mu_ held.
+  Result<View> ViewOf(const QuotaRule& rule, std::string_view digest);
+
+  const std::vector<QuotaRule>& rules_;
+  const storage::MetaStore& meta_;
+  std::mutex mu_;
+  std::map<uint64_t, Pending> pending_;  // by ticket id
+  uint64_t next_id_ = 1;
+};
 
 }  // namespace wharf::registry

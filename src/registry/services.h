@@ -10,6 +10,7 @@
 #include "notify/notifier.h"
 #include "registry/manifest_cache.h"
 #include "registry/proxy_service.h"
+#include "registry/quota.h"
 #include "registry/storage_health.h"
 #include "registry/storage_stats.h"
 #include "storage/blob_store.h"
@@ -24,6 +25,7 @@ struct Services {
   std::vector<IpNet> trusted_proxies;  // cfg.http.trusted_proxies, parsed (see client_view.h)
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<storage::MetaStore> meta;
+  std::unique_ptr<QuotaGate> quotas;  // decides additions under cfg.storage.quotas
   // Before its users (uploads, proxy fills), so that it outlives them.
   std::unique_ptr<storage::HashPool> hashing;
   std::unique_ptr<storage::UploadManager> uploads;

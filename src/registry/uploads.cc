@@ -1,4 +1,6 @@
 // POST/PATCH/PUT/GET/DELETE /v2/<name>/blobs/uploads/...
+#include <functional>
+
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
@@ -26,19 +28,23 @@ void FailAppend(http::Response& res, const Status& st) {
 // released for a retry, or, if `ephemeral` (a monolithic POST, whose upload
 // the client never saw), discarded with its file.
 //
-// A full disk first makes cached blobs give way to the pushed bytes (when
-// the proxy is on): the sink keeps the chunk, pauses the body (see
-// BodySink), evicts off the loop room for the rest of the announced length
-// (or for kStreamRoom more of a body without one), then writes the chunk and
-// reads on. Each such pause must be followed by a chunk written, or the
-// request fails: a disk that eviction cannot help (a quota, or too little
-// cached) never loops.
+// Two things pause the body (see BodySink): the sink keeps the chunk, works
+// off the loop, then writes the chunk and reads on. Each pause must be
+// followed by a chunk written, or the request fails, so neither loops.
+// - A full disk first makes cached blobs give way to the pushed bytes (when
+//   the proxy is on): room is evicted for the rest of the announced length
+//   (or for kStreamRoom more of a body without one). A disk that eviction
+//   cannot help fails the request.
+// - An upload under a quota that outgrows `cap` (what the rule allowed when
+//   the request began) has the cap taken again, since content may have gone
+//   meanwhile; past the new one it is refused, and discarded: it could never
+//   complete.
 class UploadSink final : public http::BodySink {
  public:
   UploadSink(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral,
-             uint64_t announced)
+             uint64_t announced, UploadCap cap)
       : s_(s), ex_(ex), u_(std::move(u)), ephemeral_(ephemeral), start_size_(u_->size),
-        announced_(announced) {}
+        announced_(announced), cap_(std::move(cap)) {}
   ~UploadSink() override {
     if (!u_) return;
     if (ephemeral_)
@@ -47,9 +53,16 @@ class UploadSink final : public http::BodySink {
       s_.uploads->Release(u_);
   }
   Status Write(std::string_view chunk) override {
+    if (u_->size + chunk.size() > cap_.bytes) {
+      if (may_recap_) {
+        Recap(chunk);
+        return Status();
+      }
+      return Refused(cap_.Check(u_->size + chunk.size()));
+    }
     Status st = s_.uploads->Append(*u_, chunk);
     if (st.ok()) {
-      may_evict_ = true;
+      may_evict_ = may_recap_ = true;
     } else if (st.code() == Code::kNoSpace && s_.proxy && may_evict_) {
       MakeRoomFor(chunk);
       return Status();
@@ -67,27 +80,58 @@ class UploadSink final : public http::BodySink {
 
   void MakeRoomFor(std::string_view chunk) {
     may_evict_ = false;
-    pending_.assign(chunk);
     // The rest of a known length, or nothing; a window of a stream, or at
     // least this chunk on a disk too small for the window.
     const uint64_t received = u_->size - start_size_;
-    const uint64_t need = announced_ ? announced_ - received : pending_.size() + kStreamRoom;
-    const uint64_t least = announced_ ? need : pending_.size();
+    const uint64_t need = announced_ ? announced_ - received : chunk.size() + kStreamRoom;
+    const uint64_t least = announced_ ? need : chunk.size();
     Evictor* evictor = &s_.proxy->evictor();
+    PauseWith(chunk, [evictor, need, least] { if (!evictor->MakeRoom(need)) evictor->MakeRoom(least); },
+              nullptr);
+  }
+  void Recap(std::string_view chunk) {
+    may_recap_ = false;
+    auto cap = std::make_shared<Result<UploadCap>>(Status());
+    QuotaGate* gate = s_.quotas.get();
+    const std::string repo = u_->repo;
+    PauseWith(chunk, [gate, repo, cap] { *cap = gate->UploadCapFor(repo); },
+              [cap](UploadSink* self) {
+                if (cap->ok()) self->cap_ = **cap;
+                return cap->status();
+              });
+  }
+  // Keeps `chunk`, runs `work` off the loop, then on the loop `resumed`
+  // (may be null; its error fails the request) and writes the chunk.
+  void PauseWith(std::string_view chunk, std::function<void()> work,
+                 std::function<Status(UploadSink*)> resumed) {
+    pending_.assign(chunk);
     const void* self = this;
     http::Exchange& ex = ex_;
     // The connection may be closed meanwhile, which destroys this sink; the
     // exchange outlives the work, so go through it.
-    RunBlocking(ex, [evictor, need, least] { if (!evictor->MakeRoom(need)) evictor->MakeRoom(least); },
-                [&ex, self] {
-                  if (ex.sink.get() == self) static_cast<UploadSink*>(ex.sink.get())->WritePending();
+    RunBlocking(ex, std::move(work),
+                [&ex, self, resumed = std::move(resumed)] {
+                  if (ex.sink.get() != self) return;
+                  auto* sink = static_cast<UploadSink*>(ex.sink.get());
+                  Status st = resumed ? resumed(sink) : Status();
+                  if (!st.ok()) {
+                    sink->Failed(st);
+                    return;
+                  }
+                  sink->WritePending();
                 });
   }
   void WritePending() {
     const std::string chunk = std::move(pending_);
-    // No second pause (may_evict_ is off): it is written, or answered and
+    // No second pause for the same reason: it is written, or answered and
     // the connection reads no more.
     (void)Write(chunk);
+  }
+  Status Refused(const Status& st) {
+    FailStorage(ex_.res, st);
+    (void)s_.uploads->Cancel(u_);
+    u_.reset();
+    return st;
   }
   void Failed(const Status& st) {
     s_.uploads->Rewind(*u_, start_size_);
@@ -100,8 +144,10 @@ class UploadSink final : public http::BodySink {
   const bool ephemeral_;
   const uint64_t start_size_;
   const uint64_t announced_;  // Content-Length, 0 if none
+  UploadCap cap_;
   bool may_evict_ = true;
-  std::string pending_;  // the chunk that waits for room
+  bool may_recap_ = true;
+  std::string pending_;  // the chunk that waits
 };
 
 void UploadHeaders(http::Response& res, const std::string& repo, const std::string& uuid,
@@ -117,13 +163,35 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
   res.AddHeader("Docker-Content-Digest", digest);
 }
 
+// The cap of an upload request's body (see UploadSink): none without a
+// body or outside a quota. Under a quota it is taken off the loop first:
+// null then, the exchange paused, and Begin runs again to find it in
+// ex.scratch.
+const Result<UploadCap>* CapFor(Services& s, http::Exchange& ex, const std::string& repo) {
+  static const Result<UploadCap> kNone = UploadCap{};
+  if (!(ex.req.chunked || ex.req.content_length > 0) || !HostedRuleFor(s.cfg.storage.quotas, repo))
+    return &kNone;
+  if (ex.scratch) return static_cast<const Result<UploadCap>*>(ex.scratch.get());
+  auto cap = std::make_shared<Result<UploadCap>>(UploadCap{});
+  ex.scratch = cap;
+  QuotaGate* gate = s.quotas.get();
+  RunBlocking(ex, [gate, repo, cap] { *cap = gate->UploadCapFor(repo); }, [] {});
+  return nullptr;
+}
+
 // Streams the request body into `u` (see UploadSink). A request that
-// announces its length is checked against the size cap before its body is
-// read, and its writes go into disk space reserved ahead of them.
-BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral) {
+// announces its length is checked against the size cap and its quota before
+// its body is read, and its writes go into disk space reserved ahead of them.
+BodyMode StreamInto(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral,
+                    const UploadCap& cap) {
   const uint64_t announced = ex.req.has_content_length ? ex.req.content_length : 0;
+  if (Status over = cap.Check(u->size + announced); !over.ok()) {
+    (void)s.uploads->Cancel(u);  // it could never complete
+    FailStorage(ex.res, over);
+    return BodyMode::kRespond;
+  }
   Status st = s.uploads->Expect(*u, announced);
-  auto sink = std::make_unique<UploadSink>(s, ex, std::move(u), ephemeral, announced);
+  auto sink = std::make_unique<UploadSink>(s, ex, std::move(u), ephemeral, announced, cap);
   // No room for the start of it: unless cached blobs can make way for all
   // of it (the sink's first write has them evicted), say so before the
   // client sends the body.
@@ -141,8 +209,8 @@ void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Di
   RunBlocking(
       ex,
       [&s, u, want, st] {
-        *st = CheckQuota(s.cfg.storage.quotas, *s.meta, u->repo, want.str(), u->size);
-        if (st->ok()) *st = s.uploads->Commit(u, want);
+        auto ticket = s.quotas->Admit(u->repo, want.str(), u->size);
+        *st = ticket.ok() ? s.uploads->Commit(u, want) : ticket.status();
       },
       [&s, &ex, u, want, st] {
         // Refused by the quota, the upload could only wait to expire.
@@ -209,6 +277,12 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
   req.QueryParam("digest", &monolithic);
   Digest want;
   if (monolithic && !WantDigest(ex, &want)) return BodyMode::kRespond;
+  const Result<UploadCap>* cap = CapFor(s, ex, repo);
+  if (!cap) return BodyMode::kPause;
+  if (!cap->ok()) {
+    FailStorage(ex.res, cap->status());
+    return BodyMode::kRespond;
+  }
   if (!monolithic && HostedRuleFor(s.cfg.storage.quotas, repo)) {
     // Is the quota full already? That reads metadata: off the loop, in
     // UploadStartFinish, before the session is opened.
@@ -221,7 +295,7 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
     FailStorage(ex.res, u.status());
     return BodyMode::kRespond;
   }
-  if (monolithic) return StreamInto(s, ex, *u, /*ephemeral=*/true);
+  if (monolithic) return StreamInto(s, ex, *u, /*ephemeral=*/true, **cap);
   OpenSession(s, ex, repo, *u);
   return BodyMode::kRespond;
 }
@@ -236,7 +310,7 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
     const std::string repo(ex.req.params[0]);
     auto st = std::make_shared<Status>();
     RunBlocking(
-        ex, [&s, st, repo] { *st = CheckQuotaRoom(s.cfg.storage.quotas, *s.meta, repo); },
+        ex, [&s, st, repo] { *st = s.quotas->CheckRoom(repo); },
         [&s, &ex, st, repo] {
           auto u = st->ok() ? s.uploads->Start(repo) : Result<std::shared_ptr<Upload>>(*st);
           if (!u.ok()) {
@@ -258,8 +332,12 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
         std::shared_lock<std::shared_mutex> gc(s.gc_lock);
         auto size = s.meta->LinkedSize(from, digest);
         if (size.ok() && !s.blobs->Exists(*Digest::Parse(digest))) size = NotFound(digest);
-        *st = size.ok() ? CheckQuota(s.cfg.storage.quotas, *s.meta, repo, digest, *size) : size.status();
-        if (st->ok()) *st = s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "");
+        if (!size.ok()) {
+          *st = size.status();
+          return;
+        }
+        auto ticket = s.quotas->Admit(repo, digest, *size);
+        *st = ticket.ok() ? s.meta->CommitBlob(repo, digest, *size, storage::Origin::kPushed, "") : ticket.status();
       },
       [&ex, st, repo, digest] {
         if (st->ok())
@@ -284,6 +362,13 @@ BodyMode UploadBegin(Services& s, http::Exchange& ex) {
     }
     res.status = 204;
     UploadHeaders(res, repo, uuid, *size);
+    return BodyMode::kRespond;
+  }
+  // Taken before the upload is acquired: Begin runs again after it.
+  const Result<UploadCap>* cap = CapFor(s, ex, repo);
+  if (!cap) return BodyMode::kPause;
+  if (!cap->ok()) {
+    FailStorage(res, cap->status());
     return BodyMode::kRespond;
   }
   auto u = s.uploads->Acquire(repo, uuid);
@@ -326,7 +411,7 @@ BodyMode UploadBegin(Services& s, http::Exchange& ex) {
     s.uploads->Release(*u);
     return BodyMode::kRespond;
   }
-  return StreamInto(s, ex, *u, /*ephemeral=*/false);
+  return StreamInto(s, ex, *u, /*ephemeral=*/false, **cap);
 }
 
 void UploadFinish(Services& s, http::Exchange& ex) {

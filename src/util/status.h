@@ -70,6 +70,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   Status status() const { return ok() ? Status() : std::get<1>(v_); }
 
  private:

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "config/config.h"
 #include "config_refusal.h"
@@ -70,22 +72,91 @@ TEST_F(QuotaTest, EachRuleCountsWhatItGovernsOnce) {
 
 TEST_F(QuotaTest, AnAdditionMustFitUnlessAlreadyCounted) {
   const std::vector<QuotaRule> rules = {{"team", 1000}};
+  QuotaGate gate(rules, *meta_);
+  auto check = [&gate](std::string_view repo, const std::string& d, uint64_t size) {
+    return gate.Admit(repo, d, size).status();
+  };
   Link("team/app", 'a', 600);
-  EXPECT_TRUE(CheckQuota(rules, *meta_, "team/app", D('b'), 400).ok());  // exactly full
-  Status st = CheckQuota(rules, *meta_, "team/web", D('b'), 401);
+  EXPECT_TRUE(check("team/app", D('b'), 400).ok());  // exactly full
+  Status st = check("team/web", D('b'), 401);
   EXPECT_EQ(st.code(), Code::kDenied);
   EXPECT_EQ(st.message(), "quota exceeded: the repositories under team hold 600 B of their 1000 B "
                           "(storage.quotas), and this adds 401 B");
-  st = CheckQuota({{"", 50ull << 30}}, *meta_, "x", D('b'), (50ull << 30) + (3 << 19));
+  const std::vector<QuotaRule> big = {{"", 50ull << 30}};
+  st = QuotaGate(big, *meta_).Admit("x", D('b'), (50ull << 30) + (3 << 19)).status();
   EXPECT_NE(st.message().find("this registry's repositories hold 600 B of their 50.0 GiB (storage.quotas), "
                               "and this adds 50.0 GiB"), std::string::npos) << st.message();
   Link("team/app", 'b', 400);
   // Full: only what team already holds may be added, e.g. a mount of its own layer.
-  EXPECT_TRUE(CheckQuota(rules, *meta_, "team/web", D('a'), 600).ok());
-  EXPECT_EQ(CheckQuota(rules, *meta_, "team/web", D('c'), 1).code(), Code::kDenied);
+  EXPECT_TRUE(check("team/web", D('a'), 600).ok());
+  EXPECT_EQ(check("team/web", D('c'), 1).code(), Code::kDenied);
+  EXPECT_EQ(gate.CheckRoom("team/web").code(), Code::kDenied);
   // Outside the rule, and in the proxy's cache, nothing is counted.
-  EXPECT_TRUE(CheckQuota(rules, *meta_, "other/app", D('c'), 1 << 30).ok());
-  EXPECT_TRUE(CheckQuota(rules, *meta_, "~docker.io/team/app", D('c'), 1 << 30).ok());
+  EXPECT_TRUE(check("other/app", D('c'), 1 << 30).ok());
+  EXPECT_TRUE(check("~docker.io/team/app", D('c'), 1 << 30).ok());
+  EXPECT_TRUE(gate.CheckRoom("other/app").ok());
+}
+
+TEST_F(QuotaTest, AdmittedAdditionsHoldTheirRoomUntilWritten) {
+  const std::vector<QuotaRule> rules = {{"team", 1000}};
+  QuotaGate gate(rules, *meta_);
+  Link("team/app", 'a', 400);
+  // Eight layers of 200 B pushed at once: three fit (400 + 3 x 200 = 1000).
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<QuotaGate::Ticket> admitted;
+  int refused = 0;
+  for (char c = 'b'; c < 'b' + 8; ++c)
+    threads.emplace_back([&, c] {
+      auto t = gate.Admit("team/app", D(c), 200);
+      std::lock_guard<std::mutex> lock(mu);
+      if (t.ok())
+        admitted.push_back(std::move(*t));
+      else
+        refused += t.status().code() == Code::kDenied;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(admitted.size(), 3u);
+  EXPECT_EQ(refused, 5);
+  admitted.clear();  // as if each had failed: the room is back
+  EXPECT_TRUE(gate.CheckRoom("team/app").ok());
+
+  auto b = gate.Admit("team/app", D('b'), 300);
+  auto c = gate.Admit("team/app", D('c'), 300);
+  ASSERT_TRUE(b.ok() && c.ok());
+  EXPECT_EQ(gate.Admit("team/app", D('d'), 1).status().code(), Code::kDenied);
+  // A digest admitted already costs nothing more, as one written already.
+  auto b2 = gate.Admit("team/web", D('b'), 300);
+  ASSERT_TRUE(b2.ok());
+  // The first addition of it fails: the second still holds its room.
+  *b = QuotaGate::Ticket();
+  EXPECT_EQ(gate.Admit("team/app", D('d'), 1).status().code(), Code::kDenied);
+  *b2 = QuotaGate::Ticket();
+  // Written while its ticket lives, an addition is counted once.
+  Link("team/app", 'c', 300);
+  EXPECT_TRUE(gate.Admit("team/app", D('e'), 300).ok());  // 400 + 300 + 300
+}
+
+TEST_F(QuotaTest, AnUploadIsCappedWhereItCanNeitherFitNorMatch) {
+  const std::vector<QuotaRule> rules = {{"team", 1000}};
+  QuotaGate gate(rules, *meta_);
+  auto cap = gate.UploadCapFor("other/app");
+  ASSERT_TRUE(cap.ok());
+  EXPECT_EQ(cap->bytes, UINT64_MAX);
+  EXPECT_TRUE(cap->Check(UINT64_MAX).ok());
+  Link("team/app", 'a', 300);
+  Link("team/app", 'b', 500);
+  cap = gate.UploadCapFor("team/web");
+  ASSERT_TRUE(cap.ok());
+  // 200 B of room, but a copy of the 500 B layer would cost nothing.
+  EXPECT_EQ(cap->bytes, 500u);
+  EXPECT_TRUE(cap->Check(500).ok());
+  Status st = cap->Check(501);
+  EXPECT_EQ(st.code(), Code::kDenied);
+  EXPECT_EQ(st.message(), "quota exceeded: the repositories under team hold 800 B of their 1000 B "
+                          "(storage.quotas), and this upload comes to at least 501 B");
+  Link("team/app", 'c', 600);  // over the limit (a quota lowered): only copies of what it holds
+  EXPECT_EQ(gate.UploadCapFor("team/web")->bytes, 600u);
 }
 
 TEST_F(QuotaTest, UsageListsRepositoriesLargestFirstAndEachQuota) {
