@@ -153,6 +153,30 @@ def test_docker_login_push_pull_run(make_wharf, tmp_path):
         d.stop()
 
 
+def test_docker_push_over_a_quota_is_refused_while_its_layer_streams(make_wharf, tmp_path):
+    """docker sends a layer as one PATCH without a length: under a quota it
+    cannot fit, the layer is refused once its bytes outgrow the room, not
+    after the whole of it, docker says why and does not retry, and nothing
+    is left behind. Another repository takes the same push."""
+    w = classic(make_wharf, tmp_path,
+                extra={"WHARF_STORAGE_QUOTAS": json.dumps([{"prefix": "team", "max_bytes": 200000}])})
+    d, host, image = dockerd_with_image_for(w)
+    try:
+        d.docker("login", "-u", USER, "--password-stdin", host, input=PASSWORD.encode())
+        r = d.docker("push", image, check=False)
+        assert r.returncode != 0
+        err = r.stderr.decode()
+        assert "denied: quota exceeded: the repositories under team hold" in err, err
+        assert "and this upload comes to at least" in err, err  # the streamed layer's cap, not its commit
+        assert os.listdir(os.path.join(w.env["WHARF_STORAGE_ROOT"], "uploads")) == []
+        pushes = [l for l in w.stdout().splitlines() if " PATCH /v2/team/busybox/blobs/uploads/" in l]
+        assert len(pushes) == 1, pushes  # not retried
+        d.docker("tag", image, f"{host}/other/busybox:1")
+        d.docker("push", f"{host}/other/busybox:1")
+    finally:
+        d.stop()
+
+
 def test_docker_login_in_token_mode_keeps_a_refresh_token_not_the_password(make_wharf, tmp_path):
     """In token mode `docker login` gets a refresh token and stores it in
     config.json in place of the password; pushes and pulls trade it for
