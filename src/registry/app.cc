@@ -302,7 +302,7 @@ Registry::BodyMode Registry::Begin(Exchange& ex) {
       break;
     case kRouteMetrics:
       res.Set(200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_->Render() + svc_.stats->Render() +
+              metrics_->Render() + svc_.stats->Render() + svc_.quotas->RenderMetrics() +
                   (svc_.health ? svc_.health->RenderMetrics() : std::string()) +
                   (svc_.proxy ? svc_.proxy->RenderMetrics() : std::string()) +
                   (svc_.notifier ? svc_.notifier->RenderMetrics() : std::string()));

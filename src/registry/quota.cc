@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "registry/hosted_rule.h"
+#include "util/metrics.h"
 
 namespace wharf::registry {
 namespace {
@@ -21,12 +22,6 @@ std::string Bytes(uint64_t n) {
   char buf[32];
   snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
   return buf;
-}
-
-Status Exceeded(const QuotaRule& rule, uint64_t used, const std::string& what) {
-  const std::string who = rule.prefix.empty() ? "this registry's repositories" : "the repositories under " + rule.prefix;
-  return Status(Code::kDenied, "quota exceeded: " + who + " hold " + Bytes(used) + " of their " +
-                                   Bytes(rule.max_bytes) + " (storage.quotas)" + what);
 }
 
 // Calls fn(digest, size) once for each distinct digest that the metadata
@@ -52,7 +47,25 @@ Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule
 }
 
 QuotaGate::QuotaGate(const std::vector<QuotaRule>& rules, const storage::MetaStore& meta)
-    : rules_(rules), meta_(meta) {}
+    : rules_(rules), meta_(meta), refusals_(new std::atomic<uint64_t>[rules.size()]()) {}
+
+Status QuotaGate::Refuse(const QuotaRule& rule, uint64_t used, const std::string& what) {
+  refusals_[static_cast<size_t>(&rule - rules_.data())].fetch_add(1, std::memory_order_relaxed);
+  const std::string who = rule.prefix.empty() ? "this registry's repositories" : "the repositories under " + rule.prefix;
+  return Status(Code::kDenied, "quota exceeded: " + who + " hold " + Bytes(used) + " of their " +
+                                   Bytes(rule.max_bytes) + " (storage.quotas)" + what);
+}
+
+std::string QuotaGate::RenderMetrics() const {
+  if (rules_.empty()) return {};
+  std::string out =
+      "# HELP wharf_storage_quota_refusals_total Pushes a storage.quotas rule refused (additions, upload "
+      "sessions, uploads cut short).\n# TYPE wharf_storage_quota_refusals_total counter\n";
+  for (size_t i = 0; i < rules_.size(); ++i)
+    out += "wharf_storage_quota_refusals_total{prefix=" + LabelValue(rules_[i].prefix) + "} " +
+           std::to_string(refusals_[i].load(std::memory_order_relaxed)) + "\n";
+  return out;
+}
 
 QuotaGate::Ticket::Ticket(Ticket&& o) noexcept : gate_(o.gate_), id_(o.id_) { o.gate_ = nullptr; }
 
@@ -94,7 +107,7 @@ Result<QuotaGate::Ticket> QuotaGate::Admit(std::string_view repo, std::string_vi
   std::lock_guard<std::mutex> lock(mu_);
   auto v = ViewOf(*rule, digest);
   if (!v.ok()) return v.status();
-  if (!v->holds && v->used + size > rule->max_bytes) return Exceeded(*rule, v->used, ", and this adds " + Bytes(size));
+  if (!v->holds && v->used + size > rule->max_bytes) return Refuse(*rule, v->used, ", and this adds " + Bytes(size));
   // Held even when the rule counts the digest already: what counts it may
   // be another admitted addition, which can still fail.
   const uint64_t id = next_id_++;
@@ -108,7 +121,7 @@ Status QuotaGate::CheckRoom(std::string_view repo) {
   std::lock_guard<std::mutex> lock(mu_);
   auto v = ViewOf(*rule, {});
   if (!v.ok()) return v.status();
-  return v->used < rule->max_bytes ? Status() : Exceeded(*rule, v->used, ": no room for another upload");
+  return v->used < rule->max_bytes ? Status() : Refuse(*rule, v->used, ": no room for another upload");
 }
 
 Result<UploadCap> QuotaGate::UploadCapFor(std::string_view repo) {
@@ -119,6 +132,7 @@ Result<UploadCap> QuotaGate::UploadCapFor(std::string_view repo) {
   auto v = ViewOf(*cap.rule, {});
   if (!v.ok()) return v.status();
   cap.used = v->used;
+  cap.gate = this;
   const uint64_t room = v->used < cap.rule->max_bytes ? cap.rule->max_bytes - v->used : 0;
   cap.bytes = std::max(room, v->largest);
   return cap;
@@ -126,7 +140,7 @@ Result<UploadCap> QuotaGate::UploadCapFor(std::string_view repo) {
 
 Status UploadCap::Check(uint64_t size) const {
   if (size <= bytes) return Status();
-  return Exceeded(*rule, used, ", and this upload comes to at least " + Bytes(size));
+  return gate->Refuse(*rule, used, ", and this upload comes to at least " + Bytes(size));
 }
 
 }  // namespace wharf::registry

@@ -13,9 +13,11 @@
 // soon as its bytes prove that it cannot fit when it completes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -33,13 +35,16 @@ namespace wharf::registry {
 Result<uint64_t> QuotaUsage(const std::vector<QuotaRule>& rules, const QuotaRule& rule,
                             const storage::MetaStore& meta);
 
+class QuotaGate;
+
 // How far an upload into a repository may grow (QuotaGate::UploadCapFor).
 struct UploadCap {
   uint64_t bytes = std::numeric_limits<uint64_t>::max();
   const QuotaRule* rule = nullptr;  // null: no rule governs the repository
   uint64_t used = 0;                // what the rule counted
+  QuotaGate* gate = nullptr;        // which counts the refusals
   // OK while `size` is within `bytes`; otherwise kDenied, explained for the
-  // client.
+  // client (and counted as the rule's refusal).
   Status Check(uint64_t size) const;
 };
 
@@ -89,7 +94,16 @@ class QuotaGate {
   // a metadata error as it came.
   Result<UploadCap> UploadCapFor(std::string_view repo);
 
+  // wharf_storage_quota_refusals_total{prefix}: the refusals of each rule
+  // (additions, upload sessions and uploads cut short), for /metrics. Empty
+  // without rules.
+  std::string RenderMetrics() const;
+
  private:
+  friend struct UploadCap;
+  // Counts a refusal of `rule` and returns it explained.
+  Status Refuse(const QuotaRule& rule, uint64_t used, const std::string& what);
+
   struct Pending {
     const QuotaRule* rule;
     std::string digest;
@@ -108,6 +122,7 @@ class QuotaGate {
   std::mutex mu_;
   std::map<uint64_t, Pending> pending_;  // by ticket id
   uint64_t next_id_ = 1;
+  std::unique_ptr<std::atomic<uint64_t>[]> refusals_;  // by rule index
 };
 
 }  // namespace wharf::registry

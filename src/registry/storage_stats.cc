@@ -110,9 +110,7 @@ std::string StorageStats::Render() const {
   if (!quotas_.empty()) {
     std::string used, limit;
     for (size_t i = 0; i < quotas_.size() && i < s.quota_used.size(); ++i) {
-      std::string label = "{prefix=\"";
-      for (char c : quotas_[i].prefix) label += c == '"' || c == '\\' ? std::string{'\\', c} : std::string(1, c);
-      label += "\"} ";
+      const std::string label = "{prefix=" + LabelValue(quotas_[i].prefix) + "} ";
       used += "wharf_storage_quota_used_bytes" + label + std::to_string(s.quota_used[i]) + "\n";
       limit += "wharf_storage_quota_limit_bytes" + label + std::to_string(quotas_[i].max_bytes) + "\n";
     }

@@ -36,6 +36,15 @@ constexpr uint64_t kBucketMicros[Metrics::kBuckets - 1] = {
 
 }  // namespace
 
+std::string LabelValue(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
 void AppendScalar(std::string* out, const char* name, const char* type, const char* help,
                   uint64_t value) {
   *out += "# HELP ";

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wharf {
@@ -59,6 +60,10 @@ class Metrics {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::string> route_names_;
 };
+
+// A label value as the Prometheus text format quotes it: `"` and `\`
+// escaped, within the quotes.
+std::string LabelValue(std::string_view v);
 
 // Appends one scalar metric (HELP, TYPE and value lines) in the Prometheus
 // text format. `type` is "counter" or "gauge".

@@ -118,6 +118,8 @@ def test_uploads_at_the_same_moment_cannot_overrun_a_quota(make_wharf):
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(push, range(8)))
     assert sorted(statuses) == [201] * 3 + [403] * 5, statuses
+    m = call("GET", f"{w.url}/metrics").body.decode()
+    assert '\nwharf_storage_quota_refusals_total{prefix="team"} 5\n' in m, m
     assert os.listdir(os.path.join(w.env["WHARF_STORAGE_ROOT"], "uploads")) == []
 
 

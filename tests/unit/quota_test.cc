@@ -157,6 +157,10 @@ TEST_F(QuotaTest, AnUploadIsCappedWhereItCanNeitherFitNorMatch) {
                           "(storage.quotas), and this upload comes to at least 501 B");
   Link("team/app", 'c', 600);  // over the limit (a quota lowered): only copies of what it holds
   EXPECT_EQ(gate.UploadCapFor("team/web")->bytes, 600u);
+  EXPECT_NE(gate.RenderMetrics().find("\nwharf_storage_quota_refusals_total{prefix=\"team\"} 1\n"), std::string::npos)
+      << gate.RenderMetrics();
+  const std::vector<QuotaRule> none;
+  EXPECT_EQ(QuotaGate(none, *meta_).RenderMetrics(), "");
 }
 
 TEST_F(QuotaTest, UsageListsRepositoriesLargestFirstAndEachQuota) {
