@@ -82,10 +82,20 @@ QuotaGate::Ticket& QuotaGate::Ticket::operator=(Ticket&& o) noexcept {
 QuotaGate::Ticket::~Ticket() {
   if (!gate_) return;
   std::lock_guard<std::mutex> lock(gate_->mu_);
-  gate_->pending_.erase(id_);
+  // A scan that began before now may have missed the addition's write: it
+  // stays for that scan (see ViewOf).
+  if (gate_->scans_.empty())
+    gate_->pending_.erase(id_);
+  else
+    gate_->pending_[id_].done = ++gate_->seq_;
 }
 
-Result<QuotaGate::View> QuotaGate::ViewOf(const QuotaRule& rule, std::string_view digest) {
+Result<QuotaGate::View> QuotaGate::ViewOf(const QuotaRule& rule, std::string_view digest,
+                                          std::unique_lock<std::mutex>& lock) {
+  lock.lock();
+  const uint64_t start = ++seq_;
+  auto scan = scans_.insert(start);
+  lock.unlock();
   View v;
   std::unordered_set<std::string> seen;
   auto count = [&](std::string_view d, uint64_t size) {
@@ -94,18 +104,26 @@ Result<QuotaGate::View> QuotaGate::ViewOf(const QuotaRule& rule, std::string_vie
     v.holds |= d == digest;
   };
   Status st = ForEachCounted(rules_, rule, meta_, seen, count);
+  lock.lock();
+  scans_.erase(scan);
+  const uint64_t oldest = scans_.empty() ? UINT64_MAX : *scans_.begin();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const Pending& p = it->second;
+    // Gone before this scan began: its write, if any, was scanned.
+    const bool missed = !p.done || p.done > start;
+    if (st.ok() && missed && p.rule == &rule && seen.insert(p.digest).second) count(p.digest, p.size);
+    // Gone before every scan in flight began: none needs it any more.
+    it = p.done && p.done < oldest ? pending_.erase(it) : std::next(it);
+  }
   if (!st.ok()) return st;
-  // Admitted, and not yet in the metadata (or just written: counted once).
-  for (const auto& [id, p] : pending_)
-    if (p.rule == &rule && seen.insert(p.digest).second) count(p.digest, p.size);
   return v;
 }
 
 Result<QuotaGate::Ticket> QuotaGate::Admit(std::string_view repo, std::string_view digest, uint64_t size) {
   const QuotaRule* rule = HostedRuleFor(rules_, repo);
   if (!rule) return Ticket();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto v = ViewOf(*rule, digest);
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  auto v = ViewOf(*rule, digest, lock);
   if (!v.ok()) return v.status();
   if (!v->holds && v->used + size > rule->max_bytes) return Refuse(*rule, v->used, ", and this adds " + Bytes(size));
   // Held even when the rule counts the digest already: what counts it may
@@ -118,8 +136,8 @@ Result<QuotaGate::Ticket> QuotaGate::Admit(std::string_view repo, std::string_vi
 Status QuotaGate::CheckRoom(std::string_view repo) {
   const QuotaRule* rule = HostedRuleFor(rules_, repo);
   if (!rule) return Status();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto v = ViewOf(*rule, {});
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  auto v = ViewOf(*rule, {}, lock);
   if (!v.ok()) return v.status();
   return v->used < rule->max_bytes ? Status() : Refuse(*rule, v->used, ": no room for another upload");
 }
@@ -128,8 +146,8 @@ Result<UploadCap> QuotaGate::UploadCapFor(std::string_view repo) {
   UploadCap cap;
   cap.rule = HostedRuleFor(rules_, repo);
   if (!cap.rule) return cap;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto v = ViewOf(*cap.rule, {});
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  auto v = ViewOf(*cap.rule, {}, lock);
   if (!v.ok()) return v.status();
   cap.used = v->used;
   cap.gate = this;

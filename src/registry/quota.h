@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,9 +54,10 @@ struct UploadCap {
 // holds plus what the additions admitted before it will add, so together
 // they cannot take a rule over its limit.
 //
-// Thread-safe; every call may scan metadata (blocking: off the event loop).
-// The calls of one gate are serialised, which costs only repositories under
-// a quota (each call returns at once for any other).
+// Thread-safe; every call for a governed repository scans metadata
+// (blocking: off the event loop). The scans run side by side; only the
+// decision after each is serialised. An addition that failed may still be
+// counted by a scan that ran while it went (never the other way round).
 class QuotaGate {
  public:
   // `rules` and `meta` must outlive the gate and every ticket it issued.
@@ -108,20 +110,25 @@ class QuotaGate {
     const QuotaRule* rule;
     std::string digest;
     uint64_t size;
+    uint64_t done = 0;  // when its ticket went (seq_), 0 while it lives
   };
   struct View {
     uint64_t used = 0;     // distinct bytes, stored or admitted
     uint64_t largest = 0;  // the largest of them
     bool holds = false;    // whether the digest asked about is among them
   };
-  // mu_ held.
-  Result<View> ViewOf(const QuotaRule& rule, std::string_view digest);
+  // Scans the metadata with `lock` (on mu_) released, then takes it again
+  // to add the admitted additions the scan may have missed: those whose
+  // tickets live, or went while it ran. Returns with `lock` held.
+  Result<View> ViewOf(const QuotaRule& rule, std::string_view digest, std::unique_lock<std::mutex>& lock);
 
   const std::vector<QuotaRule>& rules_;
   const storage::MetaStore& meta_;
   std::mutex mu_;
   std::map<uint64_t, Pending> pending_;  // by ticket id
   uint64_t next_id_ = 1;
+  uint64_t seq_ = 0;                    // orders scan starts and tickets' ends
+  std::multiset<uint64_t> scans_;       // when each scan in flight began
   std::unique_ptr<std::atomic<uint64_t>[]> refusals_;  // by rule index
 };
 

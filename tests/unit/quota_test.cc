@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -135,6 +136,38 @@ TEST_F(QuotaTest, AdmittedAdditionsHoldTheirRoomUntilWritten) {
   // Written while its ticket lives, an addition is counted once.
   Link("team/app", 'c', 300);
   EXPECT_TRUE(gate.Admit("team/app", D('e'), 300).ok());  // 400 + 300 + 300
+}
+
+TEST_F(QuotaTest, AdditionsWrittenWhileOthersScanAreCountedOnce) {
+  // Each admitted addition writes its record and drops its ticket while
+  // other checks scan: exactly as many land as fit, none twice counted.
+  const std::vector<QuotaRule> rules = {{"team", 1000}};
+  QuotaGate gate(rules, *meta_);
+  for (int round = 0; round < 60; ++round) {
+    const std::string repo = "team/r" + std::to_string(round);
+    std::atomic<int> landed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; ++i)
+      threads.emplace_back([&, i] {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016x", round * 100 + i);
+        const std::string d = "sha256:" + std::string(48, 'e') + hex;
+        auto t = gate.Admit(repo, d, 100);
+        if (!t.ok()) return;
+        ASSERT_TRUE(meta_->CommitBlob(repo, d, 100, storage::Origin::kPushed, "").ok());
+        ++landed;
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(landed.load(), 10);
+    EXPECT_EQ(*QuotaUsage(rules, rules[0], *meta_), 1000u);
+    // Empty the rule for the next round (as a delete and gc would).
+    std::vector<std::string> linked;
+    ASSERT_TRUE(meta_->ForEachStoredUnder(repo, [&](std::string_view, std::string_view d, uint64_t, bool) {
+      linked.emplace_back(d);
+    }).ok());
+    for (const auto& d : linked) ASSERT_TRUE(meta_->Unlink(repo, d).ok());
+    ASSERT_EQ(*QuotaUsage(rules, rules[0], *meta_), 0u);
+  }
 }
 
 TEST_F(QuotaTest, AnUploadIsCappedWhereItCanNeitherFitNorMatch) {
