@@ -1,6 +1,4 @@
 // POST/PATCH/PUT/GET/DELETE /v2/<name>/blobs/uploads/...
-#include <functional>
-
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
@@ -8,147 +6,12 @@
 #include "registry/names.h"
 #include "registry/quota.h"
 #include "registry/range.h"
+#include "registry/upload_sink.h"
 
 namespace wharf::registry {
 namespace {
 
 using storage::Upload;
-
-void FailAppend(http::Response& res, const Status& st) {
-  if (st.code() == Code::kTooLarge)
-    Fail(res, Err::kTooLarge, st.message());
-  else
-    FailStorage(res, st);
-}
-
-// Streams a request body into an acquired upload. A failed write undoes the
-// whole request's data (a full disk must not stay full of a half chunk); the
-// upload stays at its last good size. When the request ends
-// without Take() handing the upload on (an error, or the client left), it is
-// released for a retry, or, if `ephemeral` (a monolithic POST, whose upload
-// the client never saw), discarded with its file.
-//
-// Two things pause the body (see BodySink): the sink keeps the chunk, works
-// off the loop, then writes the chunk and reads on. Each pause must be
-// followed by a chunk written, or the request fails, so neither loops.
-// - A full disk first makes cached blobs give way to the pushed bytes (when
-//   the proxy is on): room is evicted for the rest of the announced length
-//   (or for kStreamRoom more of a body without one). A disk that eviction
-//   cannot help fails the request.
-// - An upload under a quota that outgrows `cap` (what the rule allowed when
-//   the request began) has the cap taken again, since content may have gone
-//   meanwhile; past the new one it is refused, and discarded: it could never
-//   complete.
-class UploadSink final : public http::BodySink {
- public:
-  UploadSink(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, bool ephemeral,
-             uint64_t announced, UploadCap cap)
-      : s_(s), ex_(ex), u_(std::move(u)), ephemeral_(ephemeral), start_size_(u_->size),
-        announced_(announced), cap_(std::move(cap)) {}
-  ~UploadSink() override {
-    if (!u_) return;
-    if (ephemeral_)
-      (void)s_.uploads->Cancel(u_);
-    else
-      s_.uploads->Release(u_);
-  }
-  Status Write(std::string_view chunk) override {
-    if (u_->size + chunk.size() > cap_.bytes) {
-      if (may_recap_) {
-        Recap(chunk);
-        return Status();
-      }
-      return Refused(cap_.Check(u_->size + chunk.size()));
-    }
-    Status st = s_.uploads->Append(*u_, chunk);
-    if (st.ok()) {
-      may_evict_ = may_recap_ = true;
-    } else if (st.code() == Code::kNoSpace && s_.proxy && may_evict_) {
-      MakeRoomFor(chunk);
-      return Status();
-    } else {
-      Failed(st);
-    }
-    return st;
-  }
-  const Upload& upload() const { return *u_; }
-  std::shared_ptr<Upload> Take() { return std::move(u_); }
-
- private:
-  // A body without a length evicts room for this much at a time.
-  static constexpr uint64_t kStreamRoom = 64 << 20;
-
-  void MakeRoomFor(std::string_view chunk) {
-    may_evict_ = false;
-    // The rest of a known length, or nothing; a window of a stream, or at
-    // least this chunk on a disk too small for the window.
-    const uint64_t received = u_->size - start_size_;
-    const uint64_t need = announced_ ? announced_ - received : chunk.size() + kStreamRoom;
-    const uint64_t least = announced_ ? need : chunk.size();
-    Evictor* evictor = &s_.proxy->evictor();
-    PauseWith(chunk, [evictor, need, least] { if (!evictor->MakeRoom(need)) evictor->MakeRoom(least); },
-              nullptr);
-  }
-  void Recap(std::string_view chunk) {
-    may_recap_ = false;
-    auto cap = std::make_shared<Result<UploadCap>>(Status());
-    QuotaGate* gate = s_.quotas.get();
-    const std::string repo = u_->repo;
-    PauseWith(chunk, [gate, repo, cap] { *cap = gate->UploadCapFor(repo); },
-              [cap](UploadSink* self) {
-                if (cap->ok()) self->cap_ = **cap;
-                return cap->status();
-              });
-  }
-  // Keeps `chunk`, runs `work` off the loop, then on the loop `resumed`
-  // (may be null; its error fails the request) and writes the chunk.
-  void PauseWith(std::string_view chunk, std::function<void()> work,
-                 std::function<Status(UploadSink*)> resumed) {
-    pending_.assign(chunk);
-    const void* self = this;
-    http::Exchange& ex = ex_;
-    // The connection may be closed meanwhile, which destroys this sink; the
-    // exchange outlives the work, so go through it.
-    RunBlocking(ex, std::move(work),
-                [&ex, self, resumed = std::move(resumed)] {
-                  if (ex.sink.get() != self) return;
-                  auto* sink = static_cast<UploadSink*>(ex.sink.get());
-                  Status st = resumed ? resumed(sink) : Status();
-                  if (!st.ok()) {
-                    sink->Failed(st);
-                    return;
-                  }
-                  sink->WritePending();
-                });
-  }
-  void WritePending() {
-    const std::string chunk = std::move(pending_);
-    // No second pause for the same reason: it is written, or answered and
-    // the connection reads no more.
-    (void)Write(chunk);
-  }
-  Status Refused(const Status& st) {
-    FailStorage(ex_.res, st);
-    (void)s_.uploads->Cancel(u_);
-    u_.reset();
-    return st;
-  }
-  void Failed(const Status& st) {
-    s_.uploads->Rewind(*u_, start_size_);
-    FailAppend(ex_.res, st);
-  }
-
-  Services& s_;
-  http::Exchange& ex_;
-  std::shared_ptr<Upload> u_;
-  const bool ephemeral_;
-  const uint64_t start_size_;
-  const uint64_t announced_;  // Content-Length, 0 if none
-  UploadCap cap_;
-  bool may_evict_ = true;
-  bool may_recap_ = true;
-  std::string pending_;  // the chunk that waits
-};
 
 void UploadHeaders(http::Response& res, const std::string& repo, const std::string& uuid,
                    uint64_t size) {
