@@ -1,9 +1,5 @@
 #include "admin_command.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +9,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "admin_client.h"
 #include "registry/app.h"
 #include "registry/fsck.h"
 #include "registry/gc.h"
@@ -23,34 +20,21 @@
 namespace wharf {
 namespace {
 
-// Sends POST `target` over the admin socket; returns the HTTP status and body.
-int AskServer(const std::string& path, const std::string& target, std::string* body) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un un{};
-  un.sun_family = AF_UNIX;
-  if (fd < 0 || path.size() >= sizeof un.sun_path) return -1;
-  memcpy(un.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
-    *body = std::string("connect ") + path + ": " + strerror(errno);
-    ::close(fd);
+// Asks the running server for POST `target`; returns the HTTP status and
+// body, or -1 with the reason in *body when no server answered.
+int AskServer(const Config& cfg, const std::string& target, std::string* body) {
+  AdminClient admin(cfg);
+  proxy::ClientResponse resp;
+  body->clear();
+  Status st = admin.Do("POST", target, {}, &resp, [body](std::string_view b) {
+    body->append(b);
+    return Status();
+  });
+  if (!st.ok()) {
+    *body = st.message();
     return -1;
   }
-  std::string req = "POST " + target +
-                    " HTTP/1.1\r\nHost: wharf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return -1;
-  }
-  std::string resp;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  size_t sp = resp.find(' ');
-  size_t split = resp.find("\r\n\r\n");
-  if (sp == std::string::npos || split == std::string::npos) return -1;
-  *body = resp.substr(split + 4);
-  return atoi(resp.c_str() + sp + 1);
+  return resp.status;
 }
 
 // A maintenance report as the JSON that both paths print.
@@ -77,7 +61,7 @@ std::optional<std::string> RunHere(const Config& cfg, const char* name, const st
   } else {
     // Most likely a running server holds the database: ask it.
     std::string body;
-    int status = AskServer(registry::Registry::AdminSocketPath(cfg), target, &body);
+    int status = AskServer(cfg, target, &body);
     if (status == 200) {
       out = body;
     } else {

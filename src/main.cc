@@ -6,6 +6,8 @@
 //   wharf usage [--config FILE] [PREFIX]   what the hosted repositories hold
 //   wharf import-registry [--config FILE] [--cache REGISTRY] DIR
 //                                       import a reference registry's storage
+//   wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...
+//                                       fill the running server's pull-through cache
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 #include <rocksdb/version.h>
@@ -23,9 +25,11 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.h"
 #include "admin_command.h"
+#include "warm_command.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "registry/app.h"
@@ -44,6 +48,7 @@ int Usage() {
           "       wharf fsck [--config FILE] [--repair]\n"
           "       wharf usage [--config FILE] [PREFIX]\n"
           "       wharf import-registry [--config FILE] [--cache REGISTRY] DIR\n"
+          "       wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...\n"
           "       wharf version\n");
   return 2;
 }
@@ -74,6 +79,9 @@ struct Flags {
   std::string dir;    // import-registry
   std::string prefix; // usage
   std::string cache;  // import-registry --cache
+  std::vector<std::string> images;     // warm
+  std::vector<std::string> platforms;  // warm --platform
+  bool all_platforms = false;          // warm --all-platforms
 };
 
 // Parses "[--config FILE]" and the flags of command `cmd`. False on anything else.
@@ -98,6 +106,12 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       f->dir = a;
     } else if (cmd == "usage" && f->prefix.empty() && !a.empty() && a[0] != '-') {
       f->prefix = a;
+    } else if (cmd == "warm" && a == "--platform" && i + 1 < argc) {
+      f->platforms.push_back(argv[++i]);
+    } else if (cmd == "warm" && a == "--all-platforms") {
+      f->all_platforms = true;
+    } else if (cmd == "warm" && !a.empty() && a[0] != '-') {
+      f->images.push_back(a);
     } else {
       return false;
     }
@@ -244,10 +258,12 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   if (cmd == "version" || cmd == "--version") return Version();
   if (cmd != "serve" && cmd != "check-config" && cmd != "gc" && cmd != "fsck" && cmd != "import-registry" &&
-      cmd != "usage")
+      cmd != "usage" && cmd != "warm")
     return Usage();
   Flags flags;
-  if (!ParseFlags(argc, argv, cmd, &flags) || (cmd == "import-registry" && flags.dir.empty())) return Usage();
+  if (!ParseFlags(argc, argv, cmd, &flags) || (cmd == "import-registry" && flags.dir.empty()) ||
+      (cmd == "warm" && flags.images.empty()))
+    return Usage();
   Result<Config> cfg = Load(flags.config, ProcessEnv());
   if (!cfg.ok()) {
     fprintf(stderr, "wharf: %s\n", cfg.status().message().c_str());
@@ -258,5 +274,6 @@ int main(int argc, char** argv) {
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
   if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir, flags.cache);
   if (cmd == "usage") return UsageCommand(*cfg, flags.prefix);
+  if (cmd == "warm") return WarmCommand(*cfg, flags.images, flags.platforms, flags.all_platforms);
   return Serve(*cfg);
 }

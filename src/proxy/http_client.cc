@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -223,6 +224,7 @@ void HttpClient::PutIdle(const std::string& key, Conn c) {
 }
 
 Result<HttpClient::Conn> HttpClient::Connect(const Url& u, const EgressProxy* via, const Timeouts& t) {
+  if (!u.unix_socket.empty()) return ConnectUnix(u.unix_socket);
   const Url& hop = via ? via->url : u;  // where the TCP connection goes
   const std::string peer = via ? "proxy " + hop.HostPort() : u.HostPort();
   addrinfo hints{};
@@ -384,10 +386,32 @@ Status HttpClient::Exchange(Conn& c, const std::string& head, bool no_body, cons
   return Status();
 }
 
+Result<HttpClient::Conn> HttpClient::ConnectUnix(const std::string& path) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  if (path.size() >= sizeof un.sun_path) return Unavailable(path + ": socket path too long");
+  memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unavailable(path + ": socket: " + strerror(errno));
+  if (!Track(fd)) {
+    ::close(fd);
+    return Unavailable(path + ": shutting down");
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
+    Status st = Unavailable(path + ": connect: " + strerror(errno));
+    Untrack(fd);
+    ::close(fd);
+    return st;
+  }
+  Conn c;
+  c.fd = fd;
+  return c;
+}
+
 Status HttpClient::Do(const ClientRequest& req, const Timeouts& t, ClientResponse* resp,
                       const BodyFn& on_body) {
   const std::string key = req.url.Origin();
-  const EgressProxy* via = egress_ ? egress_->For(req.url) : nullptr;
+  const EgressProxy* via = egress_ && req.url.unix_socket.empty() ? egress_->For(req.url) : nullptr;
   const EgressProxy* forward = req.url.tls ? nullptr : via;  // not tunnelled
   const std::string head = RequestHead(req, forward);
   for (int attempt = 0; attempt < 2; ++attempt) {

@@ -6,8 +6,9 @@
 // is handed to a callback as it arrives, so a multi-GiB blob never sits in
 // memory. TLS uses the same library as the server (BoringSSL or OpenSSL 3),
 // verifying against the system CA bundle plus an optional extra CA file.
-// Idle keep-alive connections are pooled per scheme://host:port. With an
-// Egress, connections go through the forward proxy it names for each URL.
+// Idle keep-alive connections are pooled per scheme://host:port (or Unix
+// socket). With an Egress, TCP connections go through the forward proxy it
+// names for each URL.
 //
 // Thread-safety: all methods are thread-safe; one call uses one connection.
 #pragma once
@@ -91,6 +92,7 @@ class HttpClient {
   };
   // A connection to `u`, through `via` (may be null) when it is set.
   Result<Conn> Connect(const Url& u, const EgressProxy* via, const Timeouts& t);
+  Result<Conn> ConnectUnix(const std::string& path);
   // Asks the proxy on `c` for a tunnel to `u` (CONNECT).
   Status Tunnel(Conn& c, const Url& u, const EgressProxy& via, const Timeouts& t);
   void Drop(Conn& c);

@@ -63,6 +63,8 @@ std::string Url::HostPort() const {
   return h + ":" + std::to_string(port);
 }
 
-std::string Url::Origin() const { return (tls ? "https://" : "http://") + HostPort(); }
+std::string Url::Origin() const {
+  return unix_socket.empty() ? (tls ? "https://" : "http://") + HostPort() : "unix:" + unix_socket;
+}
 
 }  // namespace wharf::proxy

@@ -18,6 +18,9 @@ struct Url {
   std::string host;  // without brackets for IPv6
   uint16_t port = 443;
   std::string path = "/";  // path and query
+  // When set, the connection goes to this Unix socket (plain HTTP; `host`
+  // is then only the Host header), e.g. a server's admin socket.
+  std::string unix_socket;
 
   // Parses "http(s)://host[:port][/path]".
   static Result<Url> Parse(std::string_view s);

@@ -13,7 +13,8 @@ enum class Gate {
   kPaused,    // a password check runs; Begin() will be called again
 };
 
-// Decides for `route` (a RouteId). No-op when auth is off.
+// Decides for `route` (a RouteId). No-op when auth is off, and for the
+// admin socket's requests (`wharf warm`).
 Gate CheckAccess(Services& s, http::Exchange& ex, int route);
 
 // The token service, /auth/token (token mode only; 404 otherwise):

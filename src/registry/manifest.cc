@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/names.h"
+#include "registry/platform.h"
 #include "util/digest.h"
 
 namespace wharf::registry {
@@ -148,16 +149,11 @@ std::string DefaultPlatformEntry(std::string_view index_body, std::string_view a
   if (!doc.is_object()) return {};
   auto ms = doc.find("manifests");
   if (ms == doc.end() || !ms->is_array()) return {};
-  auto is = [](const json& obj, const char* key, std::string_view want) {
-    auto it = obj.find(key);
-    return it != obj.end() && it->is_string() && it->get<std::string>() == want;
-  };
+  static const Platform kDefault{"linux", "amd64", ""};
   for (const json& d : *ms) {
     if (!d.is_object()) continue;
     auto platform = d.find("platform");
-    if (platform == d.end() || !platform->is_object() || !is(*platform, "os", "linux") ||
-        !is(*platform, "architecture", "amd64"))
-      continue;
+    if (platform == d.end() || !PlatformMatches(*platform, kDefault)) continue;
     auto mt = d.find("mediaType");
     auto dg = d.find("digest");
     if (mt == d.end() || !mt->is_string() || IsIndexType(mt->get<std::string>()) ||

@@ -994,3 +994,53 @@ def test_tags_list_merge_and_local(make_wharf, upstream, tmp_path):
     up.stop()
     call("GET", f"{w.url}/v2/library/app/manifests/v1")
     assert call("GET", f"{w.url}/v2/library/app/tags/list").json()["tags"] == ["v1"]
+
+
+def test_warm_fills_the_cache_ahead_of_the_pulls(make_wharf, upstream, tmp_path):
+    """`wharf warm` asks the running server for what `docker pull` would
+    fetch, over its admin socket (no login, while pulls need one): the
+    manifest, for an index only the platforms asked for, and every blob.
+    Later pulls are served with the upstream gone."""
+    from conftest import WHARF_BIN
+    up = upstream()
+    app_digest, app_blobs = seed(up, tmp_path)
+    src = str(tmp_path / "multi")
+    idx, _, multi_blobs = images.multi_arch(src)
+    skopeo("copy", "--all", *TLS, f"oci:{src}:multi", f"docker://127.0.0.1:{up.port}/library/multi:1")
+    amd64_blobs, arm64_blobs = multi_blobs[:3], multi_blobs[3:]
+    passwd = str(tmp_path / "htpasswd")
+    tls_setup.htpasswd(passwd, "alice", "s3cret")
+    w = make_wharf(env=proxy_env(up.url, REGISTRY_AUTH="htpasswd", REGISTRY_AUTH_HTPASSWD_PATH=passwd)).start()
+    assert call("GET", f"{w.url}/v2/library/app/manifests/v1").status == 401
+
+    def warm(*args):
+        r = subprocess.run([WHARF_BIN, "warm", *args], env=w.env, capture_output=True, text=True, timeout=120)
+        return r.returncode, (json.loads(r.stdout)["images"] if r.stdout else None), r.stderr
+
+    code, rep, err = warm("--platform", "linux/arm64", "app:v1", "docker.io/library/multi:1")
+    assert code == 0, err
+    assert rep[0] == {"image": "docker.io/library/app:v1", "digest": app_digest, "manifests": 1,
+                      "blobs": 4, "bytes": rep[0]["bytes"]}, rep
+    assert rep[0]["bytes"] > 321000
+    assert rep[1]["digest"] == idx and rep[1]["manifests"] == 2 and rep[1]["blobs"] == 3, rep
+    # Only the platform asked for came from the upstream.
+    assert all(up.requests("GET", "/blobs/" + b) for b in arm64_blobs)
+    assert not any(up.requests("GET", "/blobs/" + b) for b in amd64_blobs)
+    # An image the upstream does not have, a name that is not one.
+    code, rep, err = warm("library/nothing:1")
+    assert code == 1 and "MANIFEST_UNKNOWN" in rep[0]["error"], (rep, err)
+    code, _, err = warm("Bad/Name")
+    assert code == 2 and "invalid repository name" in err, err
+
+    up.stop()
+    creds = ["--src-creds", "alice:s3cret", "--src-tls-verify=false"]
+    out = str(tmp_path / "app")
+    skopeo("copy", *creds, f"docker://127.0.0.1:{w.port}/library/app:v1", f"dir:{out}")
+    assert check_dir_blobs(out) == set(app_blobs)
+    out = str(tmp_path / "arm")
+    skopeo("--override-arch", "arm64", "copy", *creds, f"docker://127.0.0.1:{w.port}/library/multi:1", f"dir:{out}")
+    assert check_dir_blobs(out) == set(arm64_blobs)
+
+    w.stop()
+    code, _, err = warm("app:v1")
+    assert code == 1 and "no running server to fill its cache" in err, err
