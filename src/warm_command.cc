@@ -18,10 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr char kManifestAccept[] =
-    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json, "
-    "application/vnd.docker.distribution.manifest.v2+json";
 // Blobs of one image fetched at once, as docker does.
 constexpr size_t kParallelBlobs = 3;
 // An index of indexes is followed this deep.
@@ -59,7 +55,7 @@ struct Warmer {
     proxy::ClientResponse resp;
     std::string body;
     uint64_t bytes = 0;
-    Status st = Get(Path(ref, "manifests", reference), kManifestAccept, &resp, &body, &bytes, SIZE_MAX);
+    Status st = Get(Path(ref, "manifests", reference), registry::media::kAnyManifest, &resp, &body, &bytes, SIZE_MAX);
     if (!st.ok()) return st;
     if (digest) *digest = resp.Header("docker-content-digest");
     report["manifests"] = report.value("manifests", 0) + 1;

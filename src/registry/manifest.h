@@ -20,6 +20,12 @@ constexpr char kDockerManifest[] = "application/vnd.docker.distribution.manifest
 constexpr char kDockerList[] = "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
 constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
+// An Accept header for any of them, indexes first: what a client that
+// walks images itself (the proxy, `wharf warm`) asks for.
+constexpr char kAnyManifest[] =
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
 }  // namespace media
 
 struct ParsedManifest {

@@ -12,10 +12,6 @@
 namespace wharf::registry {
 namespace {
 
-constexpr char kManifestAccept[] =
-    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json, "
-    "application/vnd.docker.distribution.manifest.v2+json";
 constexpr int kMetaThreads = 8;
 
 // A registry host name as containerd sends it in ?ns=: "ghcr.io", "host:5000".
@@ -318,7 +314,7 @@ void ProxyService::FetchManifest(proxy::Upstream* up, const std::string& repo, c
   const std::string store = StoreRepo(*up, repo);
   const std::string fresh_key = store + '\0' + ref.tag;
   proxy::FetchOptions opt;
-  opt.headers.emplace_back("Accept", kManifestAccept);
+  opt.headers.emplace_back("Accept", media::kAnyManifest);
   proxy::ClientResponse resp;
   auto discard = [](std::string_view) { return Status(); };
   std::string target = ref.str();
