@@ -141,10 +141,10 @@ int ImportCommand(const Config& cfg, const std::string& dir, const std::string& 
   return j.is_object() && j.contains("skipped") && j["skipped"].empty() ? 0 : 1;
 }
 
-int UsageCommand(const Config& cfg, const std::string& prefix) {
-  auto out = RunHere(cfg, "usage", "/admin/usage?prefix=" + UrlEncode(prefix),
+int UsageCommand(const Config& cfg, const std::string& prefix, bool cached) {
+  auto out = RunHere(cfg, "usage", "/admin/usage?prefix=" + UrlEncode(prefix) + (cached ? "&cached" : ""),
                      [&](storage::BlobStore&, storage::MetaStore& meta, std::shared_mutex&) {
-                       return AsJson(registry::RunUsage(meta, cfg.storage.quotas, prefix));
+                       return AsJson(registry::RunUsage(meta, cfg.storage.quotas, prefix, cached));
                      });
   return out ? 0 : 1;
 }

@@ -27,7 +27,8 @@ int FsckCommand(const Config& cfg, bool repair);
 int ImportCommand(const Config& cfg, const std::string& dir, const std::string& cache_registry);
 
 // What the hosted repositories under `prefix` ("" for all) hold, and each
-// quota's usage (see registry/usage.h). Exit code 0, or 1 if it could not run.
-int UsageCommand(const Config& cfg, const std::string& prefix);
+// quota's usage; with `cached`, what the pull-through cache holds (see
+// registry/usage.h). Exit code 0, or 1 if it could not run.
+int UsageCommand(const Config& cfg, const std::string& prefix, bool cached);
 
 }  // namespace wharf

@@ -3,7 +3,8 @@
 //   wharf check-config [--config FILE]  validate and print the effective config
 //   wharf gc [--config FILE] [--dry-run] [--delete-untagged]
 //   wharf fsck [--config FILE] [--repair]  verify every blob and reference
-//   wharf usage [--config FILE] [PREFIX]   what the hosted repositories hold
+//   wharf usage [--config FILE] [--cached] [PREFIX]
+//                                       what the hosted repositories (or the cache) hold
 //   wharf import-registry [--config FILE] [--cache REGISTRY] DIR
 //                                       import a reference registry's storage
 //   wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...
@@ -46,7 +47,7 @@ int Usage() {
           "       wharf check-config [--config FILE]\n"
           "       wharf gc [--config FILE] [--dry-run] [--delete-untagged]\n"
           "       wharf fsck [--config FILE] [--repair]\n"
-          "       wharf usage [--config FILE] [PREFIX]\n"
+          "       wharf usage [--config FILE] [--cached] [PREFIX]\n"
           "       wharf import-registry [--config FILE] [--cache REGISTRY] DIR\n"
           "       wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...\n"
           "       wharf version\n");
@@ -76,6 +77,7 @@ struct Flags {
   bool dry_run = false;
   bool delete_untagged = false;
   bool repair = false;
+  bool cached = false;  // usage --cached
   std::string dir;    // import-registry
   std::string prefix; // usage
   std::string cache;  // import-registry --cache
@@ -104,6 +106,8 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       f->cache = argv[++i];
     } else if (cmd == "import-registry" && f->dir.empty() && !a.empty() && a[0] != '-') {
       f->dir = a;
+    } else if (cmd == "usage" && a == "--cached") {
+      f->cached = true;
     } else if (cmd == "usage" && f->prefix.empty() && !a.empty() && a[0] != '-') {
       f->prefix = a;
     } else if (cmd == "warm" && a == "--platform" && i + 1 < argc) {
@@ -273,7 +277,7 @@ int main(int argc, char** argv) {
   if (cmd == "gc") return GcCommand(*cfg, flags.dry_run, flags.delete_untagged);
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
   if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir, flags.cache);
-  if (cmd == "usage") return UsageCommand(*cfg, flags.prefix);
+  if (cmd == "usage") return UsageCommand(*cfg, flags.prefix, flags.cached);
   if (cmd == "warm") return WarmCommand(*cfg, flags.images, flags.platforms, flags.all_platforms);
   return Serve(*cfg);
 }

@@ -400,9 +400,11 @@ void Registry::Import(Exchange& ex) {
 
 void Registry::ReportUsage(Exchange& ex) {
   const std::string prefix = ex.req.QueryParam("prefix");
+  bool cached = false;
+  ex.req.QueryParam("cached", &cached);
   auto report = std::make_shared<Result<UsageReport>>(Internal("not run"));
   RunBlocking(
-      ex, [this, prefix, report] { *report = RunUsage(*svc_.meta, svc_.cfg.storage.quotas, prefix); },
+      ex, [this, prefix, cached, report] { *report = RunUsage(*svc_.meta, svc_.cfg.storage.quotas, prefix, cached); },
       [&ex, report] { SendReport(ex, *report); });
 }
 

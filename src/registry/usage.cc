@@ -21,8 +21,11 @@ std::string UsageReport::ToJson() const {
 }
 
 Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<QuotaRule>& quotas,
-                             const std::string& asked) {
+                             const std::string& asked, bool cached) {
   const std::string prefix = RepoPrefix(asked);
+  // The cache keeps ~<registry>/<repository>.
+  std::string scan(cached ? "~" : "");
+  scan += prefix;
   struct Seen {
     RepoUsage usage;
     std::unordered_set<std::string> digests;
@@ -31,10 +34,12 @@ Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<Q
   std::unordered_set<std::string> all;
   UsageReport rep;
   Status st = meta.ForEachStoredUnder(
-      prefix, [&](std::string_view repo, std::string_view digest, uint64_t size, bool manifest) {
-        if (storage::IsCachedRepo(repo) || !InRepoPrefix(repo, prefix)) return;
-        auto it = repos.find(repo);
-        if (it == repos.end()) it = repos.emplace(std::string(repo), Seen{}).first;
+      scan, [&](std::string_view repo, std::string_view digest, uint64_t size, bool manifest) {
+        if (storage::IsCachedRepo(repo) != cached) return;
+        const std::string_view name = cached ? repo.substr(1) : repo;
+        if (!InRepoPrefix(name, prefix)) return;
+        auto it = repos.find(name);
+        if (it == repos.end()) it = repos.emplace(std::string(name), Seen{}).first;
         Seen& s = it->second;
         if (!s.digests.emplace(digest).second) return;
         s.usage.bytes += size;
@@ -48,6 +53,7 @@ Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<Q
   }
   std::stable_sort(rep.repositories.begin(), rep.repositories.end(),
                    [](const RepoUsage& a, const RepoUsage& b) { return a.bytes > b.bytes; });
+  if (cached) return rep;  // no quota governs the cache
   for (const QuotaRule& q : quotas) {
     auto used = QuotaUsage(quotas, q, meta);
     if (!used.ok()) return used.status();

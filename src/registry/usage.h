@@ -1,10 +1,10 @@
 // What the hosted repositories hold (`wharf usage`): which repositories take
-// the disk, and how full each storage quota is.
+// the disk, and how full each storage quota is; or, asked for the cache
+// (`wharf usage --cached`), what the pull-through cache holds of each
+// upstream repository.
 //
 // Reads metadata only (one ordered scan of the blob links and manifests of
-// the repositories asked about); no blob file is opened. Cached (proxied)
-// repositories are left out: proxy.cache_max_bytes bounds them and
-// wharf_storage_bytes{origin="cached"} counts them.
+// the repositories asked about); no blob file is opened.
 //
 // Thread-safe (RocksDB reads); blocking.
 #pragma once
@@ -41,9 +41,12 @@ struct UsageReport {
   std::string ToJson() const;
 };
 
-// The repositories under `prefix` ("" for all; "team" or "team/" holds
-// "team/app", not "teamwork"), and every quota rule.
+// The hosted repositories under `prefix` ("" for all; "team" or "team/"
+// holds "team/app", not "teamwork"), and every quota rule. With `cached`,
+// the cache's repositories instead, named as pulled with their registry
+// ("docker.io/library/alpine"; a prefix such as "docker.io/library"), and
+// no quota (none governs the cache).
 Result<UsageReport> RunUsage(const storage::MetaStore& meta, const std::vector<QuotaRule>& quotas,
-                             const std::string& prefix);
+                             const std::string& prefix, bool cached = false);
 
 }  // namespace wharf::registry

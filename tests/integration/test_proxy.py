@@ -1032,6 +1032,22 @@ def test_warm_fills_the_cache_ahead_of_the_pulls(make_wharf, upstream, tmp_path)
     code, _, err = warm("Bad/Name")
     assert code == 2 and "invalid repository name" in err, err
 
+    # `wharf usage --cached`: what the cache holds, by upstream repository.
+    def usage(*args):
+        r = subprocess.run([WHARF_BIN, "usage", "--cached", *args], env=w.env, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+    rep = usage()
+    by_name = {r["name"]: r for r in rep["repositories"]}
+    assert set(by_name) == {"docker.io/library/app", "docker.io/library/multi"}, rep
+    assert by_name["docker.io/library/app"]["blobs"] == 4 and by_name["docker.io/library/app"]["manifests"] == 1
+    assert by_name["docker.io/library/multi"]["blobs"] == 3 and by_name["docker.io/library/multi"]["manifests"] == 2
+    assert rep["quotas"] == [] and rep["bytes"] == sum(r["bytes"] for r in rep["repositories"])
+    assert usage("docker.io/library/app")["repositories"] == [by_name["docker.io/library/app"]]
+    assert subprocess.run([WHARF_BIN, "usage"], env=w.env, capture_output=True, text=True,
+                          timeout=60).stdout.count('"name"') == 0  # nothing pushed
+
     up.stop()
     creds = ["--src-creds", "alice:s3cret", "--src-tls-verify=false"]
     out = str(tmp_path / "app")

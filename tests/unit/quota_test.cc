@@ -204,6 +204,12 @@ TEST_F(QuotaTest, UsageListsRepositoriesLargestFirstAndEachQuota) {
   Manifest("team/web", 'c', 50);
   Link("teamwork/app", 'd', 700);
   Link("~docker.io/team/app", 'e', 9999);  // the proxy's cache: left out
+  auto cached = RunUsage(*meta_, rules, "docker.io/team", /*cached=*/true);
+  ASSERT_TRUE(cached.ok());
+  ASSERT_EQ(cached->repositories.size(), 1u);
+  EXPECT_EQ(cached->repositories[0].name, "docker.io/team/app");
+  EXPECT_EQ(cached->repositories[0].bytes, 9999u);
+  EXPECT_TRUE(cached->quotas.empty());
   auto rep = RunUsage(*meta_, rules, "");
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   ASSERT_EQ(rep->repositories.size(), 3u);
