@@ -7,7 +7,8 @@
 //                                       what the hosted repositories (or the cache) hold
 //   wharf import-registry [--config FILE] [--cache REGISTRY] DIR
 //                                       import a reference registry's storage
-//   wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...
+//   wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms]
+//              [--file LIST] IMAGE...
 //                                       fill the running server's pull-through cache
 //   wharf version                       print versions
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -49,7 +50,8 @@ int Usage() {
           "       wharf fsck [--config FILE] [--repair]\n"
           "       wharf usage [--config FILE] [--cached] [PREFIX]\n"
           "       wharf import-registry [--config FILE] [--cache REGISTRY] DIR\n"
-          "       wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms] IMAGE...\n"
+          "       wharf warm [--config FILE] [--platform OS/ARCH[/VARIANT]]... [--all-platforms]\n"
+          "                  [--file LIST] IMAGE...\n"
           "       wharf version\n");
   return 2;
 }
@@ -82,6 +84,7 @@ struct Flags {
   std::string prefix; // usage
   std::string cache;  // import-registry --cache
   std::vector<std::string> images;     // warm
+  std::vector<std::string> lists;      // warm --file
   std::vector<std::string> platforms;  // warm --platform
   bool all_platforms = false;          // warm --all-platforms
 };
@@ -112,6 +115,8 @@ bool ParseFlags(int argc, char** argv, const std::string& cmd, Flags* f) {
       f->prefix = a;
     } else if (cmd == "warm" && a == "--platform" && i + 1 < argc) {
       f->platforms.push_back(argv[++i]);
+    } else if (cmd == "warm" && a == "--file" && i + 1 < argc) {
+      f->lists.push_back(argv[++i]);
     } else if (cmd == "warm" && a == "--all-platforms") {
       f->all_platforms = true;
     } else if (cmd == "warm" && !a.empty() && a[0] != '-') {
@@ -266,7 +271,7 @@ int main(int argc, char** argv) {
     return Usage();
   Flags flags;
   if (!ParseFlags(argc, argv, cmd, &flags) || (cmd == "import-registry" && flags.dir.empty()) ||
-      (cmd == "warm" && flags.images.empty()))
+      (cmd == "warm" && flags.images.empty() && flags.lists.empty()))
     return Usage();
   Result<Config> cfg = Load(flags.config, ProcessEnv());
   if (!cfg.ok()) {
@@ -278,6 +283,6 @@ int main(int argc, char** argv) {
   if (cmd == "fsck") return FsckCommand(*cfg, flags.repair);
   if (cmd == "import-registry") return ImportCommand(*cfg, flags.dir, flags.cache);
   if (cmd == "usage") return UsageCommand(*cfg, flags.prefix, flags.cached);
-  if (cmd == "warm") return WarmCommand(*cfg, flags.images, flags.platforms, flags.all_platforms);
+  if (cmd == "warm") return WarmCommand(*cfg, flags.images, flags.lists, flags.platforms, flags.all_platforms);
   return Serve(*cfg);
 }

@@ -1,6 +1,9 @@
 #include "warm_command.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -121,8 +124,20 @@ struct Warmer {
 
 }  // namespace
 
-int WarmCommand(const Config& cfg, const std::vector<std::string>& images, const std::vector<std::string>& platforms,
-                bool all_platforms) {
+int WarmCommand(const Config& cfg, std::vector<std::string> images, const std::vector<std::string>& lists,
+                const std::vector<std::string>& platforms, bool all_platforms) {
+  for (const std::string& path : lists) {
+    std::ifstream in(path);
+    if (!in) {
+      fprintf(stderr, "wharf warm: --file %s: %s\n", path.c_str(), strerror(errno));
+      return 2;
+    }
+    for (std::string line; std::getline(in, line);) {
+      line = line.substr(0, line.find('#'));
+      const size_t b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+      if (b != std::string::npos) images.push_back(line.substr(b, e - b + 1));
+    }
+  }
   std::vector<registry::ImageRef> refs;
   for (const std::string& i : images) {
     auto r = registry::ParseImageRef(i, cfg.proxy.default_registry);

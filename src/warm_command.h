@@ -18,12 +18,13 @@
 
 namespace wharf {
 
-// `platforms`: "os/arch[/variant]" each; none means this machine's. With
-// `all_platforms`, every entry of an index. Prints a JSON report on stdout:
-// each image's digest and what it took, or its error. Exit code 0 when
-// every image is cached, 1 when one failed or no server runs, 2 for an
-// image or platform that cannot be read.
-int WarmCommand(const Config& cfg, const std::vector<std::string>& images,
+// `images`, then those of the files `lists` (one per line; blank lines and
+// '#' comments skipped). `platforms`: "os/arch[/variant]" each; none means
+// this machine's. With `all_platforms`, every entry of an index. Prints a
+// JSON report on stdout: each image's digest and what it took, or its
+// error. Exit code 0 when every image is cached, 1 when one failed or no
+// server runs, 2 for an image, platform or list that cannot be read.
+int WarmCommand(const Config& cfg, std::vector<std::string> images, const std::vector<std::string>& lists,
                 const std::vector<std::string>& platforms, bool all_platforms);
 
 }  // namespace wharf

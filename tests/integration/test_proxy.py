@@ -1031,6 +1031,13 @@ def test_warm_fills_the_cache_ahead_of_the_pulls(make_wharf, upstream, tmp_path)
     assert code == 1 and "MANIFEST_UNKNOWN" in rep[0]["error"], (rep, err)
     code, _, err = warm("Bad/Name")
     assert code == 2 and "invalid repository name" in err, err
+    # A list for cron: one image per line, comments and blank lines skipped.
+    listfile = tmp_path / "warm.list"
+    listfile.write_text("# images this site needs\n\n  app:v1   # the app\n")
+    code, rep, err = warm("--file", str(listfile))
+    assert code == 0 and [r["digest"] for r in rep] == [app_digest], (rep, err)
+    code, _, err = warm("--file", str(tmp_path / "missing.list"))
+    assert code == 2 and "missing.list" in err, err
 
     # `wharf usage --cached`: what the cache holds, by upstream repository.
     def usage(*args):
