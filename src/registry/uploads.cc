@@ -1,4 +1,7 @@
 // POST/PATCH/PUT/GET/DELETE /v2/<name>/blobs/uploads/...
+#include <functional>
+#include <optional>
+
 #include "registry/blocking.h"
 #include "registry/errors.h"
 #include "registry/handlers.h"
@@ -26,20 +29,28 @@ void BlobCreated(http::Response& res, const std::string& repo, const std::string
   res.AddHeader("Docker-Content-Digest", digest);
 }
 
+// The result of `check`, which reads metadata and so runs off the loop
+// before a Begin goes on: null while it runs (the exchange is paused, and
+// Begin runs again), then the result, which ex.scratch keeps. On the upload
+// routes nothing else uses ex.scratch, and a Begin runs one such check.
+template <typename T>
+const T* CheckedOffTheLoop(http::Exchange& ex, std::function<T()> check) {
+  if (ex.scratch) return &**static_cast<const std::optional<T>*>(ex.scratch.get());
+  auto out = std::make_shared<std::optional<T>>();
+  ex.scratch = out;
+  RunBlocking(ex, [out, check = std::move(check)] { *out = check(); }, [] {});
+  return nullptr;
+}
+
 // The cap of an upload request's body (see UploadSink): none without a
-// body or outside a quota. Under a quota it is taken off the loop first:
-// null then, the exchange paused, and Begin runs again to find it in
-// ex.scratch.
+// body or outside a quota; under a quota, taken off the loop first (null
+// while that runs, see CheckedOffTheLoop).
 const Result<UploadCap>* CapFor(Services& s, http::Exchange& ex, const std::string& repo) {
   static const Result<UploadCap> kNone = UploadCap{};
   if (!(ex.req.chunked || ex.req.content_length > 0) || !HostedRuleFor(s.cfg.storage.quotas, repo))
     return &kNone;
-  if (ex.scratch) return static_cast<const Result<UploadCap>*>(ex.scratch.get());
-  auto cap = std::make_shared<Result<UploadCap>>(UploadCap{});
-  ex.scratch = cap;
   QuotaGate* gate = s.quotas.get();
-  RunBlocking(ex, [gate, repo, cap] { *cap = gate->UploadCapFor(repo); }, [] {});
-  return nullptr;
+  return CheckedOffTheLoop<Result<UploadCap>>(ex, [gate, repo] { return gate->UploadCapFor(repo); });
 }
 
 // Streams the request body into `u` (see UploadSink). A request that
@@ -92,13 +103,6 @@ void CommitUpload(Services& s, http::Exchange& ex, std::shared_ptr<Upload> u, Di
       });
 }
 
-// Answers 202 for new upload session `u` and lets it wait for its chunks.
-void OpenSession(Services& s, http::Exchange& ex, const std::string& repo, const std::shared_ptr<Upload>& u) {
-  ex.res.status = 202;
-  UploadHeaders(ex.res, repo, u->uuid, 0);
-  s.uploads->Release(u);
-}
-
 // Parses the required ?digest= of a completing request.
 bool WantDigest(http::Exchange& ex, Digest* out) {
   bool has = false;
@@ -140,18 +144,23 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
   req.QueryParam("digest", &monolithic);
   Digest want;
   if (monolithic && !WantDigest(ex, &want)) return BodyMode::kRespond;
-  const Result<UploadCap>* cap = CapFor(s, ex, repo);
-  if (!cap) return BodyMode::kPause;
-  if (!cap->ok()) {
-    FailStorage(ex.res, cap->status());
-    return BodyMode::kRespond;
-  }
-  if (!monolithic && HostedRuleFor(s.cfg.storage.quotas, repo)) {
-    // Is the quota full already? That reads metadata: off the loop, in
-    // UploadStartFinish, before the session is opened.
-    ex.body_limit = 0;
-    ex.scratch = std::make_shared<bool>(true);
-    return BodyMode::kBuffer;
+  const Result<UploadCap>* cap = nullptr;
+  if (monolithic) {
+    cap = CapFor(s, ex, repo);
+    if (!cap) return BodyMode::kPause;
+    if (!cap->ok()) {
+      FailStorage(ex.res, cap->status());
+      return BodyMode::kRespond;
+    }
+  } else if (HostedRuleFor(s.cfg.storage.quotas, repo)) {
+    // A session in a full quota is refused before the client sends the blob.
+    QuotaGate* gate = s.quotas.get();
+    const Status* room = CheckedOffTheLoop<Status>(ex, [gate, repo] { return gate->CheckRoom(repo); });
+    if (!room) return BodyMode::kPause;
+    if (!room->ok()) {
+      FailStorage(ex.res, *room);
+      return BodyMode::kRespond;
+    }
   }
   auto u = s.uploads->Start(repo);
   if (!u.ok()) {
@@ -159,7 +168,9 @@ BodyMode UploadStartBegin(Services& s, http::Exchange& ex) {
     return BodyMode::kRespond;
   }
   if (monolithic) return StreamInto(s, ex, *u, /*ephemeral=*/true, **cap);
-  OpenSession(s, ex, repo, *u);
+  ex.res.status = 202;
+  UploadHeaders(ex.res, repo, (*u)->uuid, 0);
+  s.uploads->Release(*u);
   return BodyMode::kRespond;
 }
 
@@ -167,21 +178,6 @@ void UploadStartFinish(Services& s, http::Exchange& ex) {
   if (ex.sink) {  // monolithic POST ?digest=
     Digest want = *Digest::Parse(ex.req.QueryParam("digest"));
     CommitUpload(s, ex, static_cast<UploadSink*>(ex.sink.get())->Take(), want);
-    return;
-  }
-  if (ex.scratch) {  // a session in a repository under a quota (see UploadStartBegin)
-    const std::string repo(ex.req.params[0]);
-    auto st = std::make_shared<Status>();
-    RunBlocking(
-        ex, [&s, st, repo] { *st = s.quotas->CheckRoom(repo); },
-        [&s, &ex, st, repo] {
-          auto u = st->ok() ? s.uploads->Start(repo) : Result<std::shared_ptr<Upload>>(*st);
-          if (!u.ok()) {
-            FailStorage(ex.res, u.status());
-            return;
-          }
-          OpenSession(s, ex, repo, *u);
-        });
     return;
   }
   // Cross-repository mount.
