@@ -36,13 +36,14 @@ struct Warmer {
     return "/v2/" + ref.repo + "/" + kind + "/" + what + "?ns=" + UrlEncode(ref.registry);
   }
 
-  // GET `path`; a body beyond `keep` bytes is counted, not kept.
+  // GET `path`: the body's first `keep` bytes go to *body; all of them are
+  // counted in *bytes (may be null).
   Status Get(const std::string& path, const char* accept, proxy::ClientResponse* resp, std::string* body,
-             uint64_t* bytes, size_t keep) {
+             size_t keep, uint64_t* bytes = nullptr) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (accept) headers.emplace_back("Accept", accept);
     Status st = admin.Do("GET", path, std::move(headers), resp, [&](std::string_view b) {
-      *bytes += b.size();
+      if (bytes) *bytes += b.size();
       if (body->size() < keep) body->append(b.substr(0, keep - body->size()));
       return Status();
     });
@@ -52,17 +53,16 @@ struct Warmer {
     return Status(Code::kUnavailable, path + ": HTTP " + std::to_string(resp->status) + (why.empty() ? "" : " " + why));
   }
 
-  // Fetches manifest `reference` and, for an index, the chosen entries;
-  // collects every blob they name into *blobs.
-  Status Manifest(const registry::ImageRef& ref, const std::string& reference, int depth, json& report,
+  // Fetches manifest `reference` and, for an index, the chosen entries,
+  // counting them in *manifests; collects every blob they name into *blobs.
+  Status Manifest(const registry::ImageRef& ref, const std::string& reference, int depth, int* manifests,
                   std::vector<std::string>* blobs, std::string* digest) {
     proxy::ClientResponse resp;
     std::string body;
-    uint64_t bytes = 0;
-    Status st = Get(Path(ref, "manifests", reference), registry::media::kAnyManifest, &resp, &body, &bytes, SIZE_MAX);
+    Status st = Get(Path(ref, "manifests", reference), registry::media::kAnyManifest, &resp, &body, SIZE_MAX);
     if (!st.ok()) return st;
     if (digest) *digest = resp.Header("docker-content-digest");
-    report["manifests"] = report.value("manifests", 0) + 1;
+    ++*manifests;
     registry::ParsedManifest m;
     registry::ManifestError err;
     if (!registry::ParseManifest(body, resp.Header("content-type"), &m, &err))
@@ -73,7 +73,7 @@ struct Warmer {
     if (depth >= kMaxDepth) return Status(Code::kInvalid, "manifest " + reference + ": indexes nested too deep");
     std::vector<std::string> entries = registry::IndexEntriesFor(body, want, all);
     if (entries.empty()) return Status(Code::kNotFound, "the index has no manifest for the platforms asked for (--platform, --all-platforms)");
-    for (const std::string& e : entries) WHARF_RETURN_IF_ERROR(Manifest(ref, e, depth + 1, report, blobs, nullptr));
+    for (const std::string& e : entries) WHARF_RETURN_IF_ERROR(Manifest(ref, e, depth + 1, manifests, blobs, nullptr));
     return Status();
   }
 
@@ -93,7 +93,7 @@ struct Warmer {
         proxy::ClientResponse resp;
         std::string head;  // an error's body, for its message
         uint64_t n = 0;
-        Status st = Get(Path(ref, "blobs", d), nullptr, &resp, &head, &n, 4096);
+        Status st = Get(Path(ref, "blobs", d), nullptr, &resp, &head, 4096, &n);
         std::lock_guard<std::mutex> lock(mu);
         *bytes += n;
         if (!st.ok() && first.ok()) first = st;
@@ -106,12 +106,14 @@ struct Warmer {
   }
 
   json Warm(const registry::ImageRef& ref) {
-    json report = {{"image", ref.ToString()}, {"manifests", 0}};
+    json report = {{"image", ref.ToString()}};
     std::vector<std::string> blobs;
     std::string digest;
+    int manifests = 0;
     uint64_t bytes = 0;
-    Status st = Manifest(ref, ref.reference, 0, report, &blobs, &digest);
+    Status st = Manifest(ref, ref.reference, 0, &manifests, &blobs, &digest);
     if (st.ok()) st = Blobs(ref, blobs, &bytes);
+    report["manifests"] = manifests;
     if (!st.ok()) {
       report["error"] = st.message();
       return report;
