@@ -31,7 +31,6 @@ class AdminClient {
   Status Do(const std::string& method, const std::string& target,
             std::vector<std::pair<std::string, std::string>> headers, proxy::ClientResponse* resp,
             const proxy::BodyFn& on_body, const proxy::Timeouts& t = kPatient);
-  const std::string& socket_path() const { return socket_; }
 
  private:
   std::string socket_;

@@ -5,6 +5,10 @@
 
 namespace wharf::registry {
 
+bool IsDockerHubHost(std::string_view host) {
+  return host == "registry-1.docker.io" || host == "index.docker.io" || host == "registry.hub.docker.com";
+}
+
 std::string ImageRef::ToString() const {
   return registry + "/" + repo + (LooksLikeDigest(reference) ? "@" : ":") + reference;
 }
@@ -28,7 +32,7 @@ Result<ImageRef> ParseImageRef(std::string_view s, std::string_view default_regi
   } else {
     r.registry = std::string(default_registry);
   }
-  if (r.registry == "index.docker.io" || r.registry == "registry-1.docker.io") r.registry = "docker.io";
+  if (IsDockerHubHost(r.registry)) r.registry = "docker.io";
   if (size_t colon = s.rfind(':'); colon != std::string_view::npos && s.find('/', colon) == std::string_view::npos) {
     const std::string tag(s.substr(colon + 1));
     if (!ValidTag(tag)) return Invalid(whole + ": invalid tag '" + tag + "'");

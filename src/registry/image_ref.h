@@ -18,10 +18,14 @@ struct ImageRef {
   std::string ToString() const;
 };
 
+// The host names Docker Hub serves under besides docker.io
+// (registry-1.docker.io, index.docker.io, registry.hub.docker.com).
+bool IsDockerHubHost(std::string_view host);
+
 // The first component names the registry when it has a '.' or a ':' or is
 // "localhost"; otherwise the image is `default_registry`'s. Docker Hub's
 // one-component names are under library/, and its other host names
-// (index.docker.io, registry-1.docker.io) are docker.io. A tag beside a
+// (IsDockerHubHost) are docker.io. A tag beside a
 // digest is checked, and the digest decides. kInvalid, with
 // why, for a name, tag or digest that the distribution spec does not allow.
 // Pure; thread-safe.

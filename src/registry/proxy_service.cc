@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "registry/image_ref.h"
 #include "registry/manifest.h"
 #include "registry/manifest_write.h"
 #include "registry/services.h"
@@ -29,8 +30,7 @@ bool IsRegistryHost(const std::string& name, const std::string& url) {
   auto u = proxy::Url::Parse(url);
   if (!u.ok()) return false;
   if (u->host == name || u->HostPort() == name) return true;
-  return name == "docker.io" && (u->host == "registry-1.docker.io" || u->host == "index.docker.io" ||
-                                 u->host == "registry.hub.docker.com");
+  return name == "docker.io" && IsDockerHubHost(u->host);
 }
 
 // The mirrors of registry `name`, each with the login it may be sent: its

@@ -21,6 +21,7 @@ TEST(ImageRefTest, ReadsNamesAsDockerDoes) {
   EXPECT_EQ(Read("bitnami/redis:7"), "docker.io | bitnami/redis | 7");
   EXPECT_EQ(Read("docker.io/alpine"), "docker.io | library/alpine | latest");
   EXPECT_EQ(Read("index.docker.io/library/alpine:3"), "docker.io | library/alpine | 3");
+  EXPECT_EQ(Read("registry.hub.docker.com/alpine"), "docker.io | library/alpine | latest");
   EXPECT_EQ(Read("ghcr.io/org/app:1.2"), "ghcr.io | org/app | 1.2");
   EXPECT_EQ(Read("registry.local:5000/team/app"), "registry.local:5000 | team/app | latest");
   EXPECT_EQ(Read("localhost/app"), "localhost | app | latest");
